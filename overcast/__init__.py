@@ -1,0 +1,1 @@
+"""Overcast shared library: bus, gRPC, config, logging, database and service lifecycle."""
