@@ -1,0 +1,1 @@
+"""The compute agent: one per hypervisor host, running guests through a virt driver."""

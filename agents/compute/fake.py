@@ -1,0 +1,88 @@
+"""The in-memory driver: guests are records, so thousands fit in one process.
+
+Its state is also written to a small JSON file, so that a restarted agent still knows which
+guests it was running (as a real hypervisor would), which host-recovery logic depends on.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from agents.compute.driver import ComputeDriver, GuestInfo, GuestNotFound, SpawnError
+
+RUNNING, SHUTDOWN = 1, 4
+
+
+class FakeDriver(ComputeDriver):
+    hypervisor_type = "fake"
+
+    def __init__(self, *, state_file: Path, vcpus: int = 64, memory_mb: int = 131072,
+                 local_gb: int = 2000, spawn_delay: float = 0.0, fail_spawn: bool = False
+                 ) -> None:
+        self.state_file = state_file
+        self.resources = {"vcpus": vcpus, "memory_mb": memory_mb, "local_gb": local_gb,
+                          "host_ip": "127.0.0.1"}
+        self.spawn_delay = spawn_delay
+        self.fail_spawn = fail_spawn
+        self.guests: dict[str, GuestInfo] = {}
+        self.console: dict[str, list[str]] = {}
+
+    async def init_host(self, host: str) -> None:
+        if self.state_file.exists():
+            for item in json.loads(self.state_file.read_text()):
+                self.guests[item["instance_id"]] = GuestInfo(**item)
+
+    def _save(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps([g.__dict__ for g in self.guests.values()]))
+        os.replace(tmp, self.state_file)
+
+    def host_resources(self) -> dict:
+        return dict(self.resources)
+
+    def list_guests(self) -> list[GuestInfo]:
+        return list(self.guests.values())
+
+    def get_info(self, instance_id: str) -> GuestInfo:
+        try:
+            return self.guests[instance_id]
+        except KeyError:
+            raise GuestNotFound(instance_id) from None
+
+    async def spawn(self, instance: dict, *, image: Path | None, network_info: list[dict]
+                    ) -> None:
+        if self.spawn_delay:
+            await asyncio.sleep(self.spawn_delay)
+        if self.fail_spawn:
+            raise SpawnError("the fake driver is configured to fail every spawn")
+        flavor = instance["flavor"]
+        self.guests[instance["id"]] = GuestInfo(
+            instance_id=instance["id"], name=instance["name"], power_state=RUNNING,
+            vcpus=flavor["vcpus"], memory_mb=flavor["ram"], disk_gb=flavor["disk"])
+        self.console[instance["id"]] = [f"{instance['name']} login:"]
+        self._save()
+
+    async def destroy(self, instance_id: str) -> None:
+        if self.guests.pop(instance_id, None) is not None:
+            self.console.pop(instance_id, None)
+            self._save()
+
+    def _set_power(self, instance_id: str, power_state: int) -> None:
+        guest = self.get_info(instance_id)
+        self.guests[instance_id] = GuestInfo(**{**guest.__dict__, "power_state": power_state})
+        self._save()
+
+    async def power_off(self, instance_id: str) -> None:
+        self._set_power(instance_id, SHUTDOWN)
+
+    async def power_on(self, instance_id: str) -> None:
+        self._set_power(instance_id, RUNNING)
+
+    async def reboot(self, instance_id: str, *, hard: bool) -> None:
+        self._set_power(instance_id, RUNNING)
+
+    async def get_console_output(self, instance_id: str) -> str:
+        self.get_info(instance_id)
+        return "\n".join(self.console.get(instance_id, []))

@@ -1,0 +1,31 @@
+"""The compute agent's AMQP contract: topic ``compute``, one queue per host.
+
+Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
+"""
+from __future__ import annotations
+
+from overcast.bus import RpcClient
+from overcast.context import RequestContext
+
+
+class ComputeAgentAPI(RpcClient):
+    topic = "compute"
+
+    async def build_and_run_instance(self, ctx: RequestContext, *, host: str, instance: dict
+                                     ) -> None:
+        """Spawn ``instance`` on ``host``; the host reports back to the conductor."""
+        await self.cast(ctx, "build_and_run_instance", server=host, instance=instance)
+
+    async def power_action(self, ctx: RequestContext, *, host: str, instance_id: str,
+                           action: str, hard: bool = False) -> None:
+        await self.cast(ctx, "power_action", server=host, instance_id=instance_id,
+                        action=action, hard=hard)
+
+    async def terminate_instance(self, ctx: RequestContext, *, host: str, instance_id: str
+                                 ) -> None:
+        await self.cast(ctx, "terminate_instance", server=host, instance_id=instance_id)
+
+    async def list_guests(self, ctx: RequestContext, *, host: str,
+                          timeout: float | None = None) -> list[dict]:
+        """The guests the host's driver is running now: its own view, not the database's."""
+        return await self.call(ctx, "list_guests", server=host, timeout=timeout)

@@ -1,0 +1,120 @@
+"""The compute agent process: AMQP entry points, heartbeats and inventory reports."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from agents.compute.driver import ComputeDriver
+from agents.compute.fake import FakeDriver
+from agents.compute.manager import ComputeManager
+from overcast.bus import Bus, RpcServer, rpc
+from overcast.config import CommonConfig
+from overcast.context import RequestContext
+from overcast.periodic import PeriodicTask
+from overcast.service import Service
+from services.conductor.rpcapi import ConductorAPI
+from services.scheduler.rpcapi import SchedulerAPI
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputeConfig(CommonConfig):
+    host: str = "hypervisor-1"
+    zone: str = "nova"
+    driver: str = "fake"
+    report_interval: float = 1.0
+    inventory_interval: float = 30.0
+    vcpus: int = 64
+    memory_mb: int = 131072
+    disk_gb: int = 2000
+    cpu_allocation_ratio: float = 16.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+    fake_spawn_delay: float = 0.0
+    fake_fail_spawn: bool = False
+
+
+def make_driver(cfg: ComputeConfig) -> ComputeDriver:
+    if cfg.driver == "fake":
+        return FakeDriver(state_file=cfg.state_path("compute", cfg.host, "fake-guests.json"),
+                          vcpus=cfg.vcpus, memory_mb=cfg.memory_mb, local_gb=cfg.disk_gb,
+                          spawn_delay=cfg.fake_spawn_delay, fail_spawn=cfg.fake_fail_spawn)
+    raise ValueError(f"unknown compute driver {cfg.driver!r}")
+
+
+class ComputeService(Service):
+    name = "compute"
+
+    def __init__(self, cfg: ComputeConfig) -> None:
+        super().__init__(cfg)
+        self.cfg: ComputeConfig = cfg
+        self._beats = 0
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        self.bus = Bus(cfg.transport_url, name=f"compute.{cfg.host}",
+                       default_timeout=cfg.rpc_timeout)
+        await self.bus.connect()
+        self.conductor = ConductorAPI(self.bus)
+        self.scheduler = SchedulerAPI(self.bus)
+        driver = make_driver(cfg)
+        await driver.init_host(cfg.host)
+        self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor)
+        await self._report_inventory()
+        await self._destroy_stale_guests()
+        self.server = RpcServer(self.bus, topic="compute", server=cfg.host, endpoint=self)
+        await self.server.start()
+        self.periodic = [
+            PeriodicTask("heartbeat", self._heartbeat, interval=cfg.report_interval),
+            PeriodicTask("inventory", self._report_inventory,
+                         interval=cfg.inventory_interval, initial_delay=cfg.inventory_interval),
+        ]
+        for task in self.periodic:
+            task.start()
+
+    async def stop(self) -> None:
+        for task in self.periodic:
+            await task.stop()
+        await self.server.stop()
+        await self.bus.close()
+
+    async def _destroy_stale_guests(self) -> None:
+        try:
+            await self.manager.destroy_stale_guests(RequestContext.admin())
+        except Exception as exc:  # noqa: BLE001 - the conductor may not be up yet
+            logger.warning("could not reconcile guests with the conductor: %s", exc)
+
+    async def _heartbeat(self) -> None:
+        # Send the node's usage every tenth beat; the beat itself stays tiny.
+        node = self.manager.node_report() if self._beats % 10 == 0 else None
+        self._beats += 1
+        await self.conductor.report_state(
+            RequestContext.admin(), host=self.cfg.host, binary="nova-compute", topic="compute",
+            zone=self.cfg.zone, node=node, ttl=max(2.0, 3 * self.cfg.report_interval))
+
+    async def _report_inventory(self) -> None:
+        res = self.manager.driver.host_resources()
+        await self.scheduler.update_inventory(RequestContext.admin(), host=self.cfg.host,
+                                              inventory={
+            "zone": self.cfg.zone, "vcpus": res["vcpus"], "memory_mb": res["memory_mb"],
+            "disk_gb": res["local_gb"], "cpu_allocation_ratio": self.cfg.cpu_allocation_ratio,
+            "ram_allocation_ratio": self.cfg.ram_allocation_ratio,
+            "disk_allocation_ratio": self.cfg.disk_allocation_ratio})
+
+    @rpc()
+    async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict) -> None:
+        await self.manager.build_and_run_instance(ctx, instance=instance)
+
+    @rpc()
+    async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           hard: bool = False) -> None:
+        await self.manager.power_action(ctx, instance_id=instance_id, action=action, hard=hard)
+
+    @rpc()
+    async def terminate_instance(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.manager.terminate_instance(ctx, instance_id=instance_id)
+
+    @rpc()
+    async def list_guests(self, ctx: RequestContext) -> list[dict]:
+        return self.manager.list_guests()

@@ -1,0 +1,90 @@
+"""Instance actions and their events: the history `openstack server event list` shows."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from overcast import errors
+from overcast.context import RequestContext
+from services.conductor.hosts import iso
+from services.conductor.models import InstanceAction, InstanceActionEvent, utcnow
+
+
+def start_action(session: Session, ctx: RequestContext, *, instance_id: str, action: str
+                 ) -> InstanceAction:
+    record = InstanceAction(instance_id=instance_id, action=action,
+                            request_id=ctx.request_id, user_id=ctx.user_id,
+                            project_id=ctx.project_id)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def _latest_action(session: Session, instance_id: str, action: str) -> InstanceAction | None:
+    return session.scalar(select(InstanceAction).where(
+        InstanceAction.instance_id == instance_id, InstanceAction.action == action
+    ).order_by(InstanceAction.id.desc()).limit(1))
+
+
+def start_event(session: Session, *, instance_id: str, action: str, event: str,
+                host: str | None) -> None:
+    """Open ``event`` under the newest ``action`` of the instance (if there is one)."""
+    record = _latest_action(session, instance_id, action)
+    if record is None:
+        return
+    open_event = session.scalar(select(InstanceActionEvent).where(
+        InstanceActionEvent.action_id == record.id, InstanceActionEvent.event == event,
+        InstanceActionEvent.finish_time.is_(None)))
+    if open_event is None:
+        session.add(InstanceActionEvent(action_id=record.id, event=event, host=host))
+    record.updated_at = utcnow()
+
+
+def finish_event(session: Session, *, instance_id: str, action: str, event: str,
+                 host: str | None, error: str | None = None) -> None:
+    """Close ``event`` as Success or Error (opening it first if it was never opened)."""
+    record = _latest_action(session, instance_id, action)
+    if record is None:
+        return
+    item = session.scalar(select(InstanceActionEvent).where(
+        InstanceActionEvent.action_id == record.id, InstanceActionEvent.event == event
+    ).order_by(InstanceActionEvent.id.desc()).limit(1))
+    if item is None:
+        item = InstanceActionEvent(action_id=record.id, event=event, host=host)
+        session.add(item)
+    if item.finish_time is None:
+        item.finish_time = utcnow()
+        item.result = "Error" if error else "Success"
+        item.traceback = error
+        item.host = host or item.host
+        if error:
+            record.message = "Error"
+    record.updated_at = utcnow()
+
+
+def action_dict(record: InstanceAction, events: list[InstanceActionEvent] | None = None) -> dict:
+    result = {"action": record.action, "instance_uuid": record.instance_id,
+              "request_id": record.request_id, "user_id": record.user_id,
+              "project_id": record.project_id, "start_time": iso(record.start_time),
+              "updated_at": iso(record.updated_at), "message": record.message}
+    if events is not None:
+        result["events"] = [{"event": e.event, "start_time": iso(e.start_time),
+                             "finish_time": iso(e.finish_time), "result": e.result,
+                             "traceback": e.traceback, "host": e.host} for e in events]
+    return result
+
+
+def list_actions(session: Session, instance_id: str) -> list[dict]:
+    return [action_dict(a) for a in session.scalars(select(InstanceAction).where(
+        InstanceAction.instance_id == instance_id).order_by(InstanceAction.id.desc()))]
+
+
+def get_action(session: Session, instance_id: str, request_id: str) -> dict:
+    record = session.scalar(select(InstanceAction).where(
+        InstanceAction.instance_id == instance_id, InstanceAction.request_id == request_id))
+    if record is None:
+        raise errors.NotFound(f"Action for request_id {request_id} on instance "
+                              f"{instance_id} not found")
+    events = list(session.scalars(select(InstanceActionEvent).where(
+        InstanceActionEvent.action_id == record.id).order_by(InstanceActionEvent.id)))
+    return action_dict(record, events)

@@ -1,0 +1,174 @@
+"""The conductor's AMQP contract; the API, the scheduler and compute agents import only this.
+
+Versions: 1.0 initial.
+"""
+from __future__ import annotations
+
+
+from overcast.bus import RpcClient
+from overcast.context import RequestContext
+
+
+class ConductorAPI(RpcClient):
+    topic = "conductor"
+
+    # -- from every service: heartbeats (not persisted; stale ones expire) ---------------
+
+    async def report_state(self, ctx: RequestContext, *, host: str, binary: str, topic: str,
+                           zone: str = "nova", node: dict | None = None, ttl: float = 5.0
+                           ) -> None:
+        await self.bus.cast(ctx, self.topic, "report_state", durable=False, ttl=ttl,
+                            host=host, binary=binary, topic=topic, zone=zone, node=node)
+
+    # -- from compute agents: durable reports -------------------------------------------
+
+    async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
+                             power_state: int) -> None:
+        await self.cast(ctx, "instance_built", instance_id=instance_id, host=host,
+                        power_state=power_state)
+
+    async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                           reason: str) -> None:
+        await self.cast(ctx, "build_failed", instance_id=instance_id, host=host, reason=reason)
+
+    async def instance_power_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                     action: str, power_state: int, error: str | None = None
+                                     ) -> None:
+        await self.cast(ctx, "instance_power_changed", instance_id=instance_id, host=host,
+                        action=action, power_state=power_state, error=error)
+
+    async def instance_destroyed(self, ctx: RequestContext, *, instance_id: str, host: str
+                                 ) -> None:
+        await self.cast(ctx, "instance_destroyed", instance_id=instance_id, host=host)
+
+    async def instances_on_host(self, ctx: RequestContext, *, host: str) -> list[str]:
+        """Ids of the instances the conductor places on ``host`` (for a host's own sync)."""
+        return await self.call(ctx, "instances_on_host", host=host)
+
+    # -- from the API --------------------------------------------------------------------
+    async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:
+        """Record new instances in BUILD (validated, quota-checked); building goes on after."""
+        return await self.call(ctx, "create_servers", request=request)
+
+    async def get_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        return await self.call(ctx, "get_server", instance_id=instance_id)
+
+    async def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
+        return await self.call(ctx, "list_servers", filters=filters)
+
+    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "delete_server", instance_id=instance_id)
+
+    async def power_action(
+            self, ctx: RequestContext, *, instance_id: str,
+            action: str,
+            hard: bool = False
+    ) -> None:
+        """Start a stop, start or reboot."""
+        await self.call(ctx, "power_action", instance_id=instance_id, action=action, hard=hard)
+
+    async def update_server(
+            self, ctx: RequestContext, *, instance_id: str,
+            changes: dict
+    ) -> dict:
+        return await self.call(ctx, "update_server", instance_id=instance_id, changes=changes)
+
+    async def set_metadata(
+            self, ctx: RequestContext, *, instance_id: str,
+            metadata: dict,
+            replace: bool
+    ) -> dict:
+        return await self.call(ctx, "set_metadata", instance_id=instance_id, metadata=metadata, replace=replace)
+
+    async def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
+        await self.call(ctx, "delete_metadata", instance_id=instance_id, key=key)
+
+    async def list_actions(self, ctx: RequestContext, *, instance_id: str) -> list[dict]:
+        return await self.call(ctx, "list_actions", instance_id=instance_id)
+
+    async def get_action(self, ctx: RequestContext, *, instance_id: str, request_id: str) -> dict:
+        return await self.call(ctx, "get_action", instance_id=instance_id, request_id=request_id)
+
+    async def list_flavors(
+            self, ctx: RequestContext, *, is_public: bool | None = True
+    ) -> list[dict]:
+        return await self.call(ctx, "list_flavors", is_public=is_public)
+
+    async def get_flavor(self, ctx: RequestContext, *, flavor_id: str) -> dict:
+        return await self.call(ctx, "get_flavor", flavor_id=flavor_id)
+
+    async def create_flavor(self, ctx: RequestContext, *, flavor: dict) -> dict:
+        return await self.call(ctx, "create_flavor", flavor=flavor)
+
+    async def delete_flavor(self, ctx: RequestContext, *, flavor_id: str) -> None:
+        await self.call(ctx, "delete_flavor", flavor_id=flavor_id)
+
+    async def create_keypair(
+            self, ctx: RequestContext, *, name: str,
+            public_key: str | None,
+            key_type: str = "ssh"
+    ) -> dict:
+        return await self.call(ctx, "create_keypair", name=name, public_key=public_key, key_type=key_type)
+
+    async def list_keypairs(
+            self, ctx: RequestContext, *, user_id: str | None = None
+    ) -> list[dict]:
+        return await self.call(ctx, "list_keypairs", user_id=user_id)
+
+    async def get_keypair(
+            self, ctx: RequestContext, *, name: str,
+            user_id: str | None = None
+    ) -> dict:
+        return await self.call(ctx, "get_keypair", name=name, user_id=user_id)
+
+    async def delete_keypair(
+            self, ctx: RequestContext, *, name: str,
+            user_id: str | None = None
+    ) -> None:
+        await self.call(ctx, "delete_keypair", name=name, user_id=user_id)
+
+    async def get_quotas(self, ctx: RequestContext, *, project_id: str) -> dict:
+        """Limits and usage of a project."""
+        return await self.call(ctx, "get_quotas", project_id=project_id)
+
+    async def update_quotas(self, ctx: RequestContext, *, project_id: str, values: dict) -> dict:
+        return await self.call(ctx, "update_quotas", project_id=project_id, values=values)
+
+    async def create_group(
+            self, ctx: RequestContext, *, name: str,
+            policy: str,
+            rules: dict | None = None
+    ) -> dict:
+        return await self.call(ctx, "create_group", name=name, policy=policy, rules=rules)
+
+    async def get_group(self, ctx: RequestContext, *, group_id: str) -> dict:
+        return await self.call(ctx, "get_group", group_id=group_id)
+
+    async def list_groups(self, ctx: RequestContext, *, all_projects: bool = False) -> list[dict]:
+        return await self.call(ctx, "list_groups", all_projects=all_projects)
+
+    async def delete_group(self, ctx: RequestContext, *, group_id: str) -> None:
+        await self.call(ctx, "delete_group", group_id=group_id)
+
+    async def list_services(
+            self, ctx: RequestContext, *, binary: str | None = None,
+            host: str | None = None
+    ) -> list[dict]:
+        return await self.call(ctx, "list_services", binary=binary, host=host)
+
+    async def update_service(
+            self, ctx: RequestContext, *, service_id: str,
+            disabled: bool | None = None,
+            disabled_reason: str | None = None,
+            forced_down: bool | None = None
+    ) -> dict:
+        return await self.call(ctx, "update_service", service_id=service_id, disabled=disabled, disabled_reason=disabled_reason, forced_down=forced_down)
+
+    async def delete_service(self, ctx: RequestContext, *, service_id: str) -> None:
+        await self.call(ctx, "delete_service", service_id=service_id)
+
+    async def list_hypervisors(self, ctx: RequestContext) -> list[dict]:
+        return await self.call(ctx, "list_hypervisors")
+
+    async def availability_zones(self, ctx: RequestContext) -> dict[str, list[str]]:
+        return await self.call(ctx, "availability_zones")

@@ -1,0 +1,1 @@
+"""The scheduler: host inventories and allocations (placement), filters and weighers."""
