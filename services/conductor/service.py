@@ -14,7 +14,7 @@ from agents.compute.rpcapi import ComputeAgentAPI
 from services.conductor.hosts import HostTracker
 from services.conductor.manager import ConductorManager
 from services.conductor.models import Base
-from services.conductor.resources import ComputeResources
+from services.conductor.resources import DEFAULT_QUOTAS, ComputeResources
 from services.network.rpcapi import NetworkAPI
 from services.scheduler.rpcapi import SchedulerAPI
 
@@ -209,7 +209,8 @@ class ConductorService(Service):
         if not ctx.is_admin and project_id != ctx.project_id:
             raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
         return {"limits": self.resources.quota_limits(project_id),
-                "usage": self.resources.usage(project_id)}
+                "usage": self.resources.usage(project_id),
+                "defaults": dict(DEFAULT_QUOTAS)}
 
     @rpc()
     async def update_quotas(self, ctx: RequestContext, *, project_id: str, values: dict) -> dict:

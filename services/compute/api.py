@@ -1,0 +1,44 @@
+"""The Compute API router, mounted by the api process at ``/compute``."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from services.compute import admin_api, resources_api, servers
+from services.compute.microversion import MAX_VERSION, MIN_VERSION, text
+
+_UPDATED = "2013-07-23T11:33:21Z"
+
+
+def _version(base: str) -> dict:
+    return {"id": "v2.1", "status": "CURRENT", "version": text(MAX_VERSION),
+            "min_version": text(MIN_VERSION), "updated": _UPDATED,
+            "links": [{"rel": "self", "href": f"{base}/compute/v2.1/"},
+                      {"rel": "describedby", "type": "text/html",
+                       "href": "https://docs.openstack.org/"}],
+            "media-types": [{"base": "application/json",
+                             "type": "application/vnd.openstack.compute+json;version=2.1"}]}
+
+
+def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
+    """Version documents (public) and the v2.1 API (token required)."""
+    router = APIRouter()
+
+    @router.get("")
+    @router.get("/")
+    async def versions(request: Request) -> dict:
+        return {"versions": [_version(str(request.base_url).rstrip("/"))]}
+
+    @router.get("/v2.1")
+    @router.get("/v2.1/")
+    async def version(request: Request) -> dict:
+        return {"version": _version(str(request.base_url).rstrip("/"))}
+
+    v21 = APIRouter()
+    v21.include_router(servers.build_router(conductor=conductor, images=images,
+                                            network=network))
+    v21.include_router(resources_api.build_router(conductor=conductor))
+    v21.include_router(admin_api.build_router(conductor=conductor))
+    router.include_router(v21, prefix="/v2.1")
+    return router

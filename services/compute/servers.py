@@ -1,0 +1,227 @@
+"""``/servers``: create, list, show, update, delete, actions, metadata and instance actions."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from overcast import errors
+from services.api.auth import Context
+from services.compute import validation as check
+from services.compute import views
+from services.compute.microversion import Version
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
+    """Routes under ``/compute/v2.1`` for servers; the peers are rpcapi/gRPC clients."""
+    router = APIRouter()
+
+    def _require_uuid(server_id: str) -> None:
+        if not check.is_uuid(server_id):
+            raise errors.NotFound(f"Instance {server_id} could not be found.")
+
+    async def _server(ctx, server_id: str) -> dict:  # noqa: ANN001
+        _require_uuid(server_id)
+        return await conductor.get_server(ctx, instance_id=server_id)
+
+    @router.post("/servers", status_code=202)
+    async def create_server(request: Request, response: Response, ctx: Context, mv: Version,
+                            payload: Any = Body(None)) -> dict:
+        body = check.body_of(payload, "server")
+        name = check.name(body.get("name"))
+        image_id = check.ref_id(body.get("imageRef"), field="imageRef")
+        if not check.is_uuid(image_id):
+            raise errors.BadRequest("Invalid imageRef provided.")
+        flavor_id = check.ref_id(body.get("flavorRef"), field="flavorRef")
+        min_count = check.count(body.get("min_count", 1), "min_count")
+        max_count = check.count(body.get("max_count", min_count), "max_count")
+        if max_count < min_count:
+            raise errors.BadRequest("min_count must be <= max_count")
+        requested_networks = check.networks(body.get("networks"))
+        try:
+            image = await images.get_image(ctx, image_id)
+        except errors.NotFound:
+            raise errors.BadRequest(f"Image {image_id} could not be found.") from None
+        if image.get("status") != "active":
+            raise errors.BadRequest(f"Image {image_id} is not active.")
+        await network.validate_networks(ctx, project_id=ctx.project_id,
+                                        requested_networks=requested_networks)
+        hints = (payload.get("os:scheduler_hints") or payload.get("OS-SCH-HNT:scheduler_hints")
+                 or {})
+        groups = [g["name"] if isinstance(g, dict) else g
+                  for g in body.get("security_groups") or []]
+        request_spec = {
+            "name": name, "flavor_id": flavor_id, "image_ref": image_id,
+            "image": {"min_ram": image.get("min_ram", 0), "min_disk": image.get("min_disk", 0)},
+            "key_name": body.get("key_name"), "metadata": check.metadata(body.get("metadata")),
+            "user_data": check.user_data(body.get("user_data")),
+            "availability_zone": body.get("availability_zone"),
+            "networks": requested_networks, "security_groups": groups,
+            "min_count": min_count, "max_count": max_count,
+            "group_id": hints.get("group"), "description": body.get("description"),
+            "tags": body.get("tags") or []}
+        if request_spec["description"] is not None:
+            check.name(request_spec["description"], field="description")
+        created = await conductor.create_servers(ctx, request=request_spec)
+        if body.get("return_reservation_id"):
+            return {"reservation_id": created[0]["reservation_id"]}
+        first = created[0]
+        response.headers["Location"] = f"{_base(request)}/compute/v2.1/servers/{first['id']}"
+        return {"server": {"id": first["id"], "links": views.server_brief(first,
+                                                                          _base(request))["links"],
+                           "OS-DCF:diskConfig": "MANUAL",
+                           "security_groups": [{"name": g} for g in first["security_groups"]],
+                           "adminPass": secrets.token_urlsafe(9)}}
+
+    def _filters(request: Request) -> dict:
+        params = request.query_params
+        filters = {k: params[k] for k in ("name", "status", "host", "image", "flavor",
+                                          "project_id", "tenant_id", "marker",
+                                          "availability_zone") if params.get(k)}
+        if "tenant_id" in filters:
+            filters.setdefault("project_id", filters.pop("tenant_id"))
+        all_tenants = params.get("all_tenants", params.get("all_projects"))
+        filters["all_tenants"] = all_tenants is not None and all_tenants.lower() not in (
+            "0", "false", "off", "no")
+        if params.get("limit") is not None:
+            filters["limit"] = check.count(params["limit"], "limit") if params["limit"] != "0" \
+                else 0
+        return filters
+
+    @router.get("/servers")
+    async def list_servers(request: Request, ctx: Context, mv: Version) -> dict:
+        items = await conductor.list_servers(ctx, filters=_filters(request))
+        return {"servers": [views.server_brief(i, _base(request)) for i in items]}
+
+    @router.get("/servers/detail")
+    async def list_servers_detail(request: Request, ctx: Context, mv: Version) -> dict:
+        items = await conductor.list_servers(ctx, filters=_filters(request))
+        base = _base(request)
+        return {"servers": [views.server(i, base, mv, ctx) for i in items]}
+
+    @router.get("/servers/{server_id}")
+    async def show_server(request: Request, server_id: str, ctx: Context, mv: Version) -> dict:
+        return {"server": views.server(await _server(ctx, server_id), _base(request), mv, ctx)}
+
+    @router.put("/servers/{server_id}")
+    async def update_server(request: Request, server_id: str, ctx: Context, mv: Version,
+                            payload: Any = Body(None)) -> dict:
+        body = check.body_of(payload, "server")
+        changes = {}
+        if "name" in body:
+            changes["name"] = check.name(body["name"])
+        if "description" in body and mv >= (2, 19):
+            changes["description"] = (None if body["description"] is None
+                                      else check.name(body["description"], field="description"))
+        unknown = set(body) - {"name", "description", "accessIPv4", "accessIPv6",
+                               "OS-DCF:diskConfig", "hostname"}
+        if unknown:
+            raise errors.BadRequest(f"Invalid input for field/attribute server. Additional "
+                                    f"properties are not allowed ({sorted(unknown)})")
+        _require_uuid(server_id)
+        inst = await conductor.update_server(ctx, instance_id=server_id, changes=changes)
+        return {"server": views.server(inst, _base(request), mv, ctx)}
+
+    @router.delete("/servers/{server_id}", status_code=204)
+    async def delete_server(server_id: str, ctx: Context, mv: Version) -> Response:
+        _require_uuid(server_id)
+        await conductor.delete_server(ctx, instance_id=server_id)
+        return Response(status_code=204)
+
+    @router.post("/servers/{server_id}/action", status_code=202)
+    async def server_action(server_id: str, ctx: Context, mv: Version,
+                            payload: Any = Body(None)) -> Response:
+        if not isinstance(payload, dict) or len(payload) != 1:
+            raise errors.BadRequest("There is no such action: the body must name one action")
+        (action, args), = payload.items()
+        _require_uuid(server_id)
+        if action == "os-stop":
+            await conductor.power_action(ctx, instance_id=server_id, action="stop")
+        elif action == "os-start":
+            await conductor.power_action(ctx, instance_id=server_id, action="start")
+        elif action == "reboot":
+            kind = (args or {}).get("type") if isinstance(args, dict) else None
+            if kind not in ("SOFT", "HARD", "soft", "hard"):
+                raise errors.BadRequest("Invalid input for field/attribute type. "
+                                        "Value must be SOFT or HARD")
+            await conductor.power_action(ctx, instance_id=server_id, action="reboot",
+                                         hard=kind.upper() == "HARD")
+        else:
+            raise errors.BadRequest(f"There is no such action: {action}")
+        return Response(status_code=202)
+
+    # -- metadata ------------------------------------------------------------------------
+
+    @router.get("/servers/{server_id}/metadata")
+    async def list_metadata(server_id: str, ctx: Context, mv: Version) -> dict:
+        return {"metadata": (await _server(ctx, server_id))["metadata"]}
+
+    @router.post("/servers/{server_id}/metadata")
+    async def update_metadata(server_id: str, ctx: Context, mv: Version,
+                              payload: Any = Body(None)) -> dict:
+        body = check.metadata(check.body_of(payload, "metadata"))
+        _require_uuid(server_id)
+        return {"metadata": await conductor.set_metadata(
+            ctx, instance_id=server_id, metadata=body, replace=False)}
+
+    @router.put("/servers/{server_id}/metadata")
+    async def replace_metadata(server_id: str, ctx: Context, mv: Version,
+                               payload: Any = Body(None)) -> dict:
+        body = check.metadata(check.body_of(payload, "metadata"))
+        _require_uuid(server_id)
+        return {"metadata": await conductor.set_metadata(
+            ctx, instance_id=server_id, metadata=body, replace=True)}
+
+    @router.get("/servers/{server_id}/metadata/{key}")
+    async def show_metadata_item(server_id: str, key: str, ctx: Context, mv: Version) -> dict:
+        metadata = (await _server(ctx, server_id))["metadata"]
+        if key not in metadata:
+            raise errors.NotFound("Metadata item was not found")
+        return {"meta": {key: metadata[key]}}
+
+    @router.put("/servers/{server_id}/metadata/{key}")
+    async def set_metadata_item(server_id: str, key: str, ctx: Context, mv: Version,
+                                payload: Any = Body(None)) -> dict:
+        item = check.metadata(check.body_of(payload, "meta"))
+        if list(item) != [key]:
+            raise errors.BadRequest("Request body and URI mismatch")
+        _require_uuid(server_id)
+        await conductor.set_metadata(ctx, instance_id=server_id, metadata=item, replace=False)
+        return {"meta": item}
+
+    @router.delete("/servers/{server_id}/metadata/{key}", status_code=204)
+    async def delete_metadata_item(server_id: str, key: str, ctx: Context, mv: Version
+                                   ) -> Response:
+        _require_uuid(server_id)
+        await conductor.delete_metadata(ctx, instance_id=server_id, key=key)
+        return Response(status_code=204)
+
+    # -- instance actions ------------------------------------------------------------------
+
+    @router.get("/servers/{server_id}/os-instance-actions")
+    async def list_instance_actions(server_id: str, ctx: Context, mv: Version) -> dict:
+        _require_uuid(server_id)
+        items = await conductor.list_actions(ctx, instance_id=server_id)
+        for item in items:
+            if mv < (2, 58):
+                item.pop("updated_at", None)
+        return {"instanceActions": items}
+
+    @router.get("/servers/{server_id}/os-instance-actions/{request_id}")
+    async def show_instance_action(server_id: str, request_id: str, ctx: Context, mv: Version
+                                   ) -> dict:
+        _require_uuid(server_id)
+        item = await conductor.get_action(ctx, instance_id=server_id, request_id=request_id)
+        for event in item.get("events", []):
+            if mv < (2, 62) or not ctx.is_admin:
+                event.pop("host", None)
+            if not ctx.is_admin:
+                event.pop("traceback", None)
+        return {"instanceAction": item}
+
+    return router

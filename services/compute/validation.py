@@ -1,0 +1,104 @@
+"""Checks on request bodies, with Nova's wording for what is wrong."""
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+from overcast import errors
+
+
+def body_of(payload: Any, key: str) -> dict:
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), dict):
+        raise errors.BadRequest(f"Invalid input for field/attribute {key}. "
+                                f"Value: {payload!r}. '{key}' is a required property")
+    return payload[key]
+
+
+def name(value: Any, *, field: str = "name", max_len: int = 255) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
+                                f"Value: {value!r}. must be a non-empty string")
+    if len(value) > max_len:
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. Value: "
+                                f"{value[:20]}... is too long (maximum {max_len} characters)")
+    if value != value.strip():
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. Value: {value!r}."
+                                " leading or trailing whitespace is not allowed")
+    return value
+
+
+def is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def ref_id(value: Any, *, field: str) -> str:
+    """The id at the end of an id-or-URL reference (``imageRef``, ``flavorRef``)."""
+    if not isinstance(value, (str, int)) or str(value) == "":
+        raise errors.BadRequest(f"Invalid {field} provided.")
+    return str(value).rstrip("/").rsplit("/", 1)[-1]
+
+
+def metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.BadRequest("Invalid input for field/attribute metadata. "
+                                "Value must be an object")
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 255:
+            raise errors.BadRequest("Invalid metadata key: keys must be 1-255 characters")
+        if not isinstance(item, str) or len(item) > 255:
+            raise errors.BadRequest(f"Invalid metadata value for {key}: "
+                                    "values must be strings of at most 255 characters")
+    return dict(value)
+
+
+def networks(value: Any) -> str | list[dict]:
+    """``auto``, ``none`` or a list of {uuid, port, fixed_ip}."""
+    if value is None or value == "auto":
+        return "auto"
+    if value == "none":
+        return "none"
+    if not isinstance(value, list):
+        raise errors.BadRequest("Invalid input for field/attribute networks. "
+                                "Value must be 'auto', 'none' or a list")
+    result = []
+    for item in value:
+        if not isinstance(item, dict) or not (item.get("uuid") or item.get("port")):
+            raise errors.BadRequest("Bad networks format: network uuid is not in proper format")
+        for key in ("uuid", "port"):
+            if item.get(key) and not is_uuid(item[key]):
+                raise errors.BadRequest(f"Bad networks format: network uuid is not in "
+                                        f"proper format ({item[key]})")
+        result.append({k: item[k] for k in ("uuid", "port", "fixed_ip") if item.get(k)})
+    return result
+
+
+def user_data(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise errors.BadRequest("User data needs to be valid base 64.") from None
+    if len(value) > 65535:
+        raise errors.BadRequest("User data too large. User data must be no larger than 65535 "
+                                "bytes once base64 encoded.")
+    return value
+
+
+def count(value: Any, field: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}.") from None
+    if number < 1:
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
+                                "Value must be >= 1")
+    return number
