@@ -10,12 +10,13 @@ from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from overcast import errors
+from overcast.bus import CallTimeout, ConnectionLost
 
 logger = logging.getLogger(__name__)
 
 _NOVA_TITLES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
                 405: "badMethod", 409: "conflictingRequest", 413: "overLimit",
-                415: "unsupportedMediaType", 500: "computeFault", 503: "serviceUnavailable"}
+                406: "notAcceptable", 415: "unsupportedMediaType", 500: "computeFault", 503: "serviceUnavailable"}
 
 
 def _phrase(code: int) -> str:
@@ -69,8 +70,17 @@ async def on_unexpected_error(request: Request, exc: Exception) -> ORJSONRespons
     return error_response(request, 500, "An unexpected error occurred; see the api log.")
 
 
+async def on_peer_unavailable(request: Request, exc: Exception) -> ORJSONResponse:
+    logger.warning("%s %s: a service did not answer: %s", request.method, request.url.path,
+                   exc)
+    return error_response(request, 503, "A service this request needs is not answering; "
+                          "try again later.", kind="ServiceUnavailable")
+
+
 def install(app) -> None:  # noqa: ANN001
     app.add_exception_handler(errors.OvercastError, on_domain_error)
+    app.add_exception_handler(CallTimeout, on_peer_unavailable)
+    app.add_exception_handler(ConnectionLost, on_peer_unavailable)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)

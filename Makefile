@@ -1,0 +1,67 @@
+# Overcast: `make up` starts the cloud, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OVERCAST := $(VENV)/bin/overcast
+PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
+APT_PACKAGES := rabbitmq-server busybox-static
+
+.PHONY: up up-local down status test unit integration protos check-protos deps venv bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,test]'
+	touch $@
+
+# System packages the cloud and its tests need (Debian): the broker and the guest image's busybox.
+deps:
+	@missing=""; \
+	command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
+	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+protos: venv
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
+
+# CI fails when the committed stubs differ from what the .proto files generate.
+check-protos: venv
+	@tmp=$$(mktemp -d); \
+	$(PY) -m grpc_tools.protoc -I. --python_out=$$tmp --grpc_python_out=$$tmp --pyi_out=$$tmp $(PROTOS); \
+	status=0; \
+	for f in $$(cd $$tmp && find protos -name '*.py' -o -name '*.pyi'); do \
+	  cmp -s $$tmp/$$f $$f || { echo "stale generated stub: $$f (run make protos)"; status=1; }; \
+	done; rm -rf $$tmp; exit $$status
+
+up-local: venv deps
+	$(OVERCAST) up --local
+
+# Until the compose stack lands, `make up` runs the same processes locally.
+up: up-local
+
+down: venv
+	$(OVERCAST) down
+
+status: venv
+	$(OVERCAST) status
+
+unit: venv
+	$(PY) -m pytest tests/unit -q
+
+integration: venv deps
+	$(PY) -m pytest tests/integration -q
+
+test: venv deps check-protos
+	$(PY) -m pytest tests/unit tests/integration -q -p no:cacheprovider
+
+bench: venv deps
+	$(PY) bench/boot.py
+
+clean:
+	rm -rf state clouds.yaml

@@ -1,0 +1,1 @@
+"""The ``overcast`` command: start, inspect and stop a cloud."""

@@ -1,0 +1,41 @@
+"""Credentials of a local cloud, and the ``clouds.yaml`` the stock clients read."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import yaml
+
+
+def load_or_create_secrets(state_dir: Path) -> dict[str, str]:
+    """The admin and demo passwords, generated once and kept (mode 0600) in the state dir."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    values = {"admin_password": secrets.token_urlsafe(12),
+              "demo_password": secrets.token_urlsafe(12)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+def clouds_yaml(*, auth_url: str, passwords: dict[str, str], prefix: str = "overcast"
+                ) -> str:
+    clouds = {}
+    for role, user, project in (("admin", "admin", "admin"), ("demo", "demo", "demo")):
+        clouds[f"{prefix}-{role}"] = {
+            "auth": {"auth_url": auth_url, "username": user,
+                     "password": passwords[f"{role}_password"], "project_name": project,
+                     "user_domain_name": "Default", "project_domain_name": "Default"},
+            "region_name": "RegionOne", "interface": "public", "identity_api_version": 3}
+    return yaml.safe_dump({"clouds": clouds}, sort_keys=False)
+
+
+def write_clouds_yaml(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

@@ -1,0 +1,217 @@
+"""Process mode: every service as its own OS process on this host, against a real RabbitMQ."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from overcast.bus import Bus
+from overcast.context import RequestContext
+from services.conductor.rpcapi import ConductorAPI
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalCloud:
+    """Where a local cloud keeps its state and which ports and broker it uses."""
+
+    state_dir: Path
+    transport_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    api_port: int = 8770
+    image_port: int = 9292
+    hosts: int = 3
+    bind: str = "127.0.0.1"
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.bind}:{self.api_port}"
+
+    def processes(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """name -> (python module, environment) for every process of the cloud."""
+        procs = {
+            "image": ("services.image", {"OVERCAST_IMAGE_LISTEN":
+                                         f"{self.bind}:{self.image_port}"}),
+            "conductor": ("services.conductor", {}),
+            "scheduler": ("services.scheduler", {}),
+            "api": ("services.api", {"OVERCAST_API_LISTEN": self.bind,
+                                     "OVERCAST_API_PORT": str(self.api_port),
+                                     "OVERCAST_API_PUBLIC_URL": self.api_url,
+                                     "OVERCAST_API_IMAGE_TARGET":
+                                         f"{self.bind}:{self.image_port}"}),
+        }
+        for index in range(1, self.hosts + 1):
+            procs[f"hypervisor-{index}"] = ("agents.compute",
+                                            {"OVERCAST_COMPUTE_HOST": f"hypervisor-{index}"})
+        return procs
+
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+
+def broker_reachable(url: str, timeout: float = 3.0) -> bool:
+    async def probe() -> bool:
+        bus = Bus(url, name="overcast-cli.probe")
+        try:
+            await bus.connect(timeout=timeout)
+        except Exception:  # noqa: BLE001 - any failure means not reachable
+            return False
+        await bus.close()
+        return True
+    return asyncio.run(probe())
+
+
+def ensure_broker(url: str, *, timeout: float = 90.0) -> str:
+    """Use the broker at ``url``, or start Debian's rabbitmq-server if none answers."""
+    if broker_reachable(url):
+        return "running"
+    server = shutil.which("rabbitmq-server") or "/usr/sbin/rabbitmq-server"
+    if not Path(server).exists():
+        raise RuntimeError("RabbitMQ is not running and rabbitmq-server is not installed "
+                           "(apt-get install rabbitmq-server)")
+    subprocess.run([server, "-detached"], check=False, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if broker_reachable(url):
+            return "started"
+        time.sleep(1)
+    raise RuntimeError(f"RabbitMQ did not start within {timeout:.0f}s")
+
+
+def ensure_vhost(vhost: str) -> None:
+    """Create a RabbitMQ vhost (so separate clouds never share queues) with rabbitmqctl."""
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    subprocess.run([ctl, "-q", "add_vhost", vhost], check=False, capture_output=True)
+    subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.split(") ", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def read_pids(cloud: LocalCloud) -> dict[str, int]:
+    pids = {}
+    for path in sorted(cloud.run_dir().glob("*.pid")):
+        try:
+            pids[path.stem] = int(path.read_text().strip())
+        except ValueError:
+            continue
+    return pids
+
+
+def start_process(cloud: LocalCloud, name: str, module: str, env: dict[str, str]) -> int:
+    cloud.run_dir().mkdir(parents=True, exist_ok=True)
+    cloud.log_dir().mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "OVERCAST_STATE_DIR": str(cloud.state_dir),
+                "OVERCAST_TRANSPORT_URL": cloud.transport_url, **dict(cloud.extra_env), **env,
+                "PYTHONUNBUFFERED": "1"}
+    log = open(cloud.log_dir() / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen([sys.executable, "-m", module], env=full_env, stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=str(Path(__file__).parents[2]))
+    log.close()
+    (cloud.run_dir() / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def start_all(cloud: LocalCloud, env: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
+    """Start every process that is not already running; returns name -> pid."""
+    running = {n: p for n, p in read_pids(cloud).items() if pid_alive(p)}
+    started = {}
+    for name, (module, proc_env) in cloud.processes().items():
+        if name in running:
+            continue
+        started[name] = start_process(cloud, name, module, {**proc_env,
+                                                             **(env or {}).get(name, {})})
+    return {**running, **started}
+
+
+def stop_process(cloud: LocalCloud, name: str, *, sig: int = signal.SIGTERM,
+                 timeout: float = 15.0) -> None:
+    pid_file = cloud.run_dir() / f"{name}.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().strip())
+    if pid_alive(pid):
+        os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def stop_all(cloud: LocalCloud) -> list[str]:
+    names = list(read_pids(cloud))
+    # Agents first, the API last, so that nothing reports into a stopped service.
+    order = sorted(names, key=lambda n: (not n.startswith("hypervisor"), n == "api"))
+    for name in order:
+        stop_process(cloud, name)
+    return order
+
+
+async def service_states(cloud: LocalCloud, *, timeout: float = 5.0) -> list[dict]:
+    """The services as the conductor sees them (state, heartbeat time)."""
+    bus = Bus(cloud.transport_url, name="overcast-cli", default_timeout=timeout)
+    await bus.connect(timeout=timeout)
+    try:
+        return await ConductorAPI(bus).list_services(RequestContext.admin())
+    finally:
+        await bus.close()
+
+
+def wait_healthy(cloud: LocalCloud, *, timeout: float = 60.0) -> None:
+    """Return once every process is ready, the API answers and every host is up."""
+    deadline = time.monotonic() + timeout
+    expected = set(cloud.processes())
+    problem = "starting"
+    while time.monotonic() < deadline:
+        pids = read_pids(cloud)
+        dead = [n for n in expected if n not in pids or not pid_alive(pids[n])]
+        if dead:
+            raise RuntimeError(f"process(es) exited: {', '.join(sorted(dead))}; see "
+                               f"{cloud.log_dir()}")
+        ready = {p.name.split(".")[0] for p in cloud.run_dir().glob("*.ready")}
+        missing = {"image", "api", "conductor", "scheduler"} - ready
+        if missing:
+            problem = f"waiting for {', '.join(sorted(missing))}"
+            time.sleep(0.2)
+            continue
+        try:
+            httpx.get(f"{cloud.api_url}/identity/v3", timeout=2).raise_for_status()
+            services = asyncio.run(service_states(cloud))
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            problem = str(exc)
+            time.sleep(0.3)
+            continue
+        up_hosts = {s["host"] for s in services
+                    if s["binary"] == "nova-compute" and s["state"] == "up"}
+        wanted = {n for n in expected if n.startswith("hypervisor-")}
+        if wanted <= up_hosts:
+            return
+        problem = f"hosts not up yet: {', '.join(sorted(wanted - up_hosts))}"
+        time.sleep(0.3)
+    raise RuntimeError(f"the cloud did not become healthy in {timeout:.0f}s ({problem})")

@@ -1,0 +1,101 @@
+"""``overcast up --local``, ``overcast status`` and ``overcast down``."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from overcast.cli import cloudconfig, local
+
+app = typer.Typer(help="Run and inspect an Overcast cloud.", no_args_is_help=True,
+                  add_completion=False)
+console = Console()
+
+STATE_DIR = typer.Option(Path("state"), "--state-dir", envvar="OVERCAST_STATE_DIR",
+                         help="Where the cloud keeps its databases, logs and pids.")
+TRANSPORT = typer.Option("amqp://guest:guest@127.0.0.1:5672/", "--transport-url",
+                         envvar="OVERCAST_TRANSPORT_URL", help="The RabbitMQ broker.")
+
+
+def _cloud(state_dir: Path, transport_url: str, **kw) -> local.LocalCloud:  # noqa: ANN003
+    return local.LocalCloud(state_dir=state_dir.resolve(), transport_url=transport_url, **kw)
+
+
+@app.command()
+def up(local_mode: bool = typer.Option(False, "--local", help="Run every service as a local "
+                                       "process (the only mode until compose lands)."),
+       hosts: int = typer.Option(3, "--hosts", min=1, help="How many hypervisor hosts."),
+       api_port: int = typer.Option(8770, "--api-port"),
+       image_port: int = typer.Option(9292, "--image-port"),
+       state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
+       clouds_file: Path = typer.Option(Path("clouds.yaml"), "--clouds-yaml"),
+       timeout: float = typer.Option(90.0, "--timeout")) -> None:
+    """Start the cloud and wait until every service and host is healthy."""
+    if not local_mode:
+        console.print("[yellow]Only process mode exists so far; running with --local.[/]")
+    cloud = _cloud(state_dir, transport_url, hosts=hosts, api_port=api_port,
+                   image_port=image_port)
+    broker = local.ensure_broker(transport_url)
+    console.print(f"RabbitMQ: {broker} ({transport_url.split('@')[-1]})")
+    passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
+    extra = {"api": {"OVERCAST_API_ADMIN_PASSWORD": passwords["admin_password"],
+                     "OVERCAST_API_DEMO_PASSWORD": passwords["demo_password"]}}
+    pids = local.start_all(cloud, env=extra)
+    try:
+        local.wait_healthy(cloud, timeout=timeout)
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    text = cloudconfig.clouds_yaml(auth_url=f"{cloud.api_url}/identity/v3",
+                                   passwords=passwords)
+    cloudconfig.write_clouds_yaml(clouds_file, text)
+    console.print(f"[green]Overcast is up[/]: {len(pids)} processes, {hosts} hosts, "
+                  f"API at {cloud.api_url}")
+    console.print(f"clouds.yaml written to {clouds_file.resolve()}:\n")
+    console.print(text, markup=False, highlight=False)
+    console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")
+
+
+@app.command()
+def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT) -> None:
+    """Each process with its pid, and each service and host with its heartbeat age."""
+    cloud = _cloud(state_dir, transport_url)
+    table = Table(title="processes")
+    for column in ("name", "pid", "alive"):
+        table.add_column(column)
+    for name, pid in local.read_pids(cloud).items():
+        alive = local.pid_alive(pid)
+        table.add_row(name, str(pid), "[green]yes[/]" if alive else "[red]no[/]")
+    console.print(table)
+    try:
+        services = asyncio.run(local.service_states(cloud))
+    except Exception as exc:  # noqa: BLE001 - shown to the operator
+        console.print(f"[red]conductor not reachable: {exc}[/]")
+        raise typer.Exit(1) from None
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    table = Table(title="services (as the conductor sees them)")
+    for column in ("binary", "host", "zone", "status", "state", "heartbeat age"):
+        table.add_column(column)
+    for svc in services:
+        seen = svc["updated_at"]
+        age = f"{(now - dt.datetime.fromisoformat(seen)).total_seconds():.1f}s" if seen else "-"
+        state = f"[green]up[/]" if svc["state"] == "up" else f"[red]{svc['state']}[/]"
+        if svc["forced_down"]:
+            state += " (forced)"
+        table.add_row(svc["binary"], svc["host"], svc["zone"], svc["status"], state, age)
+    console.print(table)
+
+
+@app.command()
+def down(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT) -> None:
+    """Stop every process of the cloud gracefully (SIGTERM, then SIGKILL after 15 s)."""
+    stopped = local.stop_all(_cloud(state_dir, transport_url))
+    console.print(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,133 @@
+"""A whole local cloud for tests and benchmarks: its own state dir, ports and broker vhost."""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from overcast.cli import cloudconfig, local
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TestCloud:
+    """A running local cloud; ``env`` makes the stock clients talk to it."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, cloud: local.LocalCloud, clouds_file: Path, passwords: dict) -> None:
+        self.cloud = cloud
+        self.clouds_file = clouds_file
+        self.passwords = passwords
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.clouds_file),
+                "OS_CLOUD": "overcast-admin"}
+
+    def connect(self, cloud: str = "overcast-admin"):  # noqa: ANN201
+        import openstack
+        return openstack.connect(cloud=cloud, load_yaml_config=True,
+                                 config_files=[str(self.clouds_file)], load_envvars=False)
+
+    def openstack(self, *args: str, cloud: str = "overcast-admin", check: bool = True,
+                  timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run the stock ``openstack`` CLI against this cloud."""
+        cli = shutil.which("openstack") or str(Path(os.sys.executable).parent / "openstack")
+        env = {**self.env, "OS_CLOUD": cloud}
+        result = subprocess.run([cli, *args], env=env, capture_output=True, text=True,
+                                timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"openstack {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def restart(self, name: str) -> None:
+        """Start a process of the cloud again (after a test stopped or killed it)."""
+        module, env = self.cloud.processes()[name]
+        extra = self._extra_env().get(name, {})
+        local.start_process(self.cloud, name, module, {**env, **extra})
+
+    def _extra_env(self) -> dict[str, dict[str, str]]:
+        return {"api": {"OVERCAST_API_ADMIN_PASSWORD": self.passwords["admin_password"],
+                        "OVERCAST_API_DEMO_PASSWORD": self.passwords["demo_password"]}}
+
+    def host_guests(self, timeout: float = 10.0) -> dict[str, list[str]]:
+        """Each compute host's own list of the guests its driver runs (not the database's)."""
+        import asyncio
+
+        from agents.compute.rpcapi import ComputeAgentAPI
+        from overcast.bus import Bus
+        from overcast.context import RequestContext
+
+        async def ask() -> dict[str, list[str]]:
+            bus = Bus(self.cloud.transport_url, name="test-probe", default_timeout=timeout)
+            await bus.connect(timeout=timeout)
+            try:
+                api = ComputeAgentAPI(bus)
+                hosts = [n for n in self.cloud.processes() if n.startswith("hypervisor-")]
+                answers = await asyncio.gather(*(
+                    api.list_guests(RequestContext.admin(), host=h, timeout=timeout)
+                    for h in hosts))
+                return {h: sorted(g["instance_id"] for g in a) for h, a in zip(hosts, answers)}
+            finally:
+                await bus.close()
+
+        return asyncio.run(ask())
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process of the cloud, as a crash would."""
+        import signal
+        local.stop_process(self.cloud, name, sig=signal.SIGKILL, timeout=5)
+
+    def log(self, name: str) -> str:
+        path = self.cloud.log_dir() / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextlib.contextmanager
+def running_cloud(*, hosts: int = 3, base_url: str = "amqp://guest:guest@127.0.0.1:5672/",
+                  env: dict[str, dict[str, str]] | None = None, keep: bool = False,
+                  extra_env: dict[str, str] | None = None) -> Iterator[TestCloud]:
+    """Start a cloud in a temporary directory on a fresh vhost; stop and remove it after."""
+    local.ensure_broker(base_url)
+    vhost = f"overcast-test-{secrets.token_hex(4)}"
+    local.ensure_vhost(vhost)
+    state_dir = Path(tempfile.mkdtemp(prefix="overcast-test-"))
+    cloud = local.LocalCloud(state_dir=state_dir, transport_url=base_url.rstrip("/") + "/"
+                             + vhost, api_port=free_port(), image_port=free_port(),
+                             hosts=hosts, extra_env=tuple((extra_env or {}).items()))
+    passwords = cloudconfig.load_or_create_secrets(state_dir)
+    clouds_file = state_dir / "clouds.yaml"
+    cloudconfig.write_clouds_yaml(clouds_file, cloudconfig.clouds_yaml(
+        auth_url=f"{cloud.api_url}/identity/v3", passwords=passwords))
+    test_cloud = TestCloud(cloud, clouds_file, passwords)
+    merged = test_cloud._extra_env()
+    for name, values in (env or {}).items():
+        merged[name] = {**merged.get(name, {}), **values}
+    try:
+        local.start_all(cloud, env=merged)
+        local.wait_healthy(cloud, timeout=90)
+        yield test_cloud
+    except BaseException:
+        for name in cloud.processes():
+            tail = test_cloud.log(name)[-3000:]
+            if "Traceback" in tail or "ERROR" in tail:
+                print(f"--- {name}.log (tail) ---\n{tail}")
+        raise
+    finally:
+        local.stop_all(cloud)
+        ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+        subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True)
+        if not keep:
+            shutil.rmtree(state_dir, ignore_errors=True)

@@ -1,0 +1,32 @@
+"""Integration tests: real processes, a real RabbitMQ, and the stock OpenStack clients."""
+from __future__ import annotations
+
+import pytest
+
+from overcast.testing.cloud import running_cloud
+
+
+@pytest.fixture(scope="session")
+def cloud():
+    """One shared cloud with four fake hypervisors, for tests that do not break things."""
+    with running_cloud(hosts=4) as test_cloud:
+        yield test_cloud
+
+
+@pytest.fixture(scope="session")
+def admin(cloud):
+    conn = cloud.connect("overcast-admin")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def demo(cloud):
+    conn = cloud.connect("overcast-demo")
+    yield conn
+    conn.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that restart the shared broker run last, so they cannot disturb the others."""
+    items.sort(key=lambda item: item.get_closest_marker("broker_restart") is not None)
