@@ -1,0 +1,1 @@
+"""Identity: a Keystone v3 subset (domains, projects, users, roles, catalog, signed tokens)."""
