@@ -1,6 +1,7 @@
 """A grpc.aio server with an interceptor that maps domain errors and binds the request context."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -67,7 +68,10 @@ def _wrap_stream(behavior: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001
             await _abort_for(exc, servicer_context)
         finally:
-            context.reset(token)
+            # A stream the client abandons is closed from another context; the binding
+            # dies with the generator then, so there is nothing to reset.
+            with contextlib.suppress(ValueError):
+                context.reset(token)
     return wrapper
 
 

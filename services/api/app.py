@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import ORJSONResponse
+from overcast.http import FastJSONResponse
 
 from overcast import context
 from overcast.context import new_request_id
@@ -15,7 +15,7 @@ from services.api.auth import Authenticator
 def create_app(*, authenticator: Authenticator,
                routers: Iterable[tuple[str, APIRouter]]) -> FastAPI:
     """An app whose routes are ``routers`` (prefix, router); tokens checked by ``authenticator``."""
-    app = FastAPI(title="Overcast", default_response_class=ORJSONResponse,
+    app = FastAPI(title="Overcast", default_response_class=FastJSONResponse,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.authenticator = authenticator
     errors.install(app)

@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from overcast.http import FastJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from overcast import errors
@@ -39,12 +39,12 @@ def error_body(path: str, code: int, message: str, *, kind: str = "") -> dict:
 
 
 def error_response(request: Request, code: int, message: str, *, kind: str = "",
-                   headers: dict | None = None) -> ORJSONResponse:
-    return ORJSONResponse(error_body(request.url.path, code, message, kind=kind),
+                   headers: dict | None = None) -> FastJSONResponse:
+    return FastJSONResponse(error_body(request.url.path, code, message, kind=kind),
                           status_code=code, headers=headers)
 
 
-async def on_domain_error(request: Request, exc: errors.OvercastError) -> ORJSONResponse:
+async def on_domain_error(request: Request, exc: errors.OvercastError) -> FastJSONResponse:
     if exc.code >= 500:
         logger.warning("%s %s failed: %s", request.method, request.url.path, exc.message)
     headers = {"WWW-Authenticate": 'Keystone uri="/identity"'} if exc.code == 401 else None
@@ -52,7 +52,7 @@ async def on_domain_error(request: Request, exc: errors.OvercastError) -> ORJSON
                           headers=headers)
 
 
-async def on_validation_error(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+async def on_validation_error(request: Request, exc: RequestValidationError) -> FastJSONResponse:
     problems = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -61,16 +61,16 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
                           kind="HTTPBadRequest")
 
 
-async def on_http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> FastJSONResponse:
     return error_response(request, exc.status_code, str(exc.detail or _phrase(exc.status_code)))
 
 
-async def on_unexpected_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def on_unexpected_error(request: Request, exc: Exception) -> FastJSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(request, 500, "An unexpected error occurred; see the api log.")
 
 
-async def on_peer_unavailable(request: Request, exc: Exception) -> ORJSONResponse:
+async def on_peer_unavailable(request: Request, exc: Exception) -> FastJSONResponse:
     logger.warning("%s %s: a service did not answer: %s", request.method, request.url.path,
                    exc)
     return error_response(request, 503, "A service this request needs is not answering; "
