@@ -137,7 +137,7 @@ class Bus:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def call(self, ctx: RequestContext, topic: str, method: str, *,
+    async def call(self, ctx: RequestContext, topic: str, method: str, /, *,
                    server: str | None = None, version: str = "1.0",
                    timeout: float | None = None, **args: Any) -> Any:
         """Send a request and wait for its answer; raise ``CallTimeout`` if none comes."""
@@ -167,7 +167,7 @@ class Bus:
             raise_remote(reply["error"])
         return reply.get("result")
 
-    async def cast(self, ctx: RequestContext, topic: str, method: str, *,
+    async def cast(self, ctx: RequestContext, topic: str, method: str, /, *,
                    server: str | None = None, version: str = "1.0", durable: bool = True,
                    ttl: float | None = None, timeout: float | None = None, **args: Any) -> None:
         """Send without waiting for an answer. Durable casts are persisted and confirmed."""
@@ -187,7 +187,7 @@ class Bus:
         await self._publish_channel.default_exchange.publish(
             message, routing_key=name, timeout=timeout)
 
-    async def fanout(self, ctx: RequestContext, topic: str, method: str, *,
+    async def fanout(self, ctx: RequestContext, topic: str, method: str, /, *,
                      version: str = "1.0", **args: Any) -> None:
         """Send to every server of ``topic`` that is listening now."""
         await self.wait_connected(self.default_timeout)
@@ -195,7 +195,7 @@ class Bus:
             fanout_exchange(topic), aio_pika.ExchangeType.FANOUT, durable=True)
         await exchange.publish(aio_pika.Message(
             envelope.Request(method, version, args, ctx).encode(),
-            content_type="application/json"), routing_key="")
+            content_type="application/json"), routing_key="", mandatory=False)
 
     async def notify(self, ctx: RequestContext, event_type: str, payload: dict[str, Any], *,
                      publisher_id: str, priority: str = "INFO") -> None:
@@ -208,7 +208,8 @@ class Bus:
                             default=envelope._default)
         await exchange.publish(aio_pika.Message(
             body, content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=event_type)
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=event_type,
+            mandatory=False)
 
     async def reply(self, message: AbstractIncomingMessage, body: bytes) -> None:
         if not message.reply_to:

@@ -141,15 +141,15 @@ class RpcClient:
         self.bus = bus
         self.timeout = timeout
 
-    async def call(self, ctx: RequestContext, method: str, *, server: str | None = None,
+    async def call(self, ctx: RequestContext, method: str, /, *, server: str | None = None,
                    version: str = "1.0", timeout: float | None = None, **args: Any) -> Any:
         return await self.bus.call(ctx, self.topic, method, server=server, version=version,
                                    timeout=timeout or self.timeout, **args)
 
-    async def cast(self, ctx: RequestContext, method: str, *, server: str | None = None,
+    async def cast(self, ctx: RequestContext, method: str, /, *, server: str | None = None,
                    version: str = "1.0", **args: Any) -> None:
         await self.bus.cast(ctx, self.topic, method, server=server, version=version, **args)
 
-    async def fanout(self, ctx: RequestContext, method: str, *, version: str = "1.0",
+    async def fanout(self, ctx: RequestContext, method: str, /, *, version: str = "1.0",
                      **args: Any) -> None:
         await self.bus.fanout(ctx, self.topic, method, version=version, **args)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from overcast import errors
 from overcast.bus import Bus, RpcServer, rpc
@@ -17,6 +18,8 @@ from services.conductor.models import Base
 from services.conductor.resources import DEFAULT_QUOTAS, ComputeResources
 from services.network.rpcapi import NetworkAPI
 from services.scheduler.rpcapi import SchedulerAPI
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +89,12 @@ class ConductorService(Service):
         self.hosts.report_state(host=self.cfg.host, binary="nova-conductor", topic="conductor")
 
     async def _notify(self, ctx: RequestContext, event_type: str, payload: dict) -> None:
-        await self.bus.notify(ctx, event_type, payload, publisher_id=f"conductor.{self.cfg.host}")
+        """Emit a notification; losing one must never fail the work it reports."""
+        try:
+            await self.bus.notify(ctx, event_type, payload,
+                                  publisher_id=f"conductor.{self.cfg.host}")
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("could not emit %s: %s", event_type, exc)
 
     # -- reports from services and hosts ----------------------------------------------------
 

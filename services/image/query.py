@@ -58,8 +58,15 @@ def visible_clause(ctx: RequestContext, *, visibility: str | None,
 def _filter_clauses(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     for key in ("name", "owner", "id"):
-        if filters.get(key) is not None:
-            out.append(getattr(Image, key) == filters[key])
+        value = filters.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str) and value.startswith("in:"):
+            # Glance's ``in:`` operator: a comma-separated list (quoted items allowed).
+            wanted = [v.strip().strip('"') for v in value[3:].split(",") if v.strip()]
+            out.append(getattr(Image, key).in_(wanted))
+        else:
+            out.append(getattr(Image, key) == value)
     if filters.get("status") is not None:
         if filters["status"] not in fields.STATUSES:
             raise errors.BadRequest(f"Invalid status value: {filters['status']}")
