@@ -222,7 +222,7 @@ class Bus:
         except Exception:  # the caller went away; its call has already failed
             logger.warning("could not deliver a reply to %s", message.reply_to)
 
-    def _on_reply(self, message: AbstractIncomingMessage) -> None:
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._pending.get(message.correlation_id or "")
         if future is not None and not future.done():
             future.set_result(orjson.loads(message.body))

@@ -36,9 +36,10 @@ class TestCloud:
                 "OS_CLOUD": "overcast-admin"}
 
     def connect(self, cloud: str = "overcast-admin"):  # noqa: ANN201
-        import openstack
-        return openstack.connect(cloud=cloud, load_yaml_config=True,
-                                 config_files=[str(self.clouds_file)], load_envvars=False)
+        from openstack import config, connection
+        region = config.OpenStackConfig(config_files=[str(self.clouds_file)],
+                                        load_envvars=False).get_one(cloud=cloud)
+        return connection.Connection(config=region)
 
     def openstack(self, *args: str, cloud: str = "overcast-admin", check: bool = True,
                   timeout: float = 120) -> subprocess.CompletedProcess:
