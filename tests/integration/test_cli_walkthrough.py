@@ -6,8 +6,8 @@ import json
 from overcast.testing import wait_until
 
 
-def _json(cloud, *args, **kw):
-    return json.loads(cloud.openstack(*args, "-f", "json", **kw).stdout)
+def _json(test_cloud, *args, **kw):
+    return json.loads(test_cloud.openstack(*args, "-f", "json", **kw).stdout)
 
 
 def test_token_issue(cloud):
