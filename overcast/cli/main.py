@@ -83,7 +83,7 @@ def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT) -> None:
     for svc in services:
         seen = svc["updated_at"]
         age = f"{(now - dt.datetime.fromisoformat(seen)).total_seconds():.1f}s" if seen else "-"
-        state = f"[green]up[/]" if svc["state"] == "up" else f"[red]{svc['state']}[/]"
+        state = "[green]up[/]" if svc["state"] == "up" else f"[red]{svc['state']}[/]"
         if svc["forced_down"]:
             state += " (forced)"
         table.add_row(svc["binary"], svc["host"], svc["zone"], svc["status"], state, age)

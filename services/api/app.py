@@ -29,6 +29,8 @@ def create_app(*, authenticator: Authenticator,
             response = await call_next(request)
         finally:
             context.reset(token)
+        for name, value in getattr(request.state, "response_headers", {}).items():
+            response.headers[name] = value
         response.headers["x-openstack-request-id"] = rid
         response.headers["x-compute-request-id"] = rid
         return response

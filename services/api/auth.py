@@ -14,7 +14,7 @@ class Authenticator(Protocol):
         """The context of a valid token; raises ``Unauthorized`` for a bad or revoked one."""
 
 
-def request_context(request: Request) -> RequestContext:
+async def request_context(request: Request) -> RequestContext:
     """The caller's context from ``X-Auth-Token``; 401 when missing or invalid."""
     token = request.headers.get("x-auth-token")
     if not token:
@@ -25,7 +25,8 @@ def request_context(request: Request) -> RequestContext:
     return ctx
 
 
-def admin_context(ctx: Annotated[RequestContext, Depends(request_context)]) -> RequestContext:
+async def admin_context(ctx: Annotated[RequestContext, Depends(request_context)]
+                        ) -> RequestContext:
     """As ``request_context``, but 403 unless the caller holds the admin role."""
     if not ctx.is_admin:
         raise errors.Forbidden("Policy doesn't allow this operation to be performed.")

@@ -21,7 +21,6 @@ from services.image.client import ImageClient
 from services.network import api as network_api
 from services.network import models as network_models
 from services.network.manager import NetworkManager
-from services.network.rpcapi import NetworkAPI
 from services.network.service import NetworkEndpoint
 
 
@@ -93,9 +92,10 @@ class ApiService(Service):
         self.images = ImageClient(cfg.image_target, timeout=cfg.rpc_timeout)
         app = create_app(authenticator=self.identity, routers=[
             ("/identity", identity_api.build_router(self.identity)),
+            # The network service lives in this process, so the compute API asks it
+            # directly; other processes use NetworkAPI over the bus.
             ("/compute", compute_api.build_router(conductor=ConductorAPI(self.bus),
-                                                  images=self.images,
-                                                  network=NetworkAPI(self.bus))),
+                                                  images=self.images, network=self.network)),
             ("/image", image_api.build_router(self.images)),
             ("/network", network_api.build_router(self.network)),
         ])

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Request
 
 from overcast import errors
 from services.api.auth import AdminContext, Context
+from services.api.routing import JSONRoute
 from services.compute.microversion import Version
 
 _STAT_FIELDS = ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",
@@ -30,7 +31,7 @@ def _hypervisor(node: dict, mv: tuple[int, int], *, detail: bool) -> dict:
 
 
 def build_router(*, conductor: Any) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=JSONRoute)
 
     @router.get("/os-services")
     async def list_services(request: Request, ctx: AdminContext, mv: Version) -> dict:

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from services.compute import admin_api, resources_api, servers
+from services.api.routing import JSONRoute
 from services.compute.microversion import MAX_VERSION, MIN_VERSION, text
 
 _UPDATED = "2013-07-23T11:33:21Z"
@@ -23,7 +24,7 @@ def _version(base: str) -> dict:
 
 def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
     """Version documents (public) and the v2.1 API (token required)."""
-    router = APIRouter()
+    router = APIRouter(route_class=JSONRoute)
 
     @router.get("")
     @router.get("/")
@@ -35,7 +36,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
     async def version(request: Request) -> dict:
         return {"version": _version(str(request.base_url).rstrip("/"))}
 
-    v21 = APIRouter()
+    v21 = APIRouter(route_class=JSONRoute)
     v21.include_router(servers.build_router(conductor=conductor, images=images,
                                             network=network))
     v21.include_router(resources_api.build_router(conductor=conductor))

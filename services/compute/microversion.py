@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 
 from overcast import errors
+from services.api.routing import add_response_header
 
 MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 79)
@@ -33,7 +34,7 @@ def _requested(request: Request) -> str | None:
     return request.headers.get("x-openstack-nova-api-version")
 
 
-def negotiate(request: Request, response: Response) -> tuple[int, int]:
+def negotiate(request: Request) -> tuple[int, int]:
     """The microversion of this request (2.1 when none is asked for)."""
     value = _requested(request)
     if value is None:
@@ -51,9 +52,9 @@ def negotiate(request: Request, response: Response) -> tuple[int, int]:
                 f"Version {value} is not supported by the API. Minimum is "
                 f"{text(MIN_VERSION)} and maximum is {text(MAX_VERSION)}.")
     request.state.microversion = version
-    response.headers["OpenStack-API-Version"] = f"compute {text(version)}"
-    response.headers["X-OpenStack-Nova-API-Version"] = text(version)
-    response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+    add_response_header(request, "OpenStack-API-Version", f"compute {text(version)}")
+    add_response_header(request, "X-OpenStack-Nova-API-Version", text(version))
+    add_response_header(request, "Vary", "OpenStack-API-Version, X-OpenStack-Nova-API-Version")
     return version
 
 

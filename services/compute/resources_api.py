@@ -6,9 +6,11 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from overcast import errors
+from overcast.http import FastJSONResponse
 from services.api.auth import AdminContext, Context
 from services.compute import validation as check
 from services.compute import views
+from services.api.routing import JSONRoute
 from services.compute.microversion import Version
 
 _REMOVED_IN_2_57 = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
@@ -27,7 +29,7 @@ def _quota_view(project_id: str, limits: dict, mv: tuple[int, int]) -> dict:
 
 
 def build_router(*, conductor: Any) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(route_class=JSONRoute)
 
     # -- flavors -----------------------------------------------------------------------
 
@@ -91,8 +93,7 @@ def build_router(*, conductor: Any) -> APIRouter:
         return {"keypairs": [{"keypair": views.keypair(k, mv, detail=False)} for k in items]}
 
     @router.post("/os-keypairs")
-    async def create_keypair(response: Response, ctx: Context, mv: Version,
-                             payload: Any = Body(None)) -> dict:
+    async def create_keypair(ctx: Context, mv: Version, payload: Any = Body(None)) -> Any:
         body = check.body_of(payload, "keypair")
         name = check.name(body.get("name"))
         key_type = body.get("type", "ssh") if mv >= (2, 2) else "ssh"
@@ -100,11 +101,9 @@ def build_router(*, conductor: Any) -> APIRouter:
             raise errors.BadRequest("Invalid input for field/attribute type.")
         item = await conductor.create_keypair(ctx, name=name, public_key=body.get("public_key"),
                                               key_type=key_type)
-        if mv >= (2, 2):
-            response.status_code = 201
         view = views.keypair(item, mv, detail=False)
         view["user_id"] = item["user_id"]
-        return {"keypair": view}
+        return FastJSONResponse({"keypair": view}, status_code=201 if mv >= (2, 2) else 200)
 
     @router.get("/os-keypairs/{name}")
     async def show_keypair(request: Request, name: str, ctx: Context, mv: Version) -> dict:

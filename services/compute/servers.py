@@ -4,12 +4,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 
 from overcast import errors
+from overcast.http import FastJSONResponse
 from services.api.auth import Context
 from services.compute import validation as check
 from services.compute import views
+from services.api.routing import JSONRoute
 from services.compute.microversion import Version
 
 
@@ -19,7 +21,7 @@ def _base(request: Request) -> str:
 
 def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
     """Routes under ``/compute/v2.1`` for servers; the peers are rpcapi/gRPC clients."""
-    router = APIRouter()
+    router = APIRouter(route_class=JSONRoute)
 
     def _require_uuid(server_id: str) -> None:
         if not check.is_uuid(server_id):
@@ -30,8 +32,8 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         return await conductor.get_server(ctx, instance_id=server_id)
 
     @router.post("/servers", status_code=202)
-    async def create_server(request: Request, response: Response, ctx: Context, mv: Version,
-                            payload: Any = Body(None)) -> dict:
+    async def create_server(request: Request, ctx: Context, mv: Version,
+                            payload: Any = Body(None)) -> Any:
         body = check.body_of(payload, "server")
         name = check.name(body.get("name"))
         image_id = check.ref_id(body.get("imageRef"), field="imageRef")
@@ -71,12 +73,13 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         if body.get("return_reservation_id"):
             return {"reservation_id": created[0]["reservation_id"]}
         first = created[0]
-        response.headers["Location"] = f"{_base(request)}/compute/v2.1/servers/{first['id']}"
-        return {"server": {"id": first["id"], "links": views.server_brief(first,
-                                                                          _base(request))["links"],
+        body = {"server": {"id": first["id"],
+                           "links": views.server_brief(first, _base(request))["links"],
                            "OS-DCF:diskConfig": "MANUAL",
                            "security_groups": [{"name": g} for g in first["security_groups"]],
                            "adminPass": secrets.token_urlsafe(9)}}
+        return FastJSONResponse(body, status_code=202, headers={
+            "Location": f"{_base(request)}/compute/v2.1/servers/{first['id']}"})
 
     def _filters(request: Request) -> dict:
         params = request.query_params

@@ -20,17 +20,13 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224((project_id + host).encode()).hexdigest()
 
 
-def addresses(network_info: list[dict]) -> dict[str, list[dict]]:
+def addresses(items: list[dict]) -> dict[str, list[dict]]:
+    """Nova's ``addresses``: per network, each address with its version, type and MAC."""
     result: dict[str, list[dict]] = {}
-    for vif in network_info:
-        for ip in vif.get("fixed_ips", []):
-            result.setdefault(vif.get("network_name") or vif["network_id"], []).append({
-                "version": 6 if ":" in ip["ip_address"] else 4, "addr": ip["ip_address"],
-                "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": vif["mac_address"]})
-        for fip in vif.get("floating_ips", []):
-            result.setdefault(vif.get("network_name") or vif["network_id"], []).append({
-                "version": 4, "addr": fip, "OS-EXT-IPS:type": "floating",
-                "OS-EXT-IPS-MAC:mac_addr": vif["mac_address"]})
+    for item in items:
+        result.setdefault(item["network"], []).append({
+            "version": 6 if ":" in item["ip"] else 4, "addr": item["ip"],
+            "OS-EXT-IPS:type": item["type"], "OS-EXT-IPS-MAC:mac_addr": item["mac"]})
     return result
 
 
@@ -58,7 +54,7 @@ def server(inst: dict, base: str, mv: Microversion, ctx: RequestContext) -> dict
                    f"{base}/compute/images/{inst['image_ref']}"}]} if inst["image_ref"] else ""),
         "flavor": flavor_in_server(inst["flavor"], base, mv),
         "created": _z(inst["created_at"]), "updated": _z(inst["updated_at"]),
-        "addresses": addresses(inst["network_info"]),
+        "addresses": addresses(inst["addresses"]),
         "accessIPv4": "", "accessIPv6": "", "links": _link(base, "servers", inst["id"]),
         "OS-DCF:diskConfig": "MANUAL", "progress": 100 if status == "ACTIVE" else 0,
         "OS-EXT-AZ:availability_zone": inst["availability_zone"] or "nova",

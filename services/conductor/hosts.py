@@ -7,7 +7,6 @@ import logging
 from sqlalchemy import select
 
 from overcast import errors
-from overcast.context import RequestContext
 from overcast.db import Database
 from services.conductor.models import ComputeNode, ServiceRecord, utcnow
 

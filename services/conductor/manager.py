@@ -22,6 +22,7 @@ from overcast.context import RequestContext
 from overcast.db import Database
 from services.conductor import actions, states
 from services.conductor.hosts import HostTracker, iso
+from services.conductor.instances import InstanceStore, instance_dict
 from services.conductor.models import Instance, utcnow
 from services.conductor.resources import ComputeResources
 
@@ -43,25 +44,6 @@ class Peers(Protocol):
     network: Any
 
 
-def instance_dict(inst: Instance) -> dict:
-    return {
-        "id": inst.id, "name": inst.name, "project_id": inst.project_id,
-        "user_id": inst.user_id, "flavor": inst.flavor, "image_ref": inst.image_ref,
-        "key_name": inst.key_name, "key_data": inst.key_data, "user_data": inst.user_data,
-        "metadata": dict(inst.metadata_ or {}), "tags": list(inst.tags or []),
-        "description": inst.description, "availability_zone": inst.availability_zone,
-        "security_groups": list(inst.security_groups or []),
-        "network_info": list(inst.network_info or []),
-        "server_group_id": inst.server_group_id, "reservation_id": inst.reservation_id,
-        "launch_index": inst.launch_index, "host": inst.host, "vm_state": inst.vm_state,
-        "task_state": inst.task_state, "power_state": inst.power_state,
-        "status": states.status(inst.vm_state, inst.task_state), "fault": inst.fault,
-        "locked": inst.locked, "created_at": iso(inst.created_at),
-        "updated_at": iso(inst.updated_at), "launched_at": iso(inst.launched_at),
-        "terminated_at": iso(inst.terminated_at),
-    }
-
-
 class ConductorManager:
     def __init__(self, db: Database, *, hosts: HostTracker, resources: ComputeResources,
                  peers: Peers, notify: Notifier, max_attempts: int = 3,
@@ -74,45 +56,47 @@ class ConductorManager:
         self.max_attempts = max_attempts
         self.build_timeout = build_timeout
         self.scheduler_timeout = scheduler_timeout
+        self.store = InstanceStore(db)
         self._tasks: dict[str, asyncio.Task] = {}
+
+    def usage(self, project_id: str) -> dict[str, int]:
+        """What a project uses now, for quotas and limits."""
+        return {**self.store.usage(project_id),
+                "server_groups": self.resources.server_group_count(project_id)}
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _load(self, session: Session, ctx: RequestContext, instance_id: str) -> Instance:
-        inst = session.get(Instance, instance_id)
-        if inst is None or inst.deleted or (
-                not ctx.is_admin and inst.project_id != ctx.project_id):
+    def _visible(self, ctx: RequestContext, instance_id: str) -> dict:
+        """The live instance if ``ctx`` may see it; ``NotFound`` otherwise."""
+        inst = self.store.get(instance_id)
+        if inst is None or (not ctx.is_admin and inst["project_id"] != ctx.project_id):
             raise errors.NotFound(f"Instance {instance_id} could not be found.")
         return inst
 
     def get_server(self, ctx: RequestContext, instance_id: str) -> dict:
-        with self.db.session() as session:
-            return instance_dict(self._load(session, ctx, instance_id))
+        self._visible(ctx, instance_id)
+        return self.store.get_public(instance_id)
 
     def instances_on_host(self, host: str) -> list[str]:
-        with self.db.session() as session:
-            return list(session.scalars(select(Instance.id).where(
-                Instance.host == host, Instance.deleted.is_(False))))
+        return self.store.on_host(host)
 
     def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         """Servers visible to ``ctx``, newest first, with Nova's common filters."""
-        with self.db.session() as session:
-            query = select(Instance).where(Instance.deleted.is_(False))
-            if not (ctx.is_admin and filters.get("all_tenants")):
-                query = query.where(Instance.project_id == ctx.project_id)
-            elif filters.get("project_id"):
-                query = query.where(Instance.project_id == filters["project_id"])
-            if filters.get("host") and ctx.is_admin:
-                query = query.where(Instance.host == filters["host"])
-            if filters.get("status"):
-                query = query.where(Instance.vm_state.in_(
-                    states.vm_states_for_status(filters["status"])))
-            if filters.get("image"):
-                query = query.where(Instance.image_ref == filters["image"])
-            if filters.get("availability_zone"):
-                query = query.where(Instance.availability_zone == filters["availability_zone"])
-            query = query.order_by(Instance.created_at.desc(), Instance.id.desc())
-            result = [instance_dict(i) for i in session.scalars(query)]
+        if not (ctx.is_admin and filters.get("all_tenants")):
+            wanted = {"project_id": ctx.project_id}
+        else:
+            wanted = {"project_id": filters.get("project_id")}
+        if ctx.is_admin:
+            wanted["host"] = filters.get("host")
+        wanted["image_ref"] = filters.get("image")
+        wanted["availability_zone"] = filters.get("availability_zone")
+        wanted = {k: v for k, v in wanted.items() if v}
+        vm_states = (states.vm_states_for_status(filters["status"])
+                     if filters.get("status") else None)
+        result = [i for i in self.store.live_public()
+                  if all(i[k] == v for k, v in wanted.items())
+                  and (vm_states is None or i["vm_state"] in vm_states)]
+        result.sort(key=lambda i: (i["created_at"], i["id"]), reverse=True)
         if filters.get("name"):
             try:
                 pattern = re.compile(filters["name"])
@@ -159,19 +143,21 @@ class ConductorManager:
                     f"Invalid server group {request['group_id']}") from None
         zone = request.get("availability_zone")
         if zone and zone not in self.hosts.zones():
-            raise errors.BadRequest(f"The requested availability zone is not available")
+            raise errors.BadRequest("The requested availability zone is not available")
         limits = self.resources.quota_limits(ctx.project_id or "")
         if len(request.get("metadata") or {}) > limits["metadata_items"] >= 0:
             raise errors.QuotaExceeded("Quota exceeded for metadata_items")
         count = int(request.get("max_count") or 1)
         min_count = int(request.get("min_count") or 1)
         try:
-            self.resources.check_instance_quota(ctx.project_id or "", count=count, flavor=flavor)
+            self.resources.check_instance_quota(ctx.project_id or "", count=count, flavor=flavor,
+                                                used=self.usage(ctx.project_id or ""))
         except errors.QuotaExceeded:
             if min_count >= count:
                 raise
             self.resources.check_instance_quota(ctx.project_id or "", count=min_count,
-                                                flavor=flavor)
+                                                flavor=flavor,
+                                                used=self.usage(ctx.project_id or ""))
             count = min_count
         if group is not None:
             group_limit = limits["server_group_members"]
@@ -179,7 +165,7 @@ class ConductorManager:
                 raise errors.QuotaExceeded("Quota exceeded, too many servers in group")
         reservation_id = "r-" + uuid.uuid4().hex[:8]
         created = []
-        with self.db.session() as session:
+        with self.store.create() as (session, added):
             for index in range(count):
                 name = request["name"]
                 if count > 1:
@@ -198,6 +184,7 @@ class ConductorManager:
                 session.add(inst)
                 session.flush()
                 actions.start_action(session, ctx, instance_id=inst.id, action="create")
+                added.append(inst)
                 created.append(instance_dict(inst))
         for inst in created:
             logger.info("instance %s (%s) accepted", inst["id"], inst["name"])
@@ -221,9 +208,8 @@ class ConductorManager:
                                   event="conductor_schedule_and_build_instances")
 
     async def _schedule_and_build(self, ctx: RequestContext, instance_id: str) -> None:
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.task_state == states.DELETING:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.task_state == states.DELETING:
                 return
             actions.start_event(session, instance_id=instance_id, action="create",
                                 event="conductor_schedule_and_build_instances", host=None)
@@ -242,9 +228,8 @@ class ConductorManager:
         host = await self._select_host(ctx, instance_id, spec, created_at)
         if host is None:
             return
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.task_state == states.DELETING:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.task_state == states.DELETING:
                 await self.peers.scheduler.release(ctx, instance_id=instance_id)
                 return
             inst.host = host
@@ -264,9 +249,8 @@ class ConductorManager:
                                   action="create", event="conductor_schedule_and_build_instances",
                                   code=exc.code)
             return
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.task_state == states.DELETING:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.task_state == states.DELETING:
                 return
             inst.network_info = network_info
             inst.task_state = states.SPAWNING
@@ -304,9 +288,8 @@ class ConductorManager:
     async def _set_error(self, ctx: RequestContext, instance_id: str, message: str, *,
                          action: str, event: str, code: int = 500,
                          host: str | None = None) -> None:
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None:
                 return
             inst.vm_state = states.ERROR
             inst.task_state = None
@@ -322,9 +305,8 @@ class ConductorManager:
 
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
                              power_state: int) -> None:
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.host != host:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.host != host:
                 return
             if inst.vm_state == states.BUILDING:
                 inst.vm_state = states.ACTIVE
@@ -342,9 +324,8 @@ class ConductorManager:
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:
         """Reschedule to another host, or set ERROR once the attempts are used up."""
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.host != host \
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.host != host \
                     or inst.vm_state != states.BUILDING:
                 return
             actions.finish_event(session, instance_id=instance_id, action="create",
@@ -370,9 +351,8 @@ class ConductorManager:
                                      action: str, power_state: int,
                                      error: str | None = None) -> None:
         """A stop, start or reboot finished on ``host``."""
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.host != host:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.host != host:
                 return
             inst.power_state = power_state
             inst.task_state = None
@@ -387,9 +367,8 @@ class ConductorManager:
 
     async def instance_destroyed(self, ctx: RequestContext, *, instance_id: str, host: str
                                  ) -> None:
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted or inst.host != host:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.host != host:
                 return
             actions.finish_event(session, instance_id=instance_id, action="delete",
                                  event="compute_terminate_instance", host=host)
@@ -402,8 +381,8 @@ class ConductorManager:
         """Start ``stop``, ``start`` or ``reboot``; the host reports when it is done."""
         task_state = {"stop": states.POWERING_OFF, "start": states.POWERING_ON,
                       "reboot": states.REBOOTING_HARD if hard else states.REBOOTING}[action]
-        with self.db.session() as session:
-            inst = self._load(session, ctx, instance_id)
+        self._visible(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
             states.check_action(action, vm_state=inst.vm_state, task_state=inst.task_state,
                                 instance_id=instance_id, hard=hard)
             if inst.host is None:
@@ -418,8 +397,8 @@ class ConductorManager:
 
     async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
         """Mark the instance deleting and have its host destroy it (or delete it here)."""
-        with self.db.session() as session:
-            inst = self._load(session, ctx, instance_id)
+        self._visible(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
             inst.task_state = states.DELETING
             actions.start_action(session, ctx, instance_id=instance_id, action="delete")
             host = inst.host
@@ -427,7 +406,7 @@ class ConductorManager:
         if building is not None:
             building.cancel()
         if host and self._host_is_up(host):
-            with self.db.session() as session:
+            with self.store.edit(instance_id) as (session, _inst):
                 actions.start_event(session, instance_id=instance_id, action="delete",
                                     event="compute_terminate_instance", host=host)
             await self.peers.compute.terminate_instance(ctx, host=host,
@@ -441,9 +420,8 @@ class ConductorManager:
     async def _finish_delete(self, ctx: RequestContext, instance_id: str) -> None:
         await self.peers.network.deallocate_for_instance(ctx, instance_id=instance_id)
         await self.peers.scheduler.release(ctx, instance_id=instance_id)
-        with self.db.session() as session:
-            inst = session.get(Instance, instance_id)
-            if inst is None or inst.deleted:
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None:
                 return
             inst.deleted = True
             inst.vm_state = states.DELETED
@@ -454,17 +432,17 @@ class ConductorManager:
         await self.notify(ctx, "compute.instance.delete.end", _notification(payload))
 
     def update_server(self, ctx: RequestContext, *, instance_id: str, changes: dict) -> dict:
-        with self.db.session() as session:
-            inst = self._load(session, ctx, instance_id)
+        self._visible(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
             for field in ("name", "description"):
                 if field in changes:
                     setattr(inst, field, changes[field])
-            return instance_dict(inst)
+        return self.store.get_public(instance_id)
 
     def set_metadata(self, ctx: RequestContext, *, instance_id: str, metadata: dict,
                      replace: bool) -> dict:
-        with self.db.session() as session:
-            inst = self._load(session, ctx, instance_id)
+        self._visible(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
             merged = dict(metadata) if replace else {**(inst.metadata_ or {}), **metadata}
             limit = self.resources.quota_limits(inst.project_id)["metadata_items"]
             if 0 <= limit < len(merged):
@@ -473,10 +451,10 @@ class ConductorManager:
             return dict(merged)
 
     def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
-        with self.db.session() as session:
-            inst = self._load(session, ctx, instance_id)
+        self._visible(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
             if key not in (inst.metadata_ or {}):
-                raise errors.NotFound(f"Metadata item was not found")
+                raise errors.NotFound("Metadata item was not found")
             inst.metadata_ = {k: v for k, v in inst.metadata_.items() if k != key}
 
     def list_actions(self, ctx: RequestContext, *, instance_id: str) -> list[dict]:
@@ -490,7 +468,7 @@ class ConductorManager:
             return actions.get_action(session, instance_id, request_id)
 
     def _load_any(self, session: Session, ctx: RequestContext, instance_id: str) -> Instance:
-        """Like ``_load`` but deleted instances count too (their history stays readable)."""
+        """Like ``_visible`` but deleted instances count too (their history stays readable)."""
         inst = session.get(Instance, instance_id)
         if inst is None or (not ctx.is_admin and inst.project_id != ctx.project_id):
             raise errors.NotFound(f"Instance {instance_id} could not be found.")
@@ -523,8 +501,7 @@ class ConductorManager:
                 self._start_build(ctx, instance_id)
             elif task_state == states.SPAWNING and idle > spawn_grace:
                 if host and self._host_is_up(host):
-                    with self.db.session() as session:
-                        inst = session.get(Instance, instance_id)
+                    with self.store.edit(instance_id) as (session, inst):
                         inst.updated_at = utcnow()
                         payload = instance_dict(inst)
                     await self.peers.compute.build_and_run_instance(ctx, host=host,

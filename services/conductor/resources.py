@@ -212,18 +212,15 @@ class ComputeResources:
                                          hard_limit=limit))
         return self.quota_limits(project_id)
 
-    def usage(self, project_id: str) -> dict[str, int]:
+    def server_group_count(self, project_id: str) -> int:
         with self.db.session() as session:
-            rows = session.execute(select(Instance.flavor).where(
-                Instance.project_id == project_id, Instance.deleted.is_(False))).all()
-            groups = session.scalar(select(func.count()).select_from(ServerGroup).where(
-                ServerGroup.project_id == project_id))
-        return {"instances": len(rows), "cores": sum(r[0]["vcpus"] for r in rows),
-                "ram": sum(r[0]["ram"] for r in rows), "server_groups": groups or 0}
+            return session.scalar(select(func.count()).select_from(ServerGroup).where(
+                ServerGroup.project_id == project_id)) or 0
 
-    def check_instance_quota(self, project_id: str, *, count: int, flavor: dict) -> None:
+    def check_instance_quota(self, project_id: str, *, count: int, flavor: dict,
+                             used: dict[str, int]) -> None:
         """Raise ``QuotaExceeded`` if ``count`` more instances of ``flavor`` do not fit."""
-        limits, used = self.quota_limits(project_id), self.usage(project_id)
+        limits = self.quota_limits(project_id)
         wanted = {"instances": count, "cores": count * flavor["vcpus"],
                   "ram": count * flavor["ram"]}
         for resource, amount in wanted.items():
@@ -240,7 +237,7 @@ class ComputeResources:
         if policy not in ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"):
             raise errors.BadRequest(f"Invalid input for field/attribute policy: {policy!r}")
         limit = self.quota_limits(ctx.project_id or "")["server_groups"]
-        if limit >= 0 and self.usage(ctx.project_id or "")["server_groups"] >= limit:
+        if limit >= 0 and self.server_group_count(ctx.project_id or "") >= limit:
             raise errors.QuotaExceeded("Quota exceeded, too many server groups.")
         with self.db.session() as session:
             group = ServerGroup(name=name, policy=policy, rules=rules or {},

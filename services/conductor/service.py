@@ -217,7 +217,7 @@ class ConductorService(Service):
         if not ctx.is_admin and project_id != ctx.project_id:
             raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
         return {"limits": self.resources.quota_limits(project_id),
-                "usage": self.resources.usage(project_id),
+                "usage": self.manager.usage(project_id),
                 "defaults": dict(DEFAULT_QUOTAS)}
 
     @rpc()

@@ -136,7 +136,9 @@ async def test_boot_goes_active_with_network_and_notifications(conductor):
     await wait_status(conductor, inst["id"], "ACTIVE")
     server = conductor.get_server(CTX, inst["id"])
     assert server["host"] in ("h1", "h2")
-    assert server["network_info"][0]["fixed_ips"][0]["ip_address"] == "10.0.0.5"
+    assert server["addresses"] == [{"network": "private", "ip": "10.0.0.5",
+                                    "mac": "fa:16:3e:00:00:01", "type": "fixed"}]
+    assert "key_data" not in server
     assert "compute.instance.create.end" in conductor.events
     action = conductor.get_action(CTX, instance_id=inst["id"], request_id=CTX.request_id)
     assert {e["event"]: e["result"] for e in action["events"]} == {
