@@ -62,16 +62,17 @@ class RpcServer:
     message is delivered again: handlers must be idempotent.
     """
 
-    def __init__(self, bus: Bus, *, topic: str, server: str | None, endpoint: object,
-                 version: str = "1.0") -> None:
+    def __init__(self, bus: Bus, *, topic: str, server: str | None, endpoint: object) -> None:
         self.bus = bus
         self.topic = topic
         self.server = server
-        self.version = version
         self.methods = {
             name: member for name, member in inspect.getmembers(endpoint, inspect.ismethod)
             if hasattr(member, "__rpc_version__")
         }
+        # The server speaks the newest version any of its entry points was added in.
+        self.version = max((m.__rpc_version__ for m in self.methods.values()),
+                           key=lambda v: tuple(int(p) for p in v.split(".")), default="1.0")
         self._inflight: set[asyncio.Task] = set()
         self._consumers: list = []
 

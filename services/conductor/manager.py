@@ -184,6 +184,8 @@ class ConductorManager:
                 session.add(inst)
                 session.flush()
                 actions.start_action(session, ctx, instance_id=inst.id, action="create")
+                actions.start_event(session, instance_id=inst.id, action="create",
+                                    event="conductor_schedule_and_build_instances", host=None)
                 added.append(inst)
                 created.append(instance_dict(inst))
         for inst in created:
@@ -208,23 +210,22 @@ class ConductorManager:
                                   event="conductor_schedule_and_build_instances")
 
     async def _schedule_and_build(self, ctx: RequestContext, instance_id: str) -> None:
-        with self.store.edit(instance_id) as (session, inst):
-            if inst is None or inst.task_state == states.DELETING:
-                return
-            actions.start_event(session, instance_id=instance_id, action="create",
-                                event="conductor_schedule_and_build_instances", host=None)
-            inst.task_state = states.SCHEDULING
-            spec = {"instance_id": inst.id, "vcpus": inst.flavor["vcpus"],
-                    "memory_mb": inst.flavor["ram"], "disk_gb": inst.flavor["disk"],
-                    "availability_zone": inst.availability_zone,
-                    "ignore_hosts": list(inst.tried_hosts or [])}
-            if inst.server_group_id:
-                group = self.resources.get_group(RequestContext.admin(), inst.server_group_id)
-                # Soft policies are preferences, not filters; they are not enforced.
-                hard = not group["policy"].startswith("soft-")
-                spec["group_policy"] = group["policy"] if hard else None
-                spec["group_members"] = group["members"]
-            created_at = inst.created_at
+        # The schedule event was opened when the instance was accepted (or rescheduled).
+        inst = self.store.get(instance_id)
+        if inst is None or inst["task_state"] == states.DELETING:
+            return
+        flavor = inst["flavor"]
+        spec = {"instance_id": instance_id, "vcpus": flavor["vcpus"],
+                "memory_mb": flavor["ram"], "disk_gb": flavor["disk"],
+                "availability_zone": inst["availability_zone"],
+                "ignore_hosts": list(inst["tried_hosts"])}
+        if inst["server_group_id"]:
+            group = self.resources.get_group(RequestContext.admin(), inst["server_group_id"])
+            # Soft policies are preferences, not filters; they are not enforced.
+            hard = not group["policy"].startswith("soft-")
+            spec["group_policy"] = group["policy"] if hard else None
+            spec["group_members"] = group["members"]
+        created_at = dt.datetime.fromisoformat(inst["created_at"])
         host = await self._select_host(ctx, instance_id, spec, created_at)
         if host is None:
             return
@@ -241,8 +242,7 @@ class ConductorManager:
         try:
             network_info = await self.peers.network.allocate_for_instance(
                 ctx, instance_id=instance_id, project_id=project_id,
-                requested_networks=requested, security_groups=groups)
-            await self.peers.network.bind_ports(ctx, instance_id=instance_id, host=host)
+                requested_networks=requested, security_groups=groups, host=host)
         except errors.OvercastError as exc:
             await self.peers.scheduler.release(ctx, instance_id=instance_id)
             await self._set_error(ctx, instance_id, f"Network allocation failed: {exc.message}",
@@ -335,6 +335,8 @@ class ConductorManager:
             if attempts < self.max_attempts:
                 inst.task_state = states.SCHEDULING
                 inst.host = None
+                actions.start_event(session, instance_id=instance_id, action="create",
+                                    event="conductor_schedule_and_build_instances", host=None)
         if attempts < self.max_attempts:
             logger.warning("spawn of %s failed on %s (%s); rescheduling", instance_id, host,
                            reason)

@@ -51,9 +51,9 @@ class NovaMixin(PortsMixin):
 
     async def allocate_for_instance(self, ctx: RequestContext, *, instance_id: str,
                                     project_id: str, requested_networks: Any,
-                                    security_groups: list[str] | None = None
-                                    ) -> list[dict[str, Any]]:
-        """Ports for ``instance_id``, as VIF dicts in request order.
+                                    security_groups: list[str] | None = None,
+                                    host: str | None = None) -> list[dict[str, Any]]:
+        """Ports for ``instance_id``, as VIF dicts in request order; bound to ``host`` if given.
 
         ``requested_networks`` is "auto", "none" or a list of {"uuid", "fixed_ip", "port"}.
         Ports already made for the instance are reused, so a repeated call returns the same
@@ -64,6 +64,7 @@ class NovaMixin(PortsMixin):
             if requested_networks == "none":
                 return []
             if requested_networks in ("auto", None) and existing:
+                self._bind_all(s, existing, host)
                 return self._vifs(s, existing)
             plan = self._plan(s, ctx, project_id, requested_networks, instance_id)
             acting = ctx if ctx.is_admin else dataclasses.replace(ctx, project_id=project_id)
@@ -83,6 +84,7 @@ class NovaMixin(PortsMixin):
                     port.touch()
                 used.add(port.id)
                 ports.append(port)
+            self._bind_all(s, ports, host)
             s.flush()
             logger.info("allocated %s port(s) for instance %s", len(ports), instance_id)
             return self._vifs(s, ports)
@@ -113,11 +115,7 @@ class NovaMixin(PortsMixin):
         """
         def work(s: Session) -> list[dict[str, Any]]:
             ports = self._instance_ports(s, instance_id)
-            for port in ports:
-                if port.binding_host_id != host or port.status != "ACTIVE":
-                    bind(port, s.get(m.Network, port.network_id), host)
-                    port.status = "ACTIVE"
-                    port.touch()
+            self._bind_all(s, ports, host)
             if ports:
                 logger.info("bound %s port(s) of instance %s to %s", len(ports), instance_id,
                             host)
@@ -125,6 +123,17 @@ class NovaMixin(PortsMixin):
         return self.run(work)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _bind_all(s: Session, ports: list[m.Port], host: str | None) -> None:
+        """Bind ``ports`` to ``host`` and mark them ACTIVE (until agents report ports up)."""
+        if not host:
+            return
+        for port in ports:
+            if port.binding_host_id != host or port.status != "ACTIVE":
+                bind(port, s.get(m.Network, port.network_id), host)
+                port.status = "ACTIVE"
+                port.touch()
 
     @staticmethod
     def _instance_ports(s: Session, instance_id: str) -> list[m.Port]:

@@ -3,6 +3,7 @@
 Versions:
     1.0 initial: allocate_for_instance, validate_networks, deallocate_for_instance,
         get_instance_nw_info, bind_ports.
+    1.1 allocate_for_instance takes ``host`` and binds the ports there in the same step.
 
 Every method is a ``call`` (it needs the answer or must know it failed) and every handler is
 idempotent, so a caller may retry after a timeout. Errors arrive as ``overcast.errors`` types
@@ -32,8 +33,8 @@ class NetworkAPI(RpcClient):
 
     async def allocate_for_instance(self, ctx: RequestContext, *, instance_id: str,
                                     project_id: str, requested_networks: RequestedNetworks,
-                                    security_groups: list[str] | None = None
-                                    ) -> list[dict[str, Any]]:
+                                    security_groups: list[str] | None = None,
+                                    host: str | None = None) -> list[dict[str, Any]]:
         """Make (or find again) the instance's ports; VIF dicts in request order.
 
         ``requested_networks``: "auto" (the one network the project can use), "none", or a
@@ -41,10 +42,15 @@ class NetworkAPI(RpcClient):
         ``security_groups``: names or ids; None means the project's default group.
         All or nothing: on error no port of this call remains.
         """
-        return await self.call(ctx, "allocate_for_instance", version="1.0",
+        if host is None:
+            return await self.call(ctx, "allocate_for_instance", version="1.0",
+                                   instance_id=instance_id, project_id=project_id,
+                                   requested_networks=requested_networks,
+                                   security_groups=security_groups)
+        return await self.call(ctx, "allocate_for_instance", version="1.1",
                                instance_id=instance_id, project_id=project_id,
                                requested_networks=requested_networks,
-                               security_groups=security_groups)
+                               security_groups=security_groups, host=host)
 
     async def validate_networks(self, ctx: RequestContext, *, project_id: str,
                                 requested_networks: RequestedNetworks) -> None:

@@ -44,20 +44,20 @@ def _bus_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 
 class NetworkEndpoint:
-    """Version 1.0 of the ``network`` topic; see ``rpcapi.NetworkAPI`` for the contract."""
+    """Version 1.1 of the ``network`` topic; see ``rpcapi.NetworkAPI`` for the contract."""
 
     def __init__(self, manager: NetworkManager) -> None:
         self.manager = manager
 
-    @rpc(version="1.0")
+    @rpc(version="1.1")
     @_bus_errors
     async def allocate_for_instance(self, ctx: RequestContext, *, instance_id: str,
                                     project_id: str, requested_networks: Any,
-                                    security_groups: list[str] | None = None
-                                    ) -> list[dict[str, Any]]:
+                                    security_groups: list[str] | None = None,
+                                    host: str | None = None) -> list[dict[str, Any]]:
         return await self.manager.allocate_for_instance(
             ctx, instance_id=instance_id, project_id=project_id,
-            requested_networks=requested_networks, security_groups=security_groups)
+            requested_networks=requested_networks, security_groups=security_groups, host=host)
 
     @rpc(version="1.0")
     @_bus_errors

@@ -72,7 +72,7 @@ class NetworkTwin:
         self.ports: dict[str, list] = {}
 
     async def allocate_for_instance(self, ctx, *, instance_id, project_id, requested_networks,
-                                    security_groups):
+                                    security_groups, host=None):
         self.ports.setdefault(instance_id, [{"port_id": "p-" + instance_id,
                                              "network_id": "n1", "network_name": "private",
                                              "mac_address": "fa:16:3e:00:00:01",
