@@ -5,10 +5,12 @@ conductor, which owns the instance records.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from agents.compute.driver import ComputeDriver, GuestNotFound
+from overcast.clock import utcnow
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,9 @@ class ComputeManager:
         self.conductor = conductor
         # Instances deleted while a build for them may still be queued: never spawn those.
         self._terminated: set[str] = set()
+        # Guests this host stopped because it lost the bus (see ``self_fence``).
+        self.fenced_guests: set[str] | None = None
+        self.reconciled_at: dt.datetime | None = None
 
     async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict) -> None:
         instance_id = instance["id"]
@@ -80,14 +85,43 @@ class ComputeManager:
     def list_guests(self) -> list[dict]:
         return [g.__dict__ for g in self.driver.list_guests()]
 
-    async def destroy_stale_guests(self, ctx: RequestContext) -> list[str]:
-        """Destroy guests the conductor no longer places here (deleted or evacuated away)."""
+    async def self_fence(self) -> None:
+        """Stop every running guest: this host lost the bus, so they may be rebuilt elsewhere.
+
+        Runs before the conductor's failure detector can declare the host down, so no guest
+        ever runs on two hosts. ``reconcile`` undoes it for guests that did not move.
+        """
+        if self.fenced_guests is not None:
+            return
+        self.fenced_guests = set()
+        for guest in self.driver.list_guests():
+            if guest.power_state == RUNNING:
+                await self.driver.power_off(guest.instance_id)
+                self.fenced_guests.add(guest.instance_id)
+        logger.warning("lost the message bus: fenced myself, stopped %d guest(s)",
+                       len(self.fenced_guests))
+
+    async def reconcile(self, ctx: RequestContext) -> list[str]:
+        """Match the guests to the conductor's records; returns the ids destroyed.
+
+        Guests the conductor no longer places here (deleted, or evacuated while this host
+        was away) are destroyed; guests stopped by ``self_fence`` that still belong here are
+        started again.
+        """
+        asked_at = utcnow()
         expected = set(await self.conductor.instances_on_host(ctx, host=self.host))
         stale = [g.instance_id for g in self.driver.list_guests()
                  if g.instance_id not in expected]
         for instance_id in stale:
             await self.driver.destroy(instance_id)
             logger.info("destroyed stale guest %s", instance_id)
+        for instance_id in (self.fenced_guests or set()) & expected:
+            await self.driver.power_on(instance_id)
+        if self.fenced_guests is not None:
+            logger.warning("back on the bus: %d guest(s) restarted, %d destroyed",
+                           len(self.fenced_guests & expected), len(stale))
+        self.fenced_guests = None
+        self.reconciled_at = asked_at
         return stale
 
     def node_report(self) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 from agents.compute.driver import ComputeDriver
 from agents.compute.fake import FakeDriver
@@ -24,6 +25,10 @@ class ComputeConfig(CommonConfig):
     zone: str = "nova"
     driver: str = "fake"
     report_interval: float = 1.0
+    # Stop the guests when no heartbeat got through for this long. It must be shorter than
+    # the conductor's service_down_time, so guests stop before they are rebuilt elsewhere.
+    fence_window: float = 2.0
+    reconcile_interval: float = 10.0
     inventory_interval: float = 30.0
     vcpus: int = 64
     memory_mb: int = 131072
@@ -50,6 +55,7 @@ class ComputeService(Service):
         super().__init__(cfg)
         self.cfg: ComputeConfig = cfg
         self._beats = 0
+        self._last_beat_ok = time.monotonic()
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -62,11 +68,16 @@ class ComputeService(Service):
         await driver.init_host(cfg.host)
         self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor)
         await self._report_inventory()
-        await self._destroy_stale_guests()
+        # Before serving or reporting up: destroy what was deleted or evacuated meanwhile.
+        await self._reconcile()
         self.server = RpcServer(self.bus, topic="compute", server=cfg.host, endpoint=self)
         await self.server.start()
+        self._last_beat_ok = time.monotonic()
         self.periodic = [
             PeriodicTask("heartbeat", self._heartbeat, interval=cfg.report_interval),
+            PeriodicTask("watchdog", self._watchdog, interval=min(0.25, cfg.report_interval)),
+            PeriodicTask("reconcile", self._reconcile, interval=cfg.reconcile_interval,
+                         initial_delay=cfg.reconcile_interval),
             PeriodicTask("inventory", self._report_inventory,
                          interval=cfg.inventory_interval, initial_delay=cfg.inventory_interval),
         ]
@@ -79,19 +90,37 @@ class ComputeService(Service):
         await self.server.stop()
         await self.bus.close()
 
-    async def _destroy_stale_guests(self) -> None:
+    async def _reconcile(self) -> None:
         try:
-            await self.manager.destroy_stale_guests(RequestContext.admin())
+            await self.manager.reconcile(RequestContext.admin())
         except Exception as exc:  # noqa: BLE001 - the conductor may not be up yet
             logger.warning("could not reconcile guests with the conductor: %s", exc)
 
+    async def _watchdog(self) -> None:
+        """Fence this host when its heartbeats stopped getting through (lost bus, pause)."""
+        if time.monotonic() - self._last_beat_ok > self.cfg.fence_window:
+            await self.manager.self_fence()
+
     async def _heartbeat(self) -> None:
+        # A long gap means this process was frozen or cut off: fence before anything else.
+        await self._watchdog()
         # Send the node's usage every tenth beat; the beat itself stays tiny.
         node = self.manager.node_report() if self._beats % 10 == 0 else None
         self._beats += 1
-        await self.conductor.report_state(
-            RequestContext.admin(), host=self.cfg.host, binary="nova-compute", topic="compute",
-            zone=self.cfg.zone, node=node, ttl=max(2.0, 3 * self.cfg.report_interval))
+        reconciled = self.manager.reconciled_at
+        try:
+            await self.conductor.report_state(
+                RequestContext.admin(), host=self.cfg.host, binary="nova-compute",
+                topic="compute", zone=self.cfg.zone, node=node,
+                reconciled_at=reconciled.isoformat() if reconciled else None,
+                ttl=max(2.0, 3 * self.cfg.report_interval),
+                timeout=max(0.5, self.cfg.report_interval))
+        except Exception as exc:  # noqa: BLE001 - the watchdog acts on lasting failures
+            logger.warning("heartbeat did not get through: %s", exc or type(exc).__name__)
+            return
+        self._last_beat_ok = time.monotonic()
+        if self.manager.fenced_guests is not None:
+            await self._reconcile()
 
     async def _report_inventory(self) -> None:
         res = self.manager.driver.host_resources()

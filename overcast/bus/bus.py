@@ -60,6 +60,7 @@ class Bus:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._publish_channel: aio_pika.abc.AbstractRobustChannel | None = None
         self._consume_channel: aio_pika.abc.AbstractRobustChannel | None = None
+        self._probe_channel: aio_pika.abc.AbstractChannel | None = None
         self._reply_queue_name = f"reply.{name}.{uuid.uuid4().hex[:12]}"
         self._pending: dict[str, asyncio.Future] = {}
         self._declared: set[str] = set()
@@ -110,6 +111,7 @@ class Bus:
 
     def _on_close(self, _conn: Any, exc: BaseException | None = None) -> None:
         self._connected.clear()
+        self._probe_channel = None
         self._declared.clear()
         self._fail_pending(ConnectionLost(f"broker connection lost: {exc}"))
         for callback in self.on_disconnect:
@@ -226,6 +228,33 @@ class Bus:
         future = self._pending.get(message.correlation_id or "")
         if future is not None and not future.done():
             future.set_result(orjson.loads(message.body))
+
+    async def message_count(self, topic: str, server: str | None = None) -> int | None:
+        """How many messages wait unread in the queue of ``topic``/``server``; None if unknown."""
+        result = await self._declaration(topic, server)
+        return None if result is None else result.message_count
+
+    async def consumer_count(self, topic: str, server: str | None = None) -> int | None:
+        """How many consumers the queue of ``topic``/``server`` has now; None if unknown.
+
+        A server that dies loses its connection, and the broker drops its consumers at once,
+        so this notices a killed process long before a missed heartbeat would.
+        """
+        result = await self._declaration(topic, server)
+        return None if result is None else result.consumer_count
+
+    async def _declaration(self, topic: str, server: str | None) -> Any:
+        if not self.is_connected:
+            return None
+        try:
+            if self._probe_channel is None or self._probe_channel.is_closed:
+                self._probe_channel = await self._connection.channel()
+            queue = await self._probe_channel.declare_queue(queue_name(topic, server),
+                                                            passive=True, timeout=2)
+        except Exception:  # noqa: BLE001 - a missing queue closes the channel; reopen next time
+            self._probe_channel = None
+            return None
+        return queue.declaration_result
 
     # -- receiving -------------------------------------------------------------------------
 

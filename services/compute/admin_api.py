@@ -115,6 +115,22 @@ def build_router(*, conductor: Any) -> APIRouter:
                 return {"hypervisor": _hypervisor(node, mv, detail=True)}
         raise errors.NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.")
 
+    @router.get("/os-migrations")
+    async def list_migrations(request: Request, ctx: AdminContext, mv: Version) -> dict:
+        params = request.query_params
+        filters = {k: params[k] for k in ("instance_uuid", "host", "status", "migration_type")
+                   if params.get(k)}
+        items = await conductor.list_migrations(ctx, filters=filters)
+        for item in items:
+            if mv < (2, 59):
+                item.pop("uuid")
+            if mv < (2, 23):
+                item.pop("migration_type")
+            item.pop("user_id")
+            item.pop("project_id")
+            item.update(old_instance_type_id=None, new_instance_type_id=None)
+        return {"migrations": items}
+
     @router.get("/os-availability-zone")
     async def list_zones(ctx: Context, mv: Version) -> dict:
         zones = await conductor.availability_zones(ctx)

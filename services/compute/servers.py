@@ -138,7 +138,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.post("/servers/{server_id}/action", status_code=202)
     async def server_action(server_id: str, ctx: Context, mv: Version,
-                            payload: Any = Body(None)) -> Response:
+                            payload: Any = Body(None)) -> Any:
         if not isinstance(payload, dict) or len(payload) != 1:
             raise errors.BadRequest("There is no such action: the body must name one action")
         (action, args), = payload.items()
@@ -154,6 +154,17 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
                                         "Value must be SOFT or HARD")
             await conductor.power_action(ctx, instance_id=server_id, action="reboot",
                                          hard=kind.upper() == "HARD")
+        elif action == "evacuate":
+            if not ctx.is_admin:
+                raise errors.Forbidden("Policy doesn't allow os_compute_api:os-evacuate to be "
+                                       "performed.")
+            args = args if isinstance(args, dict) else {}
+            host = args.get("host")
+            if host is not None and not isinstance(host, str):
+                raise errors.BadRequest("Invalid input for field/attribute host.")
+            await conductor.evacuate_server(ctx, instance_id=server_id, host=host)
+            if mv < (2, 14):
+                return {"adminPass": secrets.token_urlsafe(9)}
         else:
             raise errors.BadRequest(f"There is no such action: {action}")
         return Response(status_code=202)

@@ -30,15 +30,22 @@ class HostTracker:
         self.db = db
         self.service_down_time = dt.timedelta(seconds=service_down_time)
         self.last_seen: dict[tuple[str, str], dt.datetime] = {}
+        # Hosts whose agent has no consumer on its queue: its connection is gone.
+        self.disconnected: dict[str, dt.datetime] = {}
+        # When each host last reconciled its guests with the conductor (from heartbeats).
+        self.reconciled_at: dict[str, dt.datetime] = {}
         with self.db.session() as session:
             for rec in session.scalars(select(ServiceRecord)):
                 if rec.last_seen_up:
                     self.last_seen[(rec.host, rec.binary)] = rec.last_seen_up
 
     def report_state(self, *, host: str, binary: str, topic: str, zone: str = "nova",
-                     node: dict | None = None, now: dt.datetime | None = None) -> None:
+                     node: dict | None = None, reconciled_at: str | None = None,
+                     now: dt.datetime | None = None) -> None:
         """Record a heartbeat; creates the service (and compute node) on first contact."""
         now = now or utcnow()
+        if reconciled_at:
+            self.reconciled_at[host] = dt.datetime.fromisoformat(reconciled_at)
         previous = self.last_seen.get((host, binary))
         self.last_seen[(host, binary)] = now
         if previous is not None and now - previous < _PERSIST_EVERY and node is None:
@@ -68,7 +75,7 @@ class HostTracker:
         record.updated_at = now
 
     def is_up(self, rec: ServiceRecord, now: dt.datetime | None = None) -> bool:
-        if rec.forced_down:
+        if rec.forced_down or (rec.binary == COMPUTE_BINARY and rec.host in self.disconnected):
             return False
         seen = self.last_seen.get((rec.host, rec.binary)) or rec.last_seen_up
         return seen is not None and (now or utcnow()) - seen <= self.service_down_time
@@ -105,6 +112,8 @@ class HostTracker:
                 rec.disabled_reason = disabled_reason if disabled else None
             if forced_down is not None:
                 rec.forced_down = forced_down
+            if disabled is False or forced_down is False:
+                rec.fenced_at = None
             logger.info("service %s on %s: disabled=%s forced_down=%s", rec.binary, rec.host,
                         rec.disabled, rec.forced_down)
             return self._view(rec, utcnow())
@@ -119,6 +128,64 @@ class HostTracker:
             if node is not None and rec.binary == COMPUTE_BINARY:
                 session.delete(node)
             session.delete(rec)
+
+    # -- failure detection -----------------------------------------------------------------
+
+    def set_connected(self, host: str, connected: bool, now: dt.datetime | None = None) -> None:
+        """Record what the broker says of the host agent's connection."""
+        if connected:
+            self.disconnected.pop(host, None)
+        elif host not in self.disconnected:
+            self.disconnected[host] = now or utcnow()
+            logger.warning("compute host %s lost its connection to the bus", host)
+
+    def compute_hosts(self) -> list[dict]:
+        """Every compute host with what failure handling needs to know about it."""
+        now = utcnow()
+        with self.db.session() as session:
+            return [{"host": rec.host, "id": rec.id, "up": self.is_up(rec, now),
+                     "fenced_at": rec.fenced_at, "forced_down": rec.forced_down,
+                     "heartbeat_fresh": self._fresh(rec, now)}
+                    for rec in session.scalars(select(ServiceRecord).where(
+                        ServiceRecord.binary == COMPUTE_BINARY))]
+
+    def _fresh(self, rec: ServiceRecord, now: dt.datetime) -> bool:
+        seen = self.last_seen.get((rec.host, rec.binary)) or rec.last_seen_up
+        return (seen is not None and now - seen <= self.service_down_time
+                and rec.host not in self.disconnected)
+
+    def fence(self, host: str, now: dt.datetime | None = None) -> bool:
+        """Force the host down and disable it; False if it was already fenced."""
+        now = now or utcnow()
+        with self.db.session() as session:
+            rec = session.scalar(select(ServiceRecord).where(
+                ServiceRecord.host == host, ServiceRecord.binary == COMPUTE_BINARY))
+            if rec is None or rec.fenced_at is not None:
+                return False
+            rec.forced_down = True
+            rec.disabled = True
+            rec.disabled_reason = f"fenced by the conductor: host down at {iso(now)}"
+            rec.fenced_at = now
+        logger.warning("fenced compute host %s", host)
+        return True
+
+    def unfence_if_reconciled(self, host: str) -> bool:
+        """Let a fenced host back in once it is alive and has cleaned up after the fence."""
+        with self.db.session() as session:
+            rec = session.scalar(select(ServiceRecord).where(
+                ServiceRecord.host == host, ServiceRecord.binary == COMPUTE_BINARY))
+            if rec is None or rec.fenced_at is None:
+                return False
+            reconciled = self.reconciled_at.get(host)
+            if not self._fresh(rec, utcnow()) or reconciled is None \
+                    or reconciled <= rec.fenced_at:
+                return False
+            rec.forced_down = False
+            rec.disabled = False
+            rec.disabled_reason = None
+            rec.fenced_at = None
+        logger.warning("compute host %s is back and clean; it rejoins the pool", host)
+        return True
 
     def compute_status(self) -> dict[str, dict[str, bool]]:
         """host -> {"up", "disabled"} for every compute service, as the scheduler needs."""

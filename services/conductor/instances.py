@@ -101,9 +101,6 @@ class InstanceStore:
         for inst in added:
             self._refresh(inst)
 
-    def on_host(self, host: str) -> list[str]:
-        return [i["id"] for i in self._live.values() if i["host"] == host]
-
     def usage(self, project_id: str) -> dict[str, int]:
         mine = [i["flavor"] for i in self._live.values() if i["project_id"] == project_id]
         return {"instances": len(mine), "cores": sum(f["vcpus"] for f in mine),

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from overcast import errors
 from overcast.context import RequestContext
 from overcast.db import Database
-from services.conductor import actions, states
+from services.conductor import actions, migrations, states
+from services.conductor.evacuation import Evacuator
 from services.conductor.hosts import HostTracker, iso
 from services.conductor.instances import InstanceStore, instance_dict
 from services.conductor.models import Instance, utcnow
@@ -57,6 +58,7 @@ class ConductorManager:
         self.build_timeout = build_timeout
         self.scheduler_timeout = scheduler_timeout
         self.store = InstanceStore(db)
+        self.evacuator = Evacuator(self)
         self._tasks: dict[str, asyncio.Task] = {}
 
     def usage(self, project_id: str) -> dict[str, int]:
@@ -78,7 +80,9 @@ class ConductorManager:
         return self.store.get_public(instance_id)
 
     def instances_on_host(self, host: str) -> list[str]:
-        return self.store.on_host(host)
+        """The instances that should run on ``host``: not those being evacuated from it."""
+        return [i["id"] for i in self.store.live() if i["host"] == host
+                and not (i["task_state"] == states.REBUILDING and i["tried_hosts"][:1] == [host])]
 
     def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         """Servers visible to ``ctx``, newest first, with Nova's common filters."""
@@ -194,20 +198,32 @@ class ConductorManager:
         return created
 
     def _start_build(self, ctx: RequestContext, instance_id: str) -> None:
+        self.start_task(instance_id, self._schedule_and_build(ctx, instance_id))
+
+    def start_task(self, instance_id: str, work: Coroutine, *, action: str = "create",
+                   event: str = "conductor_schedule_and_build_instances") -> None:
+        """Run ``work`` for the instance in the background, one piece of work at a time.
+
+        Whatever goes wrong in it ends with the instance in ERROR, never stuck.
+        """
         if instance_id in self._tasks and not self._tasks[instance_id].done():
+            work.close()
             return
-        task = asyncio.get_running_loop().create_task(self._build(ctx, instance_id))
+        task = asyncio.get_running_loop().create_task(
+            self._guarded(instance_id, work, action=action, event=event))
         self._tasks[instance_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(instance_id, None))
 
-    async def _build(self, ctx: RequestContext, instance_id: str) -> None:
-        """Schedule, wire the network and hand the instance to its host; never raise."""
+    async def _guarded(self, instance_id: str, work: Coroutine, *, action: str,
+                       event: str) -> None:
         try:
-            await self._schedule_and_build(ctx, instance_id)
+            await work
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # noqa: BLE001 - an instance must end ACTIVE or ERROR
-            logger.exception("build of %s failed", instance_id)
-            await self._set_error(ctx, instance_id, f"Build failed: {exc}", action="create",
-                                  event="conductor_schedule_and_build_instances")
+            logger.exception("%s of %s failed", action, instance_id)
+            await self.set_error(RequestContext.admin(), instance_id, f"{action} failed: {exc}",
+                                 action=action, event=event)
 
     async def _schedule_and_build(self, ctx: RequestContext, instance_id: str) -> None:
         # The schedule event was opened when the instance was accepted (or rescheduled).
@@ -226,7 +242,7 @@ class ConductorManager:
             spec["group_policy"] = group["policy"] if hard else None
             spec["group_members"] = group["members"]
         created_at = dt.datetime.fromisoformat(inst["created_at"])
-        host = await self._select_host(ctx, instance_id, spec, created_at)
+        host = await self.select_host(ctx, instance_id, spec, created_at)
         if host is None:
             return
         with self.store.edit(instance_id) as (session, inst):
@@ -245,7 +261,7 @@ class ConductorManager:
                 requested_networks=requested, security_groups=groups, host=host)
         except errors.OvercastError as exc:
             await self.peers.scheduler.release(ctx, instance_id=instance_id)
-            await self._set_error(ctx, instance_id, f"Network allocation failed: {exc.message}",
+            await self.set_error(ctx, instance_id, f"Network allocation failed: {exc.message}",
                                   action="create", event="conductor_schedule_and_build_instances",
                                   code=exc.code)
             return
@@ -261,9 +277,14 @@ class ConductorManager:
         await self.peers.compute.build_and_run_instance(ctx, host=host, instance=payload)
         logger.info("instance %s sent to %s", instance_id, host)
 
-    async def _select_host(self, ctx: RequestContext, instance_id: str, spec: dict,
-                           created_at: dt.datetime) -> str | None:
-        """A host from the scheduler, waiting out a scheduler outage up to the build deadline."""
+    async def select_host(self, ctx: RequestContext, instance_id: str, spec: dict,
+                          started: dt.datetime, *, action: str = "create",
+                          event: str = "conductor_schedule_and_build_instances") -> str | None:
+        """A host from the scheduler, waiting out a scheduler outage up to the deadline.
+
+        When there is none, the instance is set to ERROR with a fault saying why, and None
+        is returned.
+        """
         delay = 0.5
         while True:
             try:
@@ -271,21 +292,19 @@ class ConductorManager:
                     ctx, spec=spec, host_status=self.hosts.compute_status(),
                     timeout=self.scheduler_timeout)
             except errors.NoValidHost as exc:
-                await self._set_error(ctx, instance_id, exc.message, action="create",
-                                      event="conductor_schedule_and_build_instances")
+                await self.set_error(ctx, instance_id, exc.message, action=action, event=event)
                 return None
             except TRANSIENT as exc:
-                if (utcnow() - created_at).total_seconds() > self.build_timeout:
-                    await self._set_error(
+                if (utcnow() - started).total_seconds() > self.build_timeout:
+                    await self.set_error(
                         ctx, instance_id, f"No valid host was found. The scheduler did not "
-                        f"answer before the build deadline ({exc})", action="create",
-                        event="conductor_schedule_and_build_instances")
+                        f"answer before the deadline ({exc})", action=action, event=event)
                     return None
                 logger.warning("scheduler unavailable for %s (%s); retrying", instance_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _set_error(self, ctx: RequestContext, instance_id: str, message: str, *,
+    async def set_error(self, ctx: RequestContext, instance_id: str, message: str, *,
                          action: str, event: str, code: int = 500,
                          host: str | None = None) -> None:
         with self.store.edit(instance_id) as (session, inst):
@@ -309,21 +328,31 @@ class ConductorManager:
             if inst is None or inst.host != host:
                 return
             if inst.vm_state == states.BUILDING:
-                inst.vm_state = states.ACTIVE
-                inst.task_state = None
-                inst.power_state = power_state
-                inst.launched_at = utcnow()
-                actions.finish_event(session, instance_id=instance_id, action="create",
-                                     event="compute__do_build_and_run_instance", host=host)
-                payload = instance_dict(inst)
+                action, event = "create", "compute__do_build_and_run_instance"
+            elif inst.task_state == states.REBUILDING and migrations.finish(
+                    session, instance_id=instance_id, dest=host, status="done"):
+                action, event = "evacuate", "compute_rebuild_instance"
             else:
                 return
+            inst.vm_state = states.ACTIVE
+            inst.task_state = None
+            inst.power_state = power_state
+            inst.launched_at = utcnow()
+            actions.finish_event(session, instance_id=instance_id, action=action, event=event,
+                                 host=host)
+            payload = instance_dict(inst)
         logger.info("instance %s ACTIVE on %s", instance_id, host)
-        await self.notify(ctx, "compute.instance.create.end", _notification(payload))
+        await self.notify(ctx, f"compute.instance.{'create' if action == 'create' else 'rebuild'}"
+                          ".end", _notification(payload))
 
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:
         """Reschedule to another host, or set ERROR once the attempts are used up."""
+        current = self.store.get(instance_id)
+        if current is not None and current["task_state"] == states.REBUILDING:
+            await self.evacuator.spawn_failed(ctx, instance_id=instance_id, host=host,
+                                              reason=reason)
+            return
         with self.store.edit(instance_id) as (session, inst):
             if inst is None or inst.host != host \
                     or inst.vm_state != states.BUILDING:
@@ -343,7 +372,7 @@ class ConductorManager:
             self._start_build(ctx, instance_id)
             return
         await self.peers.scheduler.release(ctx, instance_id=instance_id)
-        await self._set_error(
+        await self.set_error(
             ctx, instance_id, f"Exceeded maximum number of retries. Exhausted all hosts "
             f"available for retrying build failures for instance {instance_id}. "
             f"Last error: {reason}", action="create",
@@ -374,7 +403,7 @@ class ConductorManager:
                 return
             actions.finish_event(session, instance_id=instance_id, action="delete",
                                  event="compute_terminate_instance", host=host)
-        await self._finish_delete(ctx, instance_id)
+        await self.finish_delete(ctx, instance_id)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -407,19 +436,19 @@ class ConductorManager:
         building = self._tasks.get(instance_id)
         if building is not None:
             building.cancel()
-        if host and self._host_is_up(host):
+        if host and self.host_is_up(host):
             with self.store.edit(instance_id) as (session, _inst):
                 actions.start_event(session, instance_id=instance_id, action="delete",
                                     event="compute_terminate_instance", host=host)
             await self.peers.compute.terminate_instance(ctx, host=host,
                                                         instance_id=instance_id)
         else:
-            await self._finish_delete(ctx, instance_id)
+            await self.finish_delete(ctx, instance_id)
 
-    def _host_is_up(self, host: str) -> bool:
+    def host_is_up(self, host: str) -> bool:
         return self.hosts.compute_status().get(host, {}).get("up", False)
 
-    async def _finish_delete(self, ctx: RequestContext, instance_id: str) -> None:
+    async def finish_delete(self, ctx: RequestContext, instance_id: str) -> None:
         await self.peers.network.deallocate_for_instance(ctx, instance_id=instance_id)
         await self.peers.scheduler.release(ctx, instance_id=instance_id)
         with self.store.edit(instance_id) as (session, inst):
@@ -469,6 +498,10 @@ class ConductorManager:
             self._load_any(session, ctx, instance_id)
             return actions.get_action(session, instance_id, request_id)
 
+    def list_migrations(self, *, filters: dict) -> list[dict]:
+        with self.db.session() as session:
+            return migrations.list_migrations(session, filters=filters)
+
     def _load_any(self, session: Session, ctx: RequestContext, instance_id: str) -> Instance:
         """Like ``_visible`` but deleted instances count too (their history stays readable)."""
         inst = session.get(Instance, instance_id)
@@ -497,12 +530,12 @@ class ConductorManager:
             idle = (now - updated).total_seconds()
             if vm_state == states.BUILDING and age > self.build_timeout:
                 await self.peers.scheduler.release(ctx, instance_id=instance_id)
-                await self._set_error(ctx, instance_id, "Build timed out", action="create",
+                await self.set_error(ctx, instance_id, "Build timed out", action="create",
                                       event="conductor_schedule_and_build_instances")
             elif task_state in (states.SCHEDULING, states.NETWORKING):
                 self._start_build(ctx, instance_id)
             elif task_state == states.SPAWNING and idle > spawn_grace:
-                if host and self._host_is_up(host):
+                if host and self.host_is_up(host):
                     with self.store.edit(instance_id) as (session, inst):
                         inst.updated_at = utcnow()
                         payload = instance_dict(inst)
@@ -511,12 +544,14 @@ class ConductorManager:
                 elif host:
                     await self.build_failed(ctx, instance_id=instance_id, host=host,
                                             reason=f"host {host} is down")
+            elif task_state == states.REBUILDING:
+                await self.evacuator.resume(instance_id, idle=idle, grace=spawn_grace)
             elif task_state == states.DELETING and idle > spawn_grace:
-                if host and self._host_is_up(host):
+                if host and self.host_is_up(host):
                     await self.peers.compute.terminate_instance(ctx, host=host,
                                                                 instance_id=instance_id)
                 else:
-                    await self._finish_delete(ctx, instance_id)
+                    await self.finish_delete(ctx, instance_id)
 
     async def close(self) -> None:
         for task in list(self._tasks.values()):

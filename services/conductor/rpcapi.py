@@ -1,6 +1,7 @@
 """The conductor's AMQP contract; the API, the scheduler and compute agents import only this.
 
-Versions: 1.0 initial.
+Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
+list_migrations.
 """
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ class ConductorAPI(RpcClient):
     # -- from every service: heartbeats (not persisted; stale ones expire) ---------------
 
     async def report_state(self, ctx: RequestContext, *, host: str, binary: str, topic: str,
-                           zone: str = "nova", node: dict | None = None, ttl: float = 5.0
-                           ) -> None:
+                           zone: str = "nova", node: dict | None = None,
+                           reconciled_at: str | None = None, ttl: float = 5.0,
+                           timeout: float | None = None) -> None:
+        """A heartbeat: not persisted, and dropped by the broker once older than ``ttl``."""
+        args = {"reconciled_at": reconciled_at} if reconciled_at else {}
         await self.bus.cast(ctx, self.topic, "report_state", durable=False, ttl=ttl,
-                            host=host, binary=binary, topic=topic, zone=zone, node=node)
+                            timeout=timeout, version="1.1" if args else "1.0",
+                            host=host, binary=binary, topic=topic, zone=zone, node=node, **args)
 
     # -- from compute agents: durable reports -------------------------------------------
 
@@ -172,3 +177,12 @@ class ConductorAPI(RpcClient):
 
     async def availability_zones(self, ctx: RequestContext) -> dict[str, list[str]]:
         return await self.call(ctx, "availability_zones")
+
+    async def evacuate_server(self, ctx: RequestContext, *, instance_id: str,
+                              host: str | None = None) -> None:
+        """Rebuild the instance of a down host elsewhere (admin)."""
+        await self.call(ctx, "evacuate_server", version="1.1", instance_id=instance_id,
+                        host=host)
+
+    async def list_migrations(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
+        return await self.call(ctx, "list_migrations", version="1.1", filters=filters)

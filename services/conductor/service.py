@@ -12,6 +12,7 @@ from overcast.db import Database, sqlite_url
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
 from agents.compute.rpcapi import ComputeAgentAPI
+from services.conductor.detector import FailureDetector
 from services.conductor.hosts import HostTracker
 from services.conductor.manager import ConductorManager
 from services.conductor.models import Base
@@ -31,6 +32,8 @@ class ConductorConfig(CommonConfig):
     max_build_attempts: int = 3
     build_timeout: float = 180.0
     recovery_interval: float = 5.0
+    detector_interval: float = 0.25
+    auto_evacuate: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +72,18 @@ class ConductorService(Service):
             build_timeout=cfg.build_timeout)
         self.server = RpcServer(self.bus, topic="conductor", server=cfg.host, endpoint=self)
         await self.server.start()
+        self.detector = FailureDetector(
+            self.hosts, consumers=lambda host: self.bus.consumer_count("compute", host),
+            backlog=lambda: self.bus.message_count("conductor"),
+            on_down=self.manager.evacuator.host_down, interval=cfg.detector_interval,
+            report_interval=cfg.report_interval, auto_evacuate=cfg.auto_evacuate)
+        self.bus.on_reconnect.append(self._on_reconnect)
         self.periodic = [
             PeriodicTask("heartbeat", self._heartbeat, interval=cfg.report_interval),
             PeriodicTask("recover_stuck", self.manager.recover_stuck,
                          interval=cfg.recovery_interval),
+            PeriodicTask("failure_detector", self.detector.run_once,
+                         interval=cfg.detector_interval),
         ]
         for task in self.periodic:
             task.start()
@@ -84,6 +95,10 @@ class ConductorService(Service):
         await self.manager.close()
         await self.bus.close()
         self.db.close()
+
+    async def _on_reconnect(self) -> None:
+        # Heartbeats sent while we were away were never read: judge nobody for a while.
+        self.detector.hold_off()
 
     async def _heartbeat(self) -> None:
         self.hosts.report_state(host=self.cfg.host, binary="nova-conductor", topic="conductor")
@@ -98,10 +113,12 @@ class ConductorService(Service):
 
     # -- reports from services and hosts ----------------------------------------------------
 
-    @rpc()
+    @rpc("1.1")
     async def report_state(self, ctx: RequestContext, *, host: str, binary: str, topic: str,
-                           zone: str = "nova", node: dict | None = None) -> None:
-        self.hosts.report_state(host=host, binary=binary, topic=topic, zone=zone, node=node)
+                           zone: str = "nova", node: dict | None = None,
+                           reconciled_at: str | None = None) -> None:
+        self.hosts.report_state(host=host, binary=binary, topic=topic, zone=zone, node=node,
+                                reconciled_at=reconciled_at)
 
     @rpc()
     async def instance_built(self, ctx: RequestContext, **kwargs) -> None:  # noqa: ANN003
@@ -169,6 +186,17 @@ class ConductorService(Service):
     async def get_action(self, ctx: RequestContext, *, instance_id: str, request_id: str
                          ) -> dict:
         return self.manager.get_action(ctx, instance_id=instance_id, request_id=request_id)
+
+    @rpc("1.1")
+    async def evacuate_server(self, ctx: RequestContext, *, instance_id: str,
+                              host: str | None = None) -> None:
+        _require_admin(ctx)
+        await self.manager.evacuator.evacuate_server(ctx, instance_id=instance_id, host=host)
+
+    @rpc("1.1")
+    async def list_migrations(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
+        _require_admin(ctx)
+        return self.manager.list_migrations(filters=filters)
 
     # -- flavors, key pairs, quotas, server groups ------------------------------------------
 

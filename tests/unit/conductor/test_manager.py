@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 
 import pytest
 
@@ -237,3 +238,60 @@ async def test_recovery_restarts_lost_builds(conductor):
         await asyncio.gather(task, return_exceptions=True)
     await conductor.recover_stuck(spawn_grace=0)
     await wait_status(conductor, inst["id"], "ACTIVE")
+
+
+async def boot_on(conductor, host, count):
+    other = {"h1": "h2", "h2": "h1"}[host]
+    svc = next(s for s in conductor.hosts.list_services() if s["host"] == other)
+    conductor.hosts.update_service(svc["id"], disabled=True)
+    made = conductor.create_servers(CTX, request=request(max_count=count, min_count=count))
+    for inst in made:
+        await wait_status(conductor, inst["id"], "ACTIVE")
+    conductor.hosts.update_service(svc["id"], disabled=False)
+    return made
+
+
+async def test_host_down_fences_then_evacuates_keeping_ids_and_ports(conductor):
+    made = await boot_on(conductor, "h1", 3)
+    ports_before = {i["id"]: conductor.peers.network.ports[i["id"]] for i in made}
+    moved = await conductor.evacuator.host_down("h1")
+    assert sorted(moved) == sorted(i["id"] for i in made)
+    h1 = next(s for s in conductor.hosts.list_services() if s["host"] == "h1")
+    assert h1["forced_down"] and h1["status"] == "disabled"
+    assert conductor.instances_on_host("h1") == []
+    for inst in made:
+        await wait_status(conductor, inst["id"], "ACTIVE")
+        server = conductor.get_server(CTX, inst["id"])
+        assert server["host"] == "h2" and server["name"] == inst["name"]
+        assert conductor.peers.network.ports[inst["id"]] == ports_before[inst["id"]]
+    admin = RequestContext(roles=("admin",))
+    records = conductor.list_migrations(filters={"host": "h1"})
+    assert {(m["source_compute"], m["dest_compute"], m["status"]) for m in records} == {
+        ("h1", "h2", "done")}
+    assert "evacuate" in [a["action"] for a in conductor.list_actions(
+        admin, instance_id=made[0]["id"])]
+    # A second detection of the same failure does nothing.
+    assert await conductor.evacuator.host_down("h1") == []
+
+
+async def test_fenced_host_rejoins_only_after_reconciling(conductor):
+    await boot_on(conductor, "h1", 1)
+    await conductor.evacuator.host_down("h1")
+    hosts = conductor.hosts
+    hosts.report_state(host="h1", binary="nova-compute", topic="compute")
+    assert not hosts.unfence_if_reconciled("h1")
+    hosts.report_state(host="h1", binary="nova-compute", topic="compute",
+                       reconciled_at=(dt.datetime.utcnow() + dt.timedelta(seconds=1)).isoformat())
+    assert hosts.unfence_if_reconciled("h1")
+    h1 = next(s for s in hosts.list_services() if s["host"] == "h1")
+    assert not h1["forced_down"] and h1["status"] == "enabled" and h1["state"] == "up"
+
+
+async def test_evacuation_without_capacity_ends_in_error_with_fault(conductor):
+    made = await boot_on(conductor, "h1", 1)
+    svc = next(s for s in conductor.hosts.list_services() if s["host"] == "h2")
+    conductor.hosts.update_service(svc["id"], disabled=True)
+    await conductor.evacuator.host_down("h1")
+    await wait_status(conductor, made[0]["id"], "ERROR")
+    assert "No valid host" in conductor.get_server(CTX, made[0]["id"])["fault"]["message"]
+    assert conductor.list_migrations(filters={})[0]["status"] == "error"

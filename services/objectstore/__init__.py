@@ -1,0 +1,1 @@
+"""Object storage: the ring and the Swift-compatible proxy (``object-proxy``)."""
