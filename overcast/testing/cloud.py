@@ -5,6 +5,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -63,8 +64,10 @@ class TestCloud:
         return {"api": {"OVERCAST_API_ADMIN_PASSWORD": self.passwords["admin_password"],
                         "OVERCAST_API_DEMO_PASSWORD": self.passwords["demo_password"]}}
 
-    def host_guests(self, timeout: float = 10.0) -> dict[str, list[str]]:
-        """Each compute host's own list of the guests its driver runs (not the database's)."""
+    def host_guests(self, timeout: float = 10.0, *, hosts: list[str] | None = None,
+                    running_only: bool = False) -> dict[str, list[str] | None]:
+        """Each compute host's own list of its guests, as its driver sees them (not the
+        database's); None for a host that does not answer."""
         import asyncio
 
         from agents.compute.rpcapi import ComputeAgentAPI
@@ -76,11 +79,14 @@ class TestCloud:
             await bus.connect(timeout=timeout)
             try:
                 api = ComputeAgentAPI(bus)
-                hosts = [n for n in self.cloud.processes() if n.startswith("hypervisor-")]
+                names = hosts or [n for n in self.cloud.processes()
+                                  if n.startswith("hypervisor-")]
                 answers = await asyncio.gather(*(
                     api.list_guests(RequestContext.admin(), host=h, timeout=timeout)
-                    for h in hosts))
-                return {h: sorted(g["instance_id"] for g in a) for h, a in zip(hosts, answers)}
+                    for h in names), return_exceptions=True)
+                return {h: None if isinstance(a, BaseException) else sorted(
+                    g["instance_id"] for g in a if not running_only or g["power_state"] == 1)
+                    for h, a in zip(names, answers)}
             finally:
                 await bus.close()
 
@@ -88,8 +94,14 @@ class TestCloud:
 
     def kill(self, name: str) -> None:
         """SIGKILL one process of the cloud, as a crash would."""
-        import signal
         local.stop_process(self.cloud, name, sig=signal.SIGKILL, timeout=5)
+
+    def pause(self, name: str) -> None:
+        """Freeze a process (SIGSTOP): its sockets stay open, it just stops answering."""
+        os.kill(local.read_pids(self.cloud)[name], signal.SIGSTOP)
+
+    def unpause(self, name: str) -> None:
+        os.kill(local.read_pids(self.cloud)[name], signal.SIGCONT)
 
     def log(self, name: str) -> str:
         path = self.cloud.log_dir() / f"{name}.log"
