@@ -9,11 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from overcast.cli import cloudconfig, local
+from overcast.cli import chaos, cloudconfig, local
 
 app = typer.Typer(help="Run and inspect an Overcast cloud.", no_args_is_help=True,
                   add_completion=False)
 console = Console()
+app.add_typer(chaos.app, name="chaos")
 
 STATE_DIR = typer.Option(Path("state"), "--state-dir", envvar="OVERCAST_STATE_DIR",
                          help="Where the cloud keeps its databases, logs and pids.")
