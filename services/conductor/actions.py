@@ -43,13 +43,18 @@ def start_event(session: Session, *, instance_id: str, action: str, event: str,
 def finish_event(session: Session, *, instance_id: str, action: str, event: str,
                  host: str | None, error: str | None = None) -> None:
     """Close ``event`` as Success or Error (opening it first if it was never opened)."""
-    record = _latest_action(session, instance_id, action)
-    if record is None:
-        return
-    item = session.scalar(select(InstanceActionEvent).where(
-        InstanceActionEvent.action_id == record.id, InstanceActionEvent.event == event
-    ).order_by(InstanceActionEvent.id.desc()).limit(1))
-    if item is None:
+    found = session.execute(
+        select(InstanceActionEvent, InstanceAction)
+        .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
+        .where(InstanceAction.instance_id == instance_id, InstanceAction.action == action,
+               InstanceActionEvent.event == event)
+        .order_by(InstanceAction.id.desc(), InstanceActionEvent.id.desc()).limit(1)).first()
+    if found is not None:
+        item, record = found
+    else:
+        record = _latest_action(session, instance_id, action)
+        if record is None:
+            return
         item = InstanceActionEvent(action_id=record.id, event=event, host=host)
         session.add(item)
     if item.finish_time is None:

@@ -34,6 +34,7 @@ class HostTracker:
         self.disconnected: dict[str, dt.datetime] = {}
         # When each host last reconciled its guests with the conductor (from heartbeats).
         self.reconciled_at: dict[str, dt.datetime] = {}
+        self._computes: list[ServiceRecord] | None = None
         with self.db.session() as session:
             for rec in session.scalars(select(ServiceRecord)):
                 if rec.last_seen_up:
@@ -50,6 +51,7 @@ class HostTracker:
         self.last_seen[(host, binary)] = now
         if previous is not None and now - previous < _PERSIST_EVERY and node is None:
             return
+        self._computes = None
         with self.db.session() as session:
             rec = session.scalar(select(ServiceRecord).where(
                 ServiceRecord.host == host, ServiceRecord.binary == binary))
@@ -103,6 +105,7 @@ class HostTracker:
     def update_service(self, service_id: str, *, disabled: bool | None = None,
                        disabled_reason: str | None = None, forced_down: bool | None = None
                        ) -> dict:
+        self._computes = None
         with self.db.session() as session:
             rec = session.get(ServiceRecord, service_id)
             if rec is None:
@@ -119,6 +122,7 @@ class HostTracker:
             return self._view(rec, utcnow())
 
     def delete_service(self, service_id: str) -> None:
+        self._computes = None
         with self.db.session() as session:
             rec = session.get(ServiceRecord, service_id)
             if rec is None:
@@ -142,12 +146,9 @@ class HostTracker:
     def compute_hosts(self) -> list[dict]:
         """Every compute host with what failure handling needs to know about it."""
         now = utcnow()
-        with self.db.session() as session:
-            return [{"host": rec.host, "id": rec.id, "up": self.is_up(rec, now),
-                     "fenced_at": rec.fenced_at, "forced_down": rec.forced_down,
-                     "heartbeat_fresh": self._fresh(rec, now)}
-                    for rec in session.scalars(select(ServiceRecord).where(
-                        ServiceRecord.binary == COMPUTE_BINARY))]
+        return [{"host": rec.host, "id": rec.id, "up": self.is_up(rec, now),
+                 "fenced_at": rec.fenced_at, "forced_down": rec.forced_down}
+                for rec in self._compute_records()]
 
     def _fresh(self, rec: ServiceRecord, now: dt.datetime) -> bool:
         seen = self.last_seen.get((rec.host, rec.binary)) or rec.last_seen_up
@@ -157,6 +158,7 @@ class HostTracker:
     def fence(self, host: str, now: dt.datetime | None = None) -> bool:
         """Force the host down and disable it; False if it was already fenced."""
         now = now or utcnow()
+        self._computes = None
         with self.db.session() as session:
             rec = session.scalar(select(ServiceRecord).where(
                 ServiceRecord.host == host, ServiceRecord.binary == COMPUTE_BINARY))
@@ -171,6 +173,7 @@ class HostTracker:
 
     def unfence_if_reconciled(self, host: str) -> bool:
         """Let a fenced host back in once it is alive and has cleaned up after the fence."""
+        self._computes = None
         with self.db.session() as session:
             rec = session.scalar(select(ServiceRecord).where(
                 ServiceRecord.host == host, ServiceRecord.binary == COMPUTE_BINARY))
@@ -187,21 +190,25 @@ class HostTracker:
         logger.warning("compute host %s is back and clean; it rejoins the pool", host)
         return True
 
+    def _compute_records(self) -> list[ServiceRecord]:
+        """The compute services, read once and kept until this tracker writes again."""
+        if self._computes is None:
+            with self.db.session() as session:
+                self._computes = list(session.scalars(select(ServiceRecord).where(
+                    ServiceRecord.binary == COMPUTE_BINARY)))
+        return self._computes
+
     def compute_status(self) -> dict[str, dict[str, bool]]:
         """host -> {"up", "disabled"} for every compute service, as the scheduler needs."""
         now = utcnow()
-        with self.db.session() as session:
-            return {rec.host: {"up": self.is_up(rec, now), "disabled": rec.disabled}
-                    for rec in session.scalars(select(ServiceRecord).where(
-                        ServiceRecord.binary == COMPUTE_BINARY))}
+        return {rec.host: {"up": self.is_up(rec, now), "disabled": rec.disabled}
+                for rec in self._compute_records()}
 
     def zones(self) -> dict[str, list[str]]:
-        with self.db.session() as session:
-            zones: dict[str, list[str]] = {}
-            for rec in session.scalars(select(ServiceRecord).where(
-                    ServiceRecord.binary == COMPUTE_BINARY)):
-                zones.setdefault(rec.zone, []).append(rec.host)
-            return zones
+        zones: dict[str, list[str]] = {}
+        for rec in self._compute_records():
+            zones.setdefault(rec.zone, []).append(rec.host)
+        return zones
 
     def hypervisors(self) -> list[dict]:
         """Each compute node with its service's state, in the shape the API renders."""

@@ -66,6 +66,10 @@ class ConductorManager:
         return {**self.store.usage(project_id),
                 "server_groups": self.resources.server_group_count(project_id)}
 
+    def instance_usage(self, project_id: str) -> dict[str, int]:
+        """Instances, cores and RAM in use: what a boot's quota check needs."""
+        return self.store.usage(project_id)
+
     # -- reading ---------------------------------------------------------------------------
 
     def _visible(self, ctx: RequestContext, instance_id: str) -> dict:
@@ -155,13 +159,13 @@ class ConductorManager:
         min_count = int(request.get("min_count") or 1)
         try:
             self.resources.check_instance_quota(ctx.project_id or "", count=count, flavor=flavor,
-                                                used=self.usage(ctx.project_id or ""))
+                                                used=self.instance_usage(ctx.project_id or ""))
         except errors.QuotaExceeded:
             if min_count >= count:
                 raise
             self.resources.check_instance_quota(ctx.project_id or "", count=min_count,
                                                 flavor=flavor,
-                                                used=self.usage(ctx.project_id or ""))
+                                                used=self.instance_usage(ctx.project_id or ""))
             count = min_count
         if group is not None:
             group_limit = limits["server_group_members"]

@@ -71,6 +71,15 @@ class ComputeResources:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Read-mostly and written only here: kept in memory, dropped on every write.
+        self._flavors: dict[str, dict] | None = None
+        self._quotas: dict[str, dict[str, int]] = {}
+
+    def _flavor_table(self) -> dict[str, dict]:
+        if self._flavors is None:
+            with self.db.session() as session:
+                self._flavors = {f.id: flavor_dict(f) for f in session.scalars(select(Flavor))}
+        return self._flavors
 
     def seed_flavors(self) -> None:
         with self.db.session() as session:
@@ -91,11 +100,10 @@ class ComputeResources:
             return [flavor_dict(f) for f in session.scalars(query)]
 
     def get_flavor(self, ctx: RequestContext, flavor_id: str) -> dict:
-        with self.db.session() as session:
-            flavor = session.get(Flavor, flavor_id)
-            if flavor is None:
-                raise errors.NotFound(f"Flavor {flavor_id} could not be found.")
-            return flavor_dict(flavor)
+        flavor = self._flavor_table().get(flavor_id)
+        if flavor is None:
+            raise errors.NotFound(f"Flavor {flavor_id} could not be found.")
+        return dict(flavor)
 
     def get_flavor_for_boot(self, ctx: RequestContext, flavor_id: str) -> dict:
         """The flavor to boot with; a missing or disabled one is the caller's mistake (400)."""
@@ -108,6 +116,7 @@ class ComputeResources:
         return flavor
 
     def create_flavor(self, ctx: RequestContext, *, flavor: dict) -> dict:
+        self._flavors = None
         with self.db.session() as session:
             fid = str(flavor.get("id") or uuid.uuid4())
             if session.get(Flavor, fid) is not None or session.scalar(
@@ -124,6 +133,7 @@ class ComputeResources:
             return flavor_dict(record)
 
     def delete_flavor(self, ctx: RequestContext, flavor_id: str) -> None:
+        self._flavors = None
         with self.db.session() as session:
             flavor = session.get(Flavor, flavor_id)
             if flavor is None:
@@ -191,12 +201,14 @@ class ComputeResources:
     # -- quotas ------------------------------------------------------------------------
 
     def quota_limits(self, project_id: str) -> dict[str, int]:
-        limits = dict(DEFAULT_QUOTAS)
-        with self.db.session() as session:
-            for row in session.scalars(select(QuotaLimit).where(
-                    QuotaLimit.project_id == project_id)):
-                limits[row.resource] = row.hard_limit
-        return limits
+        if project_id not in self._quotas:
+            limits = dict(DEFAULT_QUOTAS)
+            with self.db.session() as session:
+                for row in session.scalars(select(QuotaLimit).where(
+                        QuotaLimit.project_id == project_id)):
+                    limits[row.resource] = row.hard_limit
+            self._quotas[project_id] = limits
+        return dict(self._quotas[project_id])
 
     def update_quotas(self, ctx: RequestContext, project_id: str, values: dict[str, int]
                       ) -> dict[str, int]:
@@ -204,6 +216,7 @@ class ComputeResources:
         if unknown:
             raise errors.BadRequest(f"Invalid input for field/attribute quota_set. "
                                     f"Additional properties are not allowed: {sorted(unknown)}")
+        self._quotas.pop(project_id, None)
         with self.db.session() as session:
             for resource, limit in values.items():
                 if not isinstance(limit, int) or limit < -1:
