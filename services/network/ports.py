@@ -143,14 +143,18 @@ class PortsMixin(ManagerBase):
 
     @staticmethod
     def _mac(s: Session, net: m.Network, requested: str | None) -> str:
-        taken = set(s.scalars(select(m.Port.mac_address).where(m.Port.network_id == net.id)))
+        def taken(mac: str) -> bool:
+            # One indexed lookup (uq_ports_mac), not a scan of the network's ports.
+            return s.scalar(select(m.Port.id).where(
+                m.Port.network_id == net.id, m.Port.mac_address == mac).limit(1)) is not None
+
         if requested:
-            if requested in taken:
+            if taken(requested):
                 raise exc.MacAddressInUse(net_id=net.id, mac=requested)
             return requested
         for _ in range(_MAC_TRIES):
             mac = ipam.random_mac()
-            if mac not in taken:
+            if not taken(mac):
                 return mac
         raise exc.MacAddressInUse(net_id=net.id, mac=mac)
 
