@@ -15,6 +15,33 @@ from pathlib import Path
 from overcast.cli import cloudconfig, local
 
 
+def guest_lists(transport_url: str, hosts: list[str], *, timeout: float = 10.0,
+                running_only: bool = False) -> dict[str, list[str] | None]:
+    """Ask each compute host over the bus which guests its driver runs now: the host's own
+    view, not the database's. None for a host that does not answer."""
+    import asyncio
+
+    from agents.compute.rpcapi import ComputeAgentAPI
+    from overcast.bus import Bus
+    from overcast.context import RequestContext
+
+    async def ask() -> dict[str, list[str] | None]:
+        bus = Bus(transport_url, name="test-probe", default_timeout=timeout)
+        await bus.connect(timeout=timeout)
+        try:
+            api = ComputeAgentAPI(bus)
+            answers = await asyncio.gather(*(
+                api.list_guests(RequestContext.admin(), host=h, timeout=timeout)
+                for h in hosts), return_exceptions=True)
+            return {h: None if isinstance(a, BaseException) else sorted(
+                g["instance_id"] for g in a if not running_only or g["power_state"] == 1)
+                for h, a in zip(hosts, answers)}
+        finally:
+            await bus.close()
+
+    return asyncio.run(ask())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -66,31 +93,10 @@ class TestCloud:
 
     def host_guests(self, timeout: float = 10.0, *, hosts: list[str] | None = None,
                     running_only: bool = False) -> dict[str, list[str] | None]:
-        """Each compute host's own list of its guests, as its driver sees them (not the
-        database's); None for a host that does not answer."""
-        import asyncio
-
-        from agents.compute.rpcapi import ComputeAgentAPI
-        from overcast.bus import Bus
-        from overcast.context import RequestContext
-
-        async def ask() -> dict[str, list[str]]:
-            bus = Bus(self.cloud.transport_url, name="test-probe", default_timeout=timeout)
-            await bus.connect(timeout=timeout)
-            try:
-                api = ComputeAgentAPI(bus)
-                names = hosts or [n for n in self.cloud.processes()
-                                  if n.startswith("hypervisor-")]
-                answers = await asyncio.gather(*(
-                    api.list_guests(RequestContext.admin(), host=h, timeout=timeout)
-                    for h in names), return_exceptions=True)
-                return {h: None if isinstance(a, BaseException) else sorted(
-                    g["instance_id"] for g in a if not running_only or g["power_state"] == 1)
-                    for h, a in zip(names, answers)}
-            finally:
-                await bus.close()
-
-        return asyncio.run(ask())
+        """Each compute host's own list of its guests (see ``guest_lists``)."""
+        names = hosts or [n for n in self.cloud.processes() if n.startswith("hypervisor-")]
+        return guest_lists(self.cloud.transport_url, names, timeout=timeout,
+                           running_only=running_only)
 
     def kill(self, name: str) -> None:
         """SIGKILL one process of the cloud, as a crash would."""
