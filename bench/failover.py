@@ -31,7 +31,10 @@ def detect_trials(stack: Stack, watch: ServiceWatch, *, how: str, trials: int) -
         getattr(stack.chaos, how)(host)
         figures.append(time.monotonic() - started + watch.wait(host, down, timeout=30,
                                                                interval=0.02))
-        stack.chaos.unpause(host) if how == "pause" else stack.chaos.start(host)
+        if how == "pause":
+            stack.chaos.unpause(host)
+        else:
+            stack.chaos.start(host)
         watch.wait(host, back_in_pool, timeout=90)
         print(f"  {how} {host}: down after {figures[-1]:.2f} s")
     return figures

@@ -1,0 +1,74 @@
+"""Chaos on the control plane: the conductor, scheduler and api killed while boots are in
+flight, and RabbitMQ restarted. No server stays in BUILD, and none the API accepted is lost."""
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+from overcast.testing import wait_until
+from overcast.testing.stack import HOSTS, back_in_pool
+
+
+def _boot_many(conn, prefix, count, *, deadline):
+    """Boot one server at a time until ``count`` were accepted or time runs out; the ids the
+    API acknowledged (202) are returned, the refusals (5xx while a service is down) counted."""
+    image = conn.image.find_image("cirros")
+    accepted, refused = [], 0
+    index = 0
+    while len(accepted) < count and time.monotonic() < deadline:
+        try:
+            server = conn.compute.create_server(name=f"{prefix}-{index}", image_id=image.id,
+                                                flavor_id="1", networks="auto")
+            accepted.append(server.id)
+        except Exception:  # noqa: BLE001 - a refused request is allowed; a lost one is not
+            refused += 1
+            time.sleep(0.2)
+        index += 1
+    return accepted, refused
+
+
+def _settle(conn, ids, timeout=180):
+    def done():
+        servers = {s.id: s for s in conn.compute.servers(details=True)}
+        if any(i not in servers for i in ids):
+            missing = [i for i in ids if i not in servers]
+            raise AssertionError(f"accepted servers lost: {missing}")
+        states = {i: servers[i] for i in ids}
+        return None if any(s.status == "BUILD" for s in states.values()) else states
+    return wait_until(done, timeout=timeout, interval=1)
+
+
+def test_kill_conductor_scheduler_api_during_boots(stack, conn, watch):
+    for host in HOSTS:
+        watch.wait(host, back_in_pool, timeout=60)
+    deadline = time.monotonic() + 90
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        booting = pool.submit(_boot_many, stack.connect(), "flight", 30, deadline=deadline)
+        for target in ("conductor", "scheduler", "api"):
+            time.sleep(2)
+            stack.chaos.kill(target)
+            time.sleep(1)
+            stack.chaos.start(target)
+        accepted, refused = booting.result()
+    assert len(accepted) >= 10, (len(accepted), refused)
+    final = _settle(stack.connect(), accepted)
+    for server in final.values():
+        assert server.status in ("ACTIVE", "ERROR"), (server.id, server.status)
+        if server.status == "ERROR":
+            assert server.fault and server.fault.get("message")
+    for server_id in accepted:
+        stack.connect().compute.delete_server(server_id)
+
+
+def test_rabbitmq_restart_services_reconnect_and_boot(stack, conn, watch):
+    stack.chaos.restart("rabbitmq")
+    for host in HOSTS:
+        watch.wait(host, back_in_pool, timeout=120)
+    fresh = stack.connect()
+    image = fresh.image.find_image("cirros")
+    fresh.compute.create_server(name="after-restart", image_id=image.id, flavor_id="1",
+                                networks="auto", min_count=3, max_count=3)
+    servers = wait_until(lambda: (s := [x for x in fresh.compute.servers(details=True)
+                                        if x.name.startswith("after-restart")])
+                         and all(x.status != "BUILD" for x in s) and s, timeout=60)
+    assert {s.status for s in servers} == {"ACTIVE"}

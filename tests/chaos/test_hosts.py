@@ -1,0 +1,107 @@
+"""Chaos on the compose stack: hypervisor containers killed, paused and cut off.
+
+Each test asserts on the hosts' own guest lists (asked over the bus), not only on the API.
+"""
+from __future__ import annotations
+
+import collections
+
+from overcast.testing import wait_until
+from overcast.testing.stack import HOSTS, back_in_pool, down
+
+
+def _servers(conn, prefix):
+    return {s.id: s for s in conn.compute.servers(details=True) if s.name.startswith(prefix)}
+
+
+def _addresses(server):
+    return sorted(a["addr"] for nets in server.addresses.values() for a in nets)
+
+
+def _boot_on(conn, host, prefix, count):
+    """Boot ``count`` servers that all land on ``host`` (the other hosts briefly disabled)."""
+    others = [s for s in conn.compute.services()
+              if s.binary == "nova-compute" and s.host != host]
+    for service in others:
+        conn.compute.disable_service(service, service.host, service.binary)
+    try:
+        image = conn.image.find_image("cirros")
+        conn.compute.create_server(name=prefix, image_id=image.id, flavor_id="1",
+                                   networks="auto", min_count=count, max_count=count)
+        return wait_until(lambda: (s := _servers(conn, prefix)) and len(s) == count and all(
+            x.status == "ACTIVE" for x in s.values()) and s, timeout=60)
+    finally:
+        for service in others:
+            conn.compute.enable_service(service, service.host, service.binary)
+
+
+def assert_no_guest_on_two_hosts(stack, conn, prefix):
+    """Every server runs on exactly one host (by the hosts' own lists): the API's host."""
+    lists = stack.guests(running_only=True)
+    where = collections.defaultdict(list)
+    for host, ids in lists.items():
+        assert ids is not None, f"{host} did not answer"
+        for instance_id in ids:
+            where[instance_id].append(host)
+    for server in _servers(conn, prefix).values():
+        assert server.status == "ACTIVE", (server.id, server.status)
+        assert where[server.id] == [server.compute_host], (server.id, where[server.id])
+
+
+def test_killed_hypervisor_is_evacuated_same_ids_and_ips(stack, conn, watch):
+    victim = HOSTS[1]
+    before = _boot_on(conn, victim, "kill", 6)
+    stack.chaos.kill(victim)
+    watch.wait(victim, down, timeout=10)
+    after = wait_until(lambda: (s := _servers(conn, "kill")) and all(
+        x.status == "ACTIVE" and x.compute_host != victim for x in s.values()) and s,
+        timeout=30)
+    assert set(after) == set(before)
+    for server_id, server in before.items():
+        assert _addresses(after[server_id]) == _addresses(server)
+    stack.chaos.start(victim)
+    watch.wait(victim, back_in_pool, timeout=90)
+    assert stack.guests([victim])[victim] == []
+    assert_no_guest_on_two_hosts(stack, conn, "kill")
+
+
+def test_paused_hypervisor_is_detected_and_never_runs_a_moved_guest(stack, conn, watch):
+    victim = HOSTS[2]
+    before = _boot_on(conn, victim, "pause", 3)
+    stack.chaos.pause(victim)
+    try:
+        watch.wait(victim, down, timeout=8)
+        wait_until(lambda: all(s.status == "ACTIVE" and s.compute_host != victim
+                               for s in _servers(conn, "pause").values()), timeout=30)
+    finally:
+        stack.chaos.unpause(victim)
+    watch.wait(victim, back_in_pool, timeout=60)
+    assert not set(stack.guests([victim])[victim]) & set(before)
+    assert_no_guest_on_two_hosts(stack, conn, "pause")
+
+
+def test_partitioned_hypervisor_is_fenced_no_duplicates_after_heal(stack, conn, watch):
+    victim = HOSTS[0]
+    before = _boot_on(conn, victim, "part", 3)
+    stack.chaos.partition(victim)
+    try:
+        watch.wait(victim, down, timeout=10)
+        wait_until(lambda: all(s.status == "ACTIVE" and s.compute_host != victim
+                               for s in _servers(conn, "part").values()), timeout=30)
+        service = watch.computes()[victim]
+        assert service["forced_down"] and service["status"] == "disabled"
+    finally:
+        stack.chaos.heal(victim)
+    watch.wait(victim, back_in_pool, timeout=90)
+    assert not set(stack.guests([victim])[victim]) & set(before)
+    assert_no_guest_on_two_hosts(stack, conn, "part")
+
+
+def test_no_host_reported_down_while_every_core_is_busy(stack, conn, watch):
+    """A CPU hog on each core for a minute: no healthy host may be marked down or fenced.
+    (bench/failover.py runs the same for ten minutes.)"""
+    from bench.failover import false_positive_run
+    for host in HOSTS:
+        watch.wait(host, back_in_pool, timeout=60)
+    result = false_positive_run(watch, seconds=60)
+    assert result["false_down_reports"] == 0, result["reports"]
