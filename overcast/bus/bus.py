@@ -249,8 +249,11 @@ class Bus:
         try:
             if self._probe_channel is None or self._probe_channel.is_closed:
                 self._probe_channel = await self._connection.channel()
+            # robust=False: a robust channel answers a passive declare of a name it has seen
+            # from its cache, with the first answer's counts, forever.
             queue = await self._probe_channel.declare_queue(queue_name(topic, server),
-                                                            passive=True, timeout=2)
+                                                            passive=True, timeout=2,
+                                                            robust=False)
         except Exception:  # noqa: BLE001 - a missing queue closes the channel; reopen next time
             self._probe_channel = None
             return None

@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-HEALTH_FILE = Path("/run/overcast-host")
+HEALTH_FILE = Path(os.environ.get("OVERCAST_HOST_HEALTH_FILE", "/run/overcast-host"))
 _REPLICA = re.compile(r"-(\d+)$")
 
 
@@ -41,18 +41,76 @@ def replica_number(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _nameserver(resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
+    for line in resolv_conf.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            return parts[1]
+    return "127.0.0.11"
+
+
+def _encode_name(name: str) -> bytes:
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\0"
+
+
+def _read_name(packet: bytes, offset: int) -> tuple[str, int]:
+    """A (possibly compressed) domain name at ``offset``; the name and the offset after it."""
+    labels, end = [], None
+    while True:
+        length = packet[offset]
+        if length & 0xC0 == 0xC0:  # a pointer to a name earlier in the packet
+            end = end if end is not None else offset + 2
+            offset = ((length & 0x3F) << 8) | packet[offset + 1]
+            continue
+        if length == 0:
+            return ".".join(labels), (end if end is not None else offset + 1)
+        labels.append(packet[offset + 1:offset + 1 + length].decode())
+        offset += 1 + length
+
+
+def reverse_lookup(address: str, *, server: str, port: int = 53, timeout: float = 1.0) -> str:
+    """The PTR name of an IPv4 ``address``, asked of the DNS ``server`` directly.
+
+    Not ``socket.gethostbyaddr``: the C library reads /etc/hosts first, where Docker maps
+    the address to the container's id, not its name.
+    """
+    query_id = int.from_bytes(os.urandom(2), "big")
+    qname = ".".join(reversed(address.split("."))) + ".in-addr.arpa"
+    request = (query_id.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+               + _encode_name(qname) + b"\x00\x0c\x00\x01")  # PTR, IN
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(request, (server, port))
+        packet = sock.recv(4096)
+    if int.from_bytes(packet[:2], "big") != query_id:
+        raise OSError("DNS answer for another query")
+    answers = int.from_bytes(packet[6:8], "big")
+    _, offset = _read_name(packet, 12)
+    offset += 4  # QTYPE, QCLASS
+    for _ in range(answers):
+        _, offset = _read_name(packet, offset)
+        rtype = int.from_bytes(packet[offset:offset + 2], "big")
+        rdlength = int.from_bytes(packet[offset + 8:offset + 10], "big")
+        offset += 10
+        if rtype == 12:
+            return _read_name(packet, offset)[0]
+        offset += rdlength
+    raise OSError(f"no PTR record for {address}")
+
+
 def own_container_name(*, attempts: int = 20, delay: float = 0.25) -> str:
     """This container's name, from a reverse lookup of its address in Docker's DNS."""
     address = socket.gethostbyname(socket.gethostname())
+    server = _nameserver()
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            return socket.gethostbyaddr(address)[0]
+            return reverse_lookup(address, server=server)
         except OSError as exc:  # the embedded DNS may not know us for a moment
             last = exc
             time.sleep(delay)
-    raise RuntimeError(f"cannot find this container's name by reverse DNS of {address}: "
-                       f"{last}")
+    raise RuntimeError(f"cannot find this container's name by reverse DNS of {address} "
+                       f"at {server}: {last}")
 
 
 def host_name(role: str | None, environ: dict[str, str]) -> str:
@@ -92,14 +150,14 @@ def prepare(role: str | None, modules: list[str], environ: dict[str, str]) -> di
 
 def supervise(modules: list[str], env: dict[str, str], *, grace: float = 10.0) -> int:
     """Run every module; when one exits or a signal comes, stop all; the first exit status."""
-    procs = {m: subprocess.Popen([sys.executable, "-m", m], env=env) for m in modules}
+    procs = [(m, subprocess.Popen([sys.executable, "-m", m], env=env)) for m in modules]
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
-        for proc in procs.values():
-            if proc.poll() is None:
+        for _, proc in procs:
+            if proc.returncode is None:
                 proc.send_signal(signum)
 
     signal.signal(signal.SIGTERM, stop)
@@ -108,17 +166,17 @@ def supervise(modules: list[str], env: dict[str, str], *, grace: float = 10.0) -
         pid, raw = os.wait()
     except ChildProcessError:
         return 0
-    dead = next((m for m, p in procs.items() if p.pid == pid), "?")
     status = os.waitstatus_to_exitcode(raw)
-    for proc in procs.values():
+    dead = "?"
+    for module, proc in procs:
         if proc.pid == pid:
-            proc.returncode = status
+            proc.returncode, dead = status, module
     if not stopping:
         print(f"overcast-host: {dead} exited with status {status}; stopping the host",
               file=sys.stderr, flush=True)
         stop(signal.SIGTERM, None)
     deadline = time.monotonic() + grace
-    for proc in procs.values():
+    for _, proc in procs:
         try:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

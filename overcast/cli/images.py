@@ -12,6 +12,7 @@ unchanged tree costs no ``docker build`` at all. Run ``python -m overcast.cli.im
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import logging
@@ -56,7 +57,7 @@ class ImageSpec:
 PROJECT = ImageSpec(
     tag=PROJECT_TAG, official_base="python:3.11-slim", dockerfile=COMPOSE_DIR / "Dockerfile",
     context=ROOT,
-    inputs=("pyproject.toml", "README.md", "overcast", "services", "agents", "protos",
+    inputs=("pyproject.toml", "overcast", "services", "agents", "protos",
             "compose/Dockerfile", "compose/overcast-host", "compose/overcast-healthy"))
 RABBITMQ = ImageSpec(
     tag=RABBITMQ_TAG, official_base="rabbitmq:3-management",
@@ -65,10 +66,10 @@ RABBITMQ = ImageSpec(
 IMAGES = (PROJECT, RABBITMQ)
 
 
-def _docker(*args: str, check: bool = True, timeout: float | None = None,
-            capture: bool = True) -> subprocess.CompletedProcess[str]:
+def _docker(*args: str, check: bool = True, timeout: float | None = None
+            ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], check=check, text=True, timeout=timeout,
-                          capture_output=capture)
+                          capture_output=True)
 
 
 def image_id(tag: str) -> str | None:
@@ -188,12 +189,13 @@ def _prepare_ca_bundle() -> None:
         CA_IN_CONTEXT.write_bytes(data)
 
 
-def build(spec: ImageSpec, *, pull: bool = False, force: bool = False,
+def build(spec: ImageSpec, *, base: str, force: bool = False,
           say: Callable[[str], None] = print) -> bool:
-    """Build ``spec`` unless an image of the same inputs and base exists; True if built."""
-    base = resolve_base(spec, pull=pull, say=say)
+    """Build ``spec`` on ``base`` unless an image of the same inputs and base exists; True if
+    it was built."""
     base_id = image_id(base)
-    assert base_id is not None
+    if base_id is None:
+        raise RuntimeError(f"base image {base} is missing")
     wanted = context_hash(spec, base_id)
     if not force and image_label(spec.tag, HASH_LABEL) == wanted:
         return False
@@ -202,11 +204,14 @@ def build(spec: ImageSpec, *, pull: bool = False, force: bool = False,
     say(f"building {spec.tag} from {base}")
     started = time.monotonic()
     verbose = os.environ.get("OVERCAST_BUILD_VERBOSE") == "1"
-    result = _docker("build", *(() if verbose else ("-q",)), "-f", str(spec.dockerfile),
-                     "-t", spec.tag, "--build-arg", f"BASE_IMAGE={base}",
-                     "--label", f"{HASH_LABEL}={wanted}",
-                     "--label", f"org.opencontainers.image.base.name={base}",
-                     str(spec.context), check=False, capture=not verbose)
+    # The classic builder: BuildKit needs the buildx plugin, which Debian bookworm lacks.
+    env = {**os.environ, "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
+    result = subprocess.run(
+        ["docker", "build", *(() if verbose else ("-q",)), "-f", str(spec.dockerfile),
+         "-t", spec.tag, "--build-arg", f"BASE_IMAGE={base}",
+         "--label", f"{HASH_LABEL}={wanted}",
+         "--label", f"org.opencontainers.image.base.name={base}", str(spec.context)],
+        env=env, text=True, capture_output=not verbose, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"docker build of {spec.tag} failed:\n{result.stderr or ''}"
                            f"{(result.stdout or '')[-4000:]}")
@@ -216,10 +221,16 @@ def build(spec: ImageSpec, *, pull: bool = False, force: bool = False,
 
 def ensure_images(*, pull: bool = False, force: bool = False,
                   say: Callable[[str], None] = print) -> list[str]:
-    """Make sure every image of the stack exists and is current; the tags that were built."""
-    env = {"DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
-    os.environ.update(env)  # the classic builder: BuildKit needs buildx, bookworm lacks it
-    return [spec.tag for spec in IMAGES if build(spec, pull=pull, force=force, say=say)]
+    """Make sure every image of the stack exists and is current; the tags that were built.
+
+    Bases are settled first, one image at a time (they may share the Debian base); then the
+    images build side by side, since their downloads (PyPI, Debian) overlap well.
+    """
+    bases = {spec.tag: resolve_base(spec, pull=pull, say=say) for spec in IMAGES}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(IMAGES)) as pool:
+        futures = {spec.tag: pool.submit(build, spec, base=bases[spec.tag], force=force,
+                                         say=say) for spec in IMAGES}
+        return [tag for tag, future in futures.items() if future.result()]
 
 
 def remove_images(*, base: bool = False) -> None:

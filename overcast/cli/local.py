@@ -29,10 +29,26 @@ class LocalCloud:
     hosts: int = 3
     bind: str = "127.0.0.1"
     extra_env: tuple[tuple[str, str], ...] = ()
+    # Object storage: the proxy and this many storage nodes (0: none).
+    storage_nodes: int = 0
+    object_port: int = 8080
+    # gRPC ports of the storage nodes; empty: 6201, 6202, ...
+    storage_ports: tuple[int, ...] = ()
 
     @property
     def api_url(self) -> str:
         return f"http://{self.bind}:{self.api_port}"
+
+    @property
+    def object_url(self) -> str:
+        return f"http://{self.bind}:{self.object_port}"
+
+    def ring_path(self) -> Path:
+        return self.state_dir / "object.ring"
+
+    def storage_address(self, index: int) -> str:
+        port = self.storage_ports[index - 1] if self.storage_ports else 6200 + index
+        return f"{self.bind}:{port}"
 
     def processes(self) -> dict[str, tuple[str, dict[str, str]]]:
         """name -> (python module, environment) for every process of the cloud."""
@@ -50,7 +66,34 @@ class LocalCloud:
         for index in range(1, self.hosts + 1):
             procs[f"hypervisor-{index}"] = ("agents.compute",
                                             {"OVERCAST_COMPUTE_HOST": f"hypervisor-{index}"})
+        if self.storage_nodes:
+            procs["api"][1]["OVERCAST_API_EXTRA_ENDPOINTS"] = (
+                f"object-store={self.object_url}/v1/AUTH_%(project_id)s")
+            procs["object-proxy"] = ("services.objectstore", {
+                "OVERCAST_OBJECT_PROXY_LISTEN": self.bind,
+                "OVERCAST_OBJECT_PROXY_PORT": str(self.object_port),
+                "OVERCAST_OBJECT_PROXY_PUBLIC_URL": self.object_url,
+                "OVERCAST_OBJECT_PROXY_AUTH_URL": f"{self.api_url}/identity",
+                "OVERCAST_OBJECT_PROXY_TEMPAUTH_USERS": "test:tester:testing:.admin",
+                "OVERCAST_OBJECT_PROXY_RING_PATH": str(self.ring_path())})
+            for index in range(1, self.storage_nodes + 1):
+                procs[f"storage-{index}"] = ("agents.storage", {
+                    "OVERCAST_STORAGE_HOST": f"storage-{index}",
+                    "OVERCAST_STORAGE_LISTEN": self.storage_address(index),
+                    "OVERCAST_STORAGE_RING_PATH": str(self.ring_path())})
         return procs
+
+    def ensure_ring(self) -> None:
+        """Write the object ring (a zone per storage node) unless there is one."""
+        if not self.storage_nodes or self.ring_path().exists():
+            return
+        from services.objectstore.ring import RingBuilder
+        builder = RingBuilder()
+        for index in range(1, self.storage_nodes + 1):
+            builder.add_device(name=f"storage-{index}", address=self.storage_address(index),
+                               zone=index)
+        builder.rebalance()
+        builder.save(self.ring_path())
 
     def run_dir(self) -> Path:
         return self.state_dir / "run"
@@ -139,6 +182,7 @@ def start_process(cloud: LocalCloud, name: str, module: str, env: dict[str, str]
 def start_all(cloud: LocalCloud, env: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
     """Start every process that is not already running; returns name -> pid."""
     running = {n: p for n, p in read_pids(cloud).items() if pid_alive(p)}
+    cloud.ensure_ring()
     started = {}
     for name, (module, proc_env) in cloud.processes().items():
         if name in running:
@@ -195,7 +239,9 @@ def wait_healthy(cloud: LocalCloud, *, timeout: float = 60.0) -> None:
             raise RuntimeError(f"process(es) exited: {', '.join(sorted(dead))}; see "
                                f"{cloud.log_dir()}")
         ready = {p.name.split(".")[0] for p in cloud.run_dir().glob("*.ready")}
-        missing = {"image", "api", "conductor", "scheduler"} - ready
+        missing = ({"image", "api", "conductor", "scheduler"}
+                   | {n for n in expected if n == "object-proxy" or n.startswith("storage-")}
+                   ) - ready
         if missing:
             problem = f"waiting for {', '.join(sorted(missing))}"
             time.sleep(0.2)

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from overcast.cli import chaos, cloudconfig, local
+from overcast.cli import chaos, cloudconfig, compose, local, ring
 
 app = typer.Typer(help="Run and inspect an Overcast cloud.", no_args_is_help=True,
                   add_completion=False)
 console = Console()
 app.add_typer(chaos.app, name="chaos")
+app.add_typer(ring.app, name="ring")
 
 STATE_DIR = typer.Option(Path("state"), "--state-dir", envvar="OVERCAST_STATE_DIR",
                          help="Where the cloud keeps its databases, logs and pids.")
@@ -28,7 +30,9 @@ def _cloud(state_dir: Path, transport_url: str, **kw) -> local.LocalCloud:  # no
 
 @app.command()
 def up(local_mode: bool = typer.Option(False, "--local", help="Run every service as a local "
-                                       "process (the only mode until compose lands)."),
+                                       "process instead of containers."),
+       compose_mode: bool = typer.Option(False, "--compose", help="Run the compose stack, "
+                                         "one container per host (the default)."),
        hosts: int = typer.Option(3, "--hosts", min=1, help="How many hypervisor hosts."),
        api_port: int = typer.Option(8770, "--api-port"),
        image_port: int = typer.Option(9292, "--image-port"),
@@ -36,8 +40,11 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
        clouds_file: Path = typer.Option(Path("clouds.yaml"), "--clouds-yaml"),
        timeout: float = typer.Option(90.0, "--timeout")) -> None:
     """Start the cloud and wait until every service and host is healthy."""
-    if not local_mode:
-        console.print("[yellow]Only process mode exists so far; running with --local.[/]")
+    if compose_mode or not local_mode:
+        _up_compose(compose.ComposeCloud(state_dir=state_dir.resolve() / "compose",
+                                         hypervisors=hosts, api_port=api_port),
+                    clouds_file=clouds_file, timeout=max(timeout, 180.0))
+        return
     cloud = _cloud(state_dir, transport_url, hosts=hosts, api_port=api_port,
                    image_port=image_port)
     broker = local.ensure_broker(transport_url)
@@ -61,16 +68,43 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")
 
 
+def _up_compose(cloud: compose.ComposeCloud, *, clouds_file: Path, timeout: float) -> None:
+    try:
+        text = compose.up(cloud, clouds_file=clouds_file, timeout=timeout,
+                          say=lambda line: console.print(line, markup=False, highlight=False))
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Overcast is up[/] (compose project {cloud.project}): "
+                  f"{cloud.hypervisors} hypervisors, "
+                  f"API at {cloud.api_url} (identity {cloud.api_url}/identity/v3), "
+                  f"RabbitMQ at {cloud.transport_url.split('@')[-1]}")
+    console.print(f"clouds.yaml written to {clouds_file.resolve()}:\n")
+    console.print(text, markup=False, highlight=False)
+    console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")
+
+
 @app.command()
-def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT) -> None:
+def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
+           compose_mode: bool = typer.Option(False, "--compose",
+                                             help="The compose stack's containers.")) -> None:
     """Each process with its pid, and each service and host with its heartbeat age."""
     cloud = _cloud(state_dir, transport_url)
-    table = Table(title="processes")
-    for column in ("name", "pid", "alive"):
-        table.add_column(column)
-    for name, pid in local.read_pids(cloud).items():
-        alive = local.pid_alive(pid)
-        table.add_row(name, str(pid), "[green]yes[/]" if alive else "[red]no[/]")
+    if compose_mode:
+        stack = compose.ComposeCloud()
+        cloud = _cloud(state_dir, stack.transport_url)
+        table = Table(title=f"containers (compose project {stack.project})")
+        for column in ("name", "service", "state", "health"):
+            table.add_column(column)
+        for item in stack.containers():
+            table.add_row(item["Name"], item["Service"], item["State"], item.get("Health", ""))
+    else:
+        table = Table(title="processes")
+        for column in ("name", "pid", "alive"):
+            table.add_column(column)
+        for name, pid in local.read_pids(cloud).items():
+            alive = local.pid_alive(pid)
+            table.add_row(name, str(pid), "[green]yes[/]" if alive else "[red]no[/]")
     console.print(table)
     try:
         services = asyncio.run(local.service_states(cloud))
@@ -92,8 +126,14 @@ def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT) -> None:
 
 
 @app.command()
-def down(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT) -> None:
+def down(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
+         compose_mode: bool = typer.Option(False, "--compose", help="The compose stack."),
+         volumes: bool = typer.Option(False, "--volumes", help="With --compose: remove the "
+                                      "stack's named volumes (all its data) too.")) -> None:
     """Stop every process of the cloud gracefully (SIGTERM, then SIGKILL after 15 s)."""
+    if compose_mode:
+        compose.down(compose.ComposeCloud(), volumes=volumes)
+        return
     stopped = local.stop_all(_cloud(state_dir, transport_url))
     console.print(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
 

@@ -117,7 +117,8 @@ class TestCloud:
 @contextlib.contextmanager
 def running_cloud(*, hosts: int = 3, base_url: str = "amqp://guest:guest@127.0.0.1:5672/",
                   env: dict[str, dict[str, str]] | None = None, keep: bool = False,
-                  extra_env: dict[str, str] | None = None) -> Iterator[TestCloud]:
+                  extra_env: dict[str, str] | None = None,
+                  storage_nodes: int = 0) -> Iterator[TestCloud]:
     """Start a cloud in a temporary directory on a fresh vhost; stop and remove it after."""
     local.ensure_broker(base_url)
     vhost = f"overcast-test-{secrets.token_hex(4)}"
@@ -125,7 +126,10 @@ def running_cloud(*, hosts: int = 3, base_url: str = "amqp://guest:guest@127.0.0
     state_dir = Path(tempfile.mkdtemp(prefix="overcast-test-"))
     cloud = local.LocalCloud(state_dir=state_dir, transport_url=base_url.rstrip("/") + "/"
                              + vhost, api_port=free_port(), image_port=free_port(),
-                             hosts=hosts, extra_env=tuple((extra_env or {}).items()))
+                             hosts=hosts, extra_env=tuple((extra_env or {}).items()),
+                             storage_nodes=storage_nodes,
+                             object_port=free_port() if storage_nodes else 8080,
+                             storage_ports=tuple(free_port() for _ in range(storage_nodes)))
     passwords = cloudconfig.load_or_create_secrets(state_dir)
     clouds_file = state_dir / "clouds.yaml"
     cloudconfig.write_clouds_yaml(clouds_file, cloudconfig.clouds_yaml(

