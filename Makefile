@@ -73,8 +73,8 @@ unit: venv
 integration: venv deps
 	$(PY) -m pytest tests/integration -q
 
-test: venv deps check-protos
-	$(PY) -m pytest tests/unit tests/integration -q -p no:cacheprovider
+test: venv deps check-protos compose-plugin
+	$(PY) -m pytest tests/unit tests/integration tests/chaos -q -p no:cacheprovider
 
 bench: venv deps
 	$(PY) bench/boot.py

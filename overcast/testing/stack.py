@@ -16,10 +16,11 @@ class Stack:
     """A running stack: its API (as the stock clients see it), its bus and its containers."""
 
     def __init__(self, *, clouds_file: Path = Path("clouds.yaml"),
-                 bus_url: str = "amqp://guest:guest@127.0.0.1:5673/") -> None:
+                 bus_url: str = "amqp://guest:guest@127.0.0.1:5673/",
+                 project: str = "overcast") -> None:
         self.clouds_file = clouds_file.resolve()
         self.bus_url = bus_url
-        self.chaos = ComposeChaos()
+        self.chaos = ComposeChaos(project)
 
     def connect(self, cloud: str = "overcast-admin"):  # noqa: ANN201
         from openstack import config, connection
