@@ -28,6 +28,22 @@ class Stack:
                                         load_envvars=False).get_one(cloud=cloud)
         return connection.Connection(config=region)
 
+    def wait_api(self, timeout: float = 90.0) -> None:
+        """Return once the API answers again (after its container was restarted)."""
+        import yaml
+        clouds = yaml.safe_load(self.clouds_file.read_text())["clouds"]
+        url = clouds["overcast-admin"]["auth"]["auth_url"]
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the API did not come back in {timeout}s")
+            time.sleep(0.5)
+
     def guests(self, hosts: list[str] | tuple[str, ...] = HOSTS, *, running_only: bool = False,
                timeout: float = 5.0) -> dict[str, list[str] | None]:
         """Each host's own guest list, asked over the stack's bus."""

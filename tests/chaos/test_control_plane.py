@@ -50,6 +50,7 @@ def test_kill_conductor_scheduler_api_during_boots(stack, conn, watch):
             time.sleep(1)
             stack.chaos.start(target)
         accepted, refused = booting.result()
+    stack.wait_api()
     assert len(accepted) >= 10, (len(accepted), refused)
     final = _settle(stack.connect(), accepted)
     for server in final.values():
@@ -62,6 +63,7 @@ def test_kill_conductor_scheduler_api_during_boots(stack, conn, watch):
 
 def test_rabbitmq_restart_services_reconnect_and_boot(stack, conn, watch):
     stack.chaos.restart("rabbitmq")
+    stack.wait_api()
     for host in HOSTS:
         watch.wait(host, back_in_pool, timeout=120)
     fresh = stack.connect()
