@@ -6,3 +6,8 @@ import datetime as dt
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """A stored time as ISO 8601 with microseconds (None stays None)."""
+    return value.isoformat(timespec="microseconds") if value else None

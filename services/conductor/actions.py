@@ -5,8 +5,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from overcast import errors
+from overcast.clock import iso
 from overcast.context import RequestContext
-from services.conductor.hosts import iso
 from services.conductor.models import InstanceAction, InstanceActionEvent, utcnow
 
 

@@ -11,7 +11,6 @@ late because the machine is busy. That is what keeps a busy machine free of fals
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -39,7 +38,6 @@ class FailureDetector:
         self.grace = hosts.service_down_time.total_seconds() + 2 * report_interval
         self._quiet_until = time.monotonic() + self.grace
         self._last_run: float | None = None
-        self.detected: list[tuple[str, dt.datetime]] = []
 
     def hold_off(self) -> None:
         """Judge nobody for a while (the conductor just (re)connected to the broker)."""
@@ -70,7 +68,6 @@ class FailureDetector:
             return []  # its heartbeats may be among the unread messages
         confirmed = [h for h in down if self._silent(h)]
         for host in confirmed:
-            self.detected.append((host, utcnow()))
             logger.warning("compute host %s is down", host)
             if self.auto_evacuate:
                 await self.on_down(host)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from overcast import errors
 from overcast.db import Database
+from overcast.clock import iso
 from services.conductor.models import ComputeNode, ServiceRecord, utcnow
 
 logger = logging.getLogger(__name__)
@@ -17,10 +18,6 @@ _NODE_FIELDS = ("hypervisor_type", "hypervisor_version", "host_ip", "vcpus", "me
                 "local_gb", "vcpus_used", "memory_mb_used", "local_gb_used", "running_vms")
 # Persist a heartbeat's time at most this often; the live value is kept in memory.
 _PERSIST_EVERY = dt.timedelta(seconds=5)
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat(timespec="microseconds") if value else None
 
 
 class HostTracker:

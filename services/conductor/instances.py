@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overcast.clock import iso
 from overcast.db import Database
 from services.conductor import states
-from services.conductor.hosts import iso
 from services.conductor.models import Instance
 
 

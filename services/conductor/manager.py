@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from overcast import errors
+from overcast.clock import iso
 from overcast.context import RequestContext
 from overcast.db import Database
 from services.conductor import actions, migrations, states
 from services.conductor.evacuation import Evacuator
-from services.conductor.hosts import HostTracker, iso
+from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore, instance_dict
 from services.conductor.models import Instance, utcnow
 from services.conductor.resources import ComputeResources

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.conductor.hosts import iso
+from overcast.clock import iso
 from services.conductor.models import Migration, utcnow
 
 
