@@ -13,6 +13,19 @@ from overcast.testing import wait_until
 from overcast.testing.cloud import free_port
 from overcast.testing.stack import ServiceWatch, Stack
 
+# The stack's last log lines, kept for the terminal summary when a chaos test fails (the
+# stack and its state directory are gone by then).
+_STACK_LOGS: list[str] = []
+_LOGGED_SERVICES = ("conductor", "scheduler", "hypervisor")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
+    if not _STACK_LOGS or not terminalreporter.stats.get("failed"):
+        return
+    terminalreporter.section("compose stack logs (warnings and errors)")
+    for line in _STACK_LOGS:
+        terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session")
 def stack():
@@ -31,9 +44,10 @@ def stack():
         yield test_stack
     finally:
         try:
-            logs = cloud.compose("logs", "--no-color", "--tail", "30", capture=True,
-                                 check=False).stdout
-            (state / "compose.log").write_text(logs or "")
+            logs = cloud.compose("logs", "--no-color", "--tail", "400", *_LOGGED_SERVICES,
+                                 capture=True, check=False).stdout or ""
+            _STACK_LOGS[:] = [line for line in logs.splitlines()
+                              if '"WARNING"' in line or '"ERROR"' in line][-80:]
         finally:
             compose.down(cloud, volumes=True)
         shutil.rmtree(state, ignore_errors=True)

@@ -35,6 +35,21 @@ def _boot_on(conn, host, prefix, count):
             conn.compute.enable_service(service, service.host, service.binary)
 
 
+def _wait_moved_off(conn, prefix, victim, *, timeout):
+    """Every ``prefix`` server ACTIVE on a host other than ``victim``; on timeout, say where
+    each one stands (status, host, task state, fault) so a failure explains itself."""
+    def moved():
+        servers = _servers(conn, prefix)
+        return servers if servers and all(
+            x.status == "ACTIVE" and x.compute_host != victim for x in servers.values()) else None
+    try:
+        return wait_until(moved, timeout=timeout)
+    except AssertionError:
+        states = [(x.id[:8], x.status, x.compute_host, x.task_state, (x.fault or {}).get("message"))
+                  for x in _servers(conn, prefix).values()]
+        raise AssertionError(f"not evacuated from {victim} in {timeout}s: {states}") from None
+
+
 def assert_no_guest_on_two_hosts(stack, conn, prefix):
     """Every server runs on exactly one host (by the hosts' own lists): the API's host."""
     lists = stack.guests(running_only=True)
@@ -52,14 +67,14 @@ def test_killed_hypervisor_is_evacuated_same_ids_and_ips(stack, conn, watch):
     victim = HOSTS[1]
     before = _boot_on(conn, victim, "kill", 6)
     stack.chaos.kill(victim)
-    watch.wait(victim, down, timeout=10)
-    after = wait_until(lambda: (s := _servers(conn, "kill")) and all(
-        x.status == "ACTIVE" and x.compute_host != victim for x in s.values()) and s,
-        timeout=30)
+    try:
+        watch.wait(victim, down, timeout=10)
+        after = _wait_moved_off(conn, "kill", victim, timeout=30)
+    finally:
+        stack.chaos.start(victim)
     assert set(after) == set(before)
     for server_id, server in before.items():
         assert _addresses(after[server_id]) == _addresses(server)
-    stack.chaos.start(victim)
     watch.wait(victim, back_in_pool, timeout=90)
     assert stack.guests([victim])[victim] == []
     assert_no_guest_on_two_hosts(stack, conn, "kill")
@@ -71,8 +86,7 @@ def test_paused_hypervisor_is_detected_and_never_runs_a_moved_guest(stack, conn,
     stack.chaos.pause(victim)
     try:
         watch.wait(victim, down, timeout=8)
-        wait_until(lambda: all(s.status == "ACTIVE" and s.compute_host != victim
-                               for s in _servers(conn, "pause").values()), timeout=30)
+        _wait_moved_off(conn, "pause", victim, timeout=30)
     finally:
         stack.chaos.unpause(victim)
     watch.wait(victim, back_in_pool, timeout=60)
@@ -86,8 +100,7 @@ def test_partitioned_hypervisor_is_fenced_no_duplicates_after_heal(stack, conn, 
     stack.chaos.partition(victim)
     try:
         watch.wait(victim, down, timeout=10)
-        wait_until(lambda: all(s.status == "ACTIVE" and s.compute_host != victim
-                               for s in _servers(conn, "part").values()), timeout=30)
+        _wait_moved_off(conn, "part", victim, timeout=30)
         service = watch.computes()[victim]
         assert service["forced_down"] and service["status"] == "disabled"
     finally:
