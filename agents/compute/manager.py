@@ -101,7 +101,8 @@ class ComputeManager:
         logger.warning("lost the message bus: fenced myself, stopped %d guest(s)",
                        len(self.fenced_guests))
 
-    async def reconcile(self, ctx: RequestContext) -> list[str]:
+    async def reconcile(self, ctx: RequestContext, *, timeout: float | None = None
+                        ) -> list[str]:
         """Match the guests to the conductor's records; returns the ids destroyed.
 
         Guests the conductor no longer places here (deleted, or evacuated while this host
@@ -109,7 +110,8 @@ class ComputeManager:
         started again.
         """
         asked_at = utcnow()
-        expected = set(await self.conductor.instances_on_host(ctx, host=self.host))
+        expected = set(await self.conductor.instances_on_host(ctx, host=self.host,
+                                                              timeout=timeout))
         stale = [g.instance_id for g in self.driver.list_guests()
                  if g.instance_id not in expected]
         for instance_id in stale:

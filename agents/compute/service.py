@@ -1,6 +1,7 @@
 """The compute agent process: AMQP entry points, heartbeats and inventory reports."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -56,6 +57,8 @@ class ComputeService(Service):
         self.cfg: ComputeConfig = cfg
         self._beats = 0
         self._last_beat_ok = time.monotonic()
+        self._reconciling = asyncio.Lock()
+        self._reconcile_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -69,14 +72,14 @@ class ComputeService(Service):
         self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor)
         await self._report_inventory()
         # Before serving or reporting up: destroy what was deleted or evacuated meanwhile.
-        await self._reconcile()
+        await self._reconcile(timeout=cfg.rpc_timeout)
         self.server = RpcServer(self.bus, topic="compute", server=cfg.host, endpoint=self)
         await self.server.start()
         self._last_beat_ok = time.monotonic()
         self.periodic = [
             PeriodicTask("heartbeat", self._heartbeat, interval=cfg.report_interval),
             PeriodicTask("watchdog", self._watchdog, interval=min(0.25, cfg.report_interval)),
-            PeriodicTask("reconcile", self._reconcile, interval=cfg.reconcile_interval,
+            PeriodicTask("reconcile", self._periodic_reconcile, interval=cfg.reconcile_interval,
                          initial_delay=cfg.reconcile_interval),
             PeriodicTask("inventory", self._report_inventory,
                          interval=cfg.inventory_interval, initial_delay=cfg.inventory_interval),
@@ -87,18 +90,41 @@ class ComputeService(Service):
     async def stop(self) -> None:
         for task in self.periodic:
             await task.stop()
+        if self._reconcile_task is not None:
+            self._reconcile_task.cancel()
         await self.server.stop()
         await self.bus.close()
 
-    async def _reconcile(self) -> None:
-        try:
-            await self.manager.reconcile(RequestContext.admin())
-        except Exception as exc:  # noqa: BLE001 - the conductor may not be up yet
-            logger.warning("could not reconcile guests with the conductor: %s", exc)
+    async def _reconcile(self, timeout: float | None = None) -> None:
+        """Match the guests to the conductor's records, one pass at a time. Once running,
+        the answer is waited for only a few heartbeats' time: a reply lost in a broker
+        restart must not hold anything up for the whole RPC timeout."""
+        async with self._reconciling:
+            try:
+                await self.manager.reconcile(
+                    RequestContext.admin(),
+                    timeout=timeout or max(5.0, 5 * self.cfg.report_interval))
+            except Exception as exc:  # noqa: BLE001 - the conductor may not be up yet
+                logger.warning("could not reconcile guests with the conductor: %s", exc)
+
+    async def _periodic_reconcile(self) -> None:
+        # While self-fenced, only a heartbeat that got through may undo the fence (see
+        # _heartbeat): the conductor may be about to rebuild these guests elsewhere.
+        if self.manager.fenced_guests is not None and not self._beating():
+            return
+        await self._reconcile()
+
+    def _beating(self) -> bool:
+        return time.monotonic() - self._last_beat_ok <= self.cfg.fence_window
+
+    def _reconcile_soon(self) -> None:
+        """Start a reconcile beside the heartbeats, which must never wait for one."""
+        if self._reconcile_task is None or self._reconcile_task.done():
+            self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile())
 
     async def _watchdog(self) -> None:
         """Fence this host when its heartbeats stopped getting through (lost bus, pause)."""
-        if time.monotonic() - self._last_beat_ok > self.cfg.fence_window:
+        if not self._beating():
             await self.manager.self_fence()
 
     async def _heartbeat(self) -> None:
@@ -120,7 +146,7 @@ class ComputeService(Service):
             return
         self._last_beat_ok = time.monotonic()
         if self.manager.fenced_guests is not None:
-            await self._reconcile()
+            self._reconcile_soon()
 
     async def _report_inventory(self) -> None:
         res = self.manager.driver.host_resources()

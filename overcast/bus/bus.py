@@ -213,16 +213,29 @@ class Bus:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=event_type,
             mandatory=False)
 
-    async def reply(self, message: AbstractIncomingMessage, body: bytes) -> None:
+    async def reply(self, message: AbstractIncomingMessage, body: bytes, *,
+                    attempts: int = 3) -> None:
+        """Answer a call. Right after a broker restart the request can arrive before this
+        side's publishing channel is back, so a failed reply is retried once reconnected."""
         if not message.reply_to:
             return
-        try:
-            await self._publish_channel.default_exchange.publish(
-                aio_pika.Message(body, correlation_id=message.correlation_id,
-                                 content_type="application/json"),
-                routing_key=message.reply_to)
-        except Exception:  # the caller went away; its call has already failed
-            logger.warning("could not deliver a reply to %s", message.reply_to)
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._publish_channel.default_exchange.publish(
+                    aio_pika.Message(body, correlation_id=message.correlation_id,
+                                     content_type="application/json"),
+                    routing_key=message.reply_to, timeout=5)
+                return
+            except Exception:  # noqa: BLE001 - channel closed or reconnecting
+                if attempt == attempts:
+                    break
+                try:
+                    await self.wait_connected(2.0)
+                except ConnectionLost:
+                    break
+                await asyncio.sleep(0.1 * attempt)
+        # The caller went away, or its own call has already failed.
+        logger.warning("could not deliver a reply to %s", message.reply_to)
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._pending.get(message.correlation_id or "")

@@ -27,6 +27,8 @@ from overcast.cli import cloudconfig, images, local
 
 COMPOSE_FILE = images.COMPOSE_DIR / "docker-compose.yml"
 PROJECT = "overcast"
+# The storage nodes' gRPC port inside the cloud network (``overcast ring add``'s default).
+STORAGE_PORT = 6200
 PLUGIN = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
 
 
@@ -82,8 +84,10 @@ class ComposeCloud:
 
     state_dir: Path = Path("state/compose")
     hypervisors: int = 3
+    storage_nodes: int = 3
     api_port: int = 8770
     amqp_port: int = 5673
+    object_port: int = 8080
     project: str = PROJECT
     compose_file: Path = COMPOSE_FILE
 
@@ -97,18 +101,38 @@ class ComposeCloud:
         return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
 
     @property
+    def object_url(self) -> str:
+        return f"http://127.0.0.1:{self.object_port}"
+
+    @property
+    def ring_file(self) -> Path:
+        """The object ring, on the host; the proxy and storage nodes mount its directory."""
+        return self.state_dir.resolve() / "ring" / "object.ring"
+
+    @property
     def env_file(self) -> Path:
         return self.state_dir.resolve() / "api.env"
 
     def hosts(self) -> list[str]:
         return [f"hypervisor-{n}" for n in range(1, self.hypervisors + 1)]
 
+    def storage_hosts(self) -> list[str]:
+        return [f"storage-{n}" for n in range(1, self.storage_nodes + 1)]
+
+    def ensure_ring(self) -> bool:
+        """The initial ring, storage-1..N in a zone each, unless there is one already."""
+        return local.ensure_ring(self.ring_file, [(name, f"{name}:{STORAGE_PORT}")
+                                                  for name in self.storage_hosts()])
+
     def environment(self) -> dict[str, str]:
         """The variables docker-compose.yml reads (ports, replicas, the api's env file)."""
         return {**os.environ, "OVERCAST_API_ENV_FILE": str(self.env_file),
                 "OVERCAST_API_PORT": str(self.api_port),
                 "OVERCAST_AMQP_PORT": str(self.amqp_port),
-                "OVERCAST_HYPERVISORS": str(self.hypervisors)}
+                "OVERCAST_HYPERVISORS": str(self.hypervisors),
+                "OVERCAST_STORAGE_NODES": str(self.storage_nodes),
+                "OVERCAST_OBJECT_PORT": str(self.object_port),
+                "OVERCAST_RING_DIR": str(self.ring_file.parent)}
 
     def compose(self, *args: str, check: bool = True, capture: bool = False
                 ) -> subprocess.CompletedProcess[str]:
@@ -179,8 +203,12 @@ def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: 
     images.ensure_images(pull=pull, say=say)
     passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
     write_api_env(cloud, passwords)
-    cloud.compose("up", "--detach", "--remove-orphans", "--scale",
-                  f"hypervisor={cloud.hypervisors}")
+    if cloud.storage_nodes and cloud.ensure_ring():
+        say(f"object ring written: {cloud.ring_file} ({cloud.storage_nodes} storage nodes)")
+    cloud.compose("up", "--detach", "--remove-orphans",
+                  "--scale", f"hypervisor={cloud.hypervisors}",
+                  "--scale", f"storage={cloud.storage_nodes}",
+                  "--scale", f"object-proxy={1 if cloud.storage_nodes else 0}")
     wait_healthy(cloud, timeout=timeout)
     text = cloudconfig.clouds_yaml(auth_url=f"{cloud.api_url}/identity/v3",
                                    passwords=passwords)

@@ -18,6 +18,21 @@ from overcast.context import RequestContext
 from services.conductor.rpcapi import ConductorAPI
 
 
+def ensure_ring(path: Path, devices: list[tuple[str, str]]) -> bool:
+    """Write a ring with ``devices`` (name, address), one zone each, unless ``path`` exists
+    (an operator may have changed it since). Whether it was written."""
+    if path.exists():
+        return False
+    from services.objectstore.ring import RingBuilder
+    builder = RingBuilder()
+    for zone, (name, address) in enumerate(devices, start=1):
+        builder.add_device(name=name, address=address, zone=zone)
+    builder.rebalance()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    builder.save(path)
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class LocalCloud:
     """Where a local cloud keeps its state and which ports and broker it uses."""
@@ -85,15 +100,9 @@ class LocalCloud:
 
     def ensure_ring(self) -> None:
         """Write the object ring (a zone per storage node) unless there is one."""
-        if not self.storage_nodes or self.ring_path().exists():
-            return
-        from services.objectstore.ring import RingBuilder
-        builder = RingBuilder()
-        for index in range(1, self.storage_nodes + 1):
-            builder.add_device(name=f"storage-{index}", address=self.storage_address(index),
-                               zone=index)
-        builder.rebalance()
-        builder.save(self.ring_path())
+        if self.storage_nodes:
+            ensure_ring(self.ring_path(), [(f"storage-{n}", self.storage_address(n))
+                                           for n in range(1, self.storage_nodes + 1)])
 
     def run_dir(self) -> Path:
         return self.state_dir / "run"

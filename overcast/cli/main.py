@@ -34,6 +34,8 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
        compose_mode: bool = typer.Option(False, "--compose", help="Run the compose stack, "
                                          "one container per host (the default)."),
        hosts: int = typer.Option(3, "--hosts", min=1, help="How many hypervisor hosts."),
+       storage_nodes: int = typer.Option(3, "--storage-nodes", min=0,
+                                         help="Object storage nodes (0: no object storage)."),
        api_port: int = typer.Option(8770, "--api-port"),
        image_port: int = typer.Option(9292, "--image-port"),
        state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
@@ -42,11 +44,12 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     """Start the cloud and wait until every service and host is healthy."""
     if compose_mode or not local_mode:
         _up_compose(compose.ComposeCloud(state_dir=state_dir.resolve() / "compose",
-                                         hypervisors=hosts, api_port=api_port),
+                                         hypervisors=hosts, storage_nodes=storage_nodes,
+                                         api_port=api_port),
                     clouds_file=clouds_file, timeout=max(timeout, 180.0))
         return
     cloud = _cloud(state_dir, transport_url, hosts=hosts, api_port=api_port,
-                   image_port=image_port)
+                   image_port=image_port, storage_nodes=storage_nodes)
     broker = local.ensure_broker(transport_url)
     console.print(f"RabbitMQ: {broker} ({transport_url.split('@')[-1]})")
     passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
@@ -76,9 +79,10 @@ def _up_compose(cloud: compose.ComposeCloud, *, clouds_file: Path, timeout: floa
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     console.print(f"[green]Overcast is up[/] (compose project {cloud.project}): "
-                  f"{cloud.hypervisors} hypervisors, "
+                  f"{cloud.hypervisors} hypervisors, {cloud.storage_nodes} storage nodes, "
                   f"API at {cloud.api_url} (identity {cloud.api_url}/identity/v3), "
-                  f"RabbitMQ at {cloud.transport_url.split('@')[-1]}")
+                  + (f"object storage at {cloud.object_url}, " if cloud.storage_nodes else "")
+                  + f"RabbitMQ at {cloud.transport_url.split('@')[-1]}")
     console.print(f"clouds.yaml written to {clouds_file.resolve()}:\n")
     console.print(text, markup=False, highlight=False)
     console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")

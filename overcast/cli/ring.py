@@ -21,12 +21,17 @@ console = Console()
 
 
 def _default_ring() -> Path:
-    return Path(os.environ.get("OVERCAST_RING_PATH")
-                or Path(os.environ.get("OVERCAST_STATE_DIR", "state"), "object.ring"))
+    """$OVERCAST_RING_PATH; else the compose stack's ring (``make up``) if there is one;
+    else the process-mode cloud's (``make up-local``)."""
+    if os.environ.get("OVERCAST_RING_PATH"):
+        return Path(os.environ["OVERCAST_RING_PATH"])
+    state = Path(os.environ.get("OVERCAST_STATE_DIR", "state"))
+    compose_ring = state / "compose" / "ring" / "object.ring"
+    return compose_ring if compose_ring.exists() else state / "object.ring"
 
 
-RING = typer.Option(None, "--ring", help="The ring file (default: $OVERCAST_RING_PATH or "
-                    "<state dir>/object.ring).")
+RING = typer.Option(None, "--ring", help="The ring file (default: $OVERCAST_RING_PATH, "
+                    "else state/compose/ring/object.ring, else state/object.ring).")
 
 
 def _path(ring: Path | None) -> Path:

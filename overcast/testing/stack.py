@@ -17,9 +17,12 @@ class Stack:
 
     def __init__(self, *, clouds_file: Path = Path("clouds.yaml"),
                  bus_url: str = "amqp://guest:guest@127.0.0.1:5673/",
-                 project: str = "overcast") -> None:
+                 project: str = "overcast",
+                 ring_file: Path = Path("state/compose/ring/object.ring")) -> None:
         self.clouds_file = clouds_file.resolve()
         self.bus_url = bus_url
+        self.project = project
+        self.ring_file = ring_file.resolve()
         self.chaos = ComposeChaos(project)
 
     def connect(self, cloud: str = "overcast-admin"):  # noqa: ANN201
@@ -43,6 +46,26 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the API did not come back in {timeout}s")
             time.sleep(0.5)
+
+    def swift(self, cloud: str = "overcast-admin"):  # noqa: ANN201
+        """A python-swiftclient connection to the stack's object store, with a Keystone token
+        and the storage URL from the catalog."""
+        from swiftclient.client import Connection
+        conn = self.connect(cloud)
+        return Connection(preauthurl=conn.endpoint_for("object-store"),
+                          preauthtoken=conn.auth_token, retries=0)
+
+    def object_files(self, node: str, account: str, container: str, obj: str) -> list[Path]:
+        """The files of one object in storage node ``node``'s own directory (read from the
+        stack's ``storage-disks`` volume on the host)."""
+        import docker
+        from services.objectstore.ring import Ring
+        volume = docker.from_env().volumes.get(f"{self.project}_storage-disks")
+        ring = Ring.load(self.ring_file)
+        name_hash = ring.hash(account, container, obj)
+        directory = (Path(volume.attrs["Mountpoint"]) / node / "storage" / node / "objects"
+                     / str(ring.partition_of_hash(name_hash)) / name_hash[-3:] / name_hash)
+        return sorted(directory.glob("*")) if directory.is_dir() else []
 
     def guests(self, hosts: list[str] | tuple[str, ...] = HOSTS, *, running_only: bool = False,
                timeout: float = 5.0) -> dict[str, list[str] | None]:

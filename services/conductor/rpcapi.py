@@ -46,9 +46,10 @@ class ConductorAPI(RpcClient):
                                  ) -> None:
         await self.cast(ctx, "instance_destroyed", instance_id=instance_id, host=host)
 
-    async def instances_on_host(self, ctx: RequestContext, *, host: str) -> list[str]:
+    async def instances_on_host(self, ctx: RequestContext, *, host: str,
+                                timeout: float | None = None) -> list[str]:
         """Ids of the instances the conductor places on ``host`` (for a host's own sync)."""
-        return await self.call(ctx, "instances_on_host", host=host)
+        return await self.call(ctx, "instances_on_host", host=host, timeout=timeout)
 
     # -- from the API --------------------------------------------------------------------
     async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:

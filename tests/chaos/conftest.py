@@ -2,6 +2,7 @@
 own ports, state and volumes), so it never touches a stack started with ``make up``."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -33,21 +34,25 @@ def stack():
         pytest.fail("the chaos suite needs a Docker engine")
     state = Path(tempfile.mkdtemp(prefix="overcast-chaos-"))
     cloud = compose.ComposeCloud(state_dir=state, project="overcast-test",
-                                 api_port=free_port(), amqp_port=free_port())
+                                 api_port=free_port(), amqp_port=free_port(),
+                                 object_port=free_port())
     try:
         compose.up(cloud, clouds_file=state / "clouds.yaml", timeout=300)
         test_stack = Stack(clouds_file=state / "clouds.yaml", bus_url=cloud.transport_url,
-                           project=cloud.project)
+                           project=cloud.project, ring_file=cloud.ring_file)
         admin = test_stack.connect()
         admin.compute.put(f"/os-quota-sets/{admin.current_project_id}", json={
             "quota_set": {"instances": -1, "cores": -1, "ram": -1}}).raise_for_status()
         yield test_stack
     finally:
         try:
-            logs = cloud.compose("logs", "--no-color", "--tail", "400", *_LOGGED_SERVICES,
+            logs = cloud.compose("logs", "--no-color", "--timestamps", *_LOGGED_SERVICES,
                                  capture=True, check=False).stdout or ""
+            if os.environ.get("OVERCAST_CHAOS_LOG"):  # keep every line, for a post-mortem
+                Path(os.environ["OVERCAST_CHAOS_LOG"]).write_text(logs)
             _STACK_LOGS[:] = [line for line in logs.splitlines()
-                              if '"WARNING"' in line or '"ERROR"' in line][-80:]
+                              if ('"WARNING"' in line or '"ERROR"' in line)
+                              and "aio_pika" not in line and "aiormq" not in line][-80:]
         finally:
             compose.down(cloud, volumes=True)
         shutil.rmtree(state, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Chaos on the compose stack's object storage: a storage node killed, then started again.
+
+Asserted on each storage node's own directory (the stack's ``storage-disks`` volume), not only
+through the proxy: while a node is dead every write lands on the two live primaries, and after
+it returns its replicator peers restore every object to it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+from overcast.testing import wait_until
+
+NODES = ("storage-1", "storage-2", "storage-3")
+
+
+def test_killed_storage_node_reads_and_writes_go_on_then_it_heals(stack):
+    swift = stack.swift()
+    account = swift.url.rstrip("/").rsplit("/", 1)[-1]
+    swift.put_container("chaos")
+    victim = NODES[1]
+    stack.chaos.kill(victim)
+    try:
+        written = {}
+        for index in range(30):
+            data = os.urandom(1000 + index)
+            etag = swift.put_object("chaos", f"obj-{index}", data)
+            assert etag == hashlib.md5(data).hexdigest()  # noqa: S324 - Swift's ETag
+            written[f"obj-{index}"] = data
+        for name, data in written.items():
+            assert swift.get_object("chaos", name)[1] == data
+        _, listing = swift.get_container("chaos")
+        assert sorted(o["name"] for o in listing) == sorted(written)
+        for name in written:  # three nodes, three replicas: the two live ones hold each
+            assert not stack.object_files(victim, account, "chaos", name), name
+            for node in NODES:
+                if node != victim:
+                    assert stack.object_files(node, account, "chaos", name), (node, name)
+    finally:
+        stack.chaos.start(victim)
+
+    def healed():
+        return all(stack.object_files(victim, account, "chaos", name) for name in written)
+    wait_until(healed, timeout=90, interval=1,
+               message=f"{victim} did not get its replicas back in 90 s")
+    for name, data in written.items():
+        assert swift.get_object("chaos", name)[1] == data
+    for name in written:
+        swift.delete_object("chaos", name)
+    swift.delete_container("chaos")
