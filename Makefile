@@ -56,7 +56,7 @@ images: venv
 
 # The compose stack: builds the images if needed, waits until healthy, writes clouds.yaml.
 up: venv compose-plugin
-	$(OVERCAST) up --compose --hosts $(or $(HOSTS),3)
+	$(OVERCAST) up --compose --hosts $(or $(HOSTS),3) --storage-nodes $(or $(STORAGE),3)
 
 # Removes the containers, keeps the volumes (make clean removes those too); also stops a
 # process-mode cloud if one runs.

@@ -27,6 +27,7 @@ from overcast.cli import cloudconfig, images, local
 
 COMPOSE_FILE = images.COMPOSE_DIR / "docker-compose.yml"
 PROJECT = "overcast"
+MAX_STORAGE_NODES = 4
 # The storage nodes' gRPC port inside the cloud network (``overcast ring add``'s default).
 STORAGE_PORT = 6200
 PLUGIN = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
@@ -84,7 +85,7 @@ class ComposeCloud:
 
     state_dir: Path = Path("state/compose")
     hypervisors: int = 3
-    storage_nodes: int = 3
+    storage_nodes: int = 3  # 0 to MAX_STORAGE_NODES (compose/docker-compose.yml has four)
     api_port: int = 8770
     amqp_port: int = 5673
     object_port: int = 8080
@@ -119,6 +120,28 @@ class ComposeCloud:
     def storage_hosts(self) -> list[str]:
         return [f"storage-{n}" for n in range(1, self.storage_nodes + 1)]
 
+    def profiles(self) -> list[str]:
+        """Compose profiles to enable: storage-4 when there are four storage nodes."""
+        return ["--profile", "storage-4"] if self.storage_nodes >= 4 else []
+
+    def storage_scale(self) -> list[str]:
+        """``--scale`` arguments that leave out the storage nodes (and proxy) not wanted."""
+        args = [f"storage-{n}=0" for n in range(self.storage_nodes + 1, 4)]
+        if not self.storage_nodes:
+            args.append("object-proxy=0")
+        return [a for arg in args for a in ("--scale", arg)]
+
+    def storage_nodes_in_ring(self) -> int:
+        """The highest N of the ring's storage-N devices (0 without a ring), so ``up`` never
+        scales away a node that still holds partitions."""
+        if not self.ring_file.exists():
+            return 0
+        from services.objectstore.ring import Ring
+        names = [d.name for d in Ring.load(self.ring_file).devices.values()]
+        return max((int(n.removeprefix("storage-")) for n in names
+                    if n.startswith("storage-") and n.removeprefix("storage-").isdigit()),
+                   default=0)
+
     def ensure_ring(self) -> bool:
         """The initial ring, storage-1..N in a zone each, unless there is one already."""
         return local.ensure_ring(self.ring_file, [(name, f"{name}:{STORAGE_PORT}")
@@ -130,7 +153,6 @@ class ComposeCloud:
                 "OVERCAST_API_PORT": str(self.api_port),
                 "OVERCAST_AMQP_PORT": str(self.amqp_port),
                 "OVERCAST_HYPERVISORS": str(self.hypervisors),
-                "OVERCAST_STORAGE_NODES": str(self.storage_nodes),
                 "OVERCAST_OBJECT_PORT": str(self.object_port),
                 "OVERCAST_RING_DIR": str(self.ring_file.parent)}
 
@@ -205,10 +227,12 @@ def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: 
     write_api_env(cloud, passwords)
     if cloud.storage_nodes and cloud.ensure_ring():
         say(f"object ring written: {cloud.ring_file} ({cloud.storage_nodes} storage nodes)")
-    cloud.compose("up", "--detach", "--remove-orphans",
-                  "--scale", f"hypervisor={cloud.hypervisors}",
-                  "--scale", f"storage={cloud.storage_nodes}",
-                  "--scale", f"object-proxy={1 if cloud.storage_nodes else 0}")
+    in_ring = cloud.storage_nodes_in_ring()
+    if in_ring > cloud.storage_nodes:
+        say(f"the ring has storage-{in_ring}: keeping {in_ring} storage nodes")
+        cloud = dataclasses.replace(cloud, storage_nodes=in_ring)
+    cloud.compose(*cloud.profiles(), "up", "--detach", "--remove-orphans",
+                  "--scale", f"hypervisor={cloud.hypervisors}", *cloud.storage_scale())
     wait_healthy(cloud, timeout=timeout)
     text = cloudconfig.clouds_yaml(auth_url=f"{cloud.api_url}/identity/v3",
                                    passwords=passwords)
@@ -220,4 +244,5 @@ def down(cloud: ComposeCloud, *, volumes: bool = False) -> None:
     """Stop and remove the containers (and with ``volumes`` the cloud's data too)."""
     if shutil.which("docker") is None:
         return
-    cloud.compose("down", "--remove-orphans", *(("--volumes",) if volumes else ()))
+    cloud.compose("--profile", "storage-4", "down", "--remove-orphans",
+                  *(("--volumes",) if volumes else ()))

@@ -35,6 +35,7 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
                                          "one container per host (the default)."),
        hosts: int = typer.Option(3, "--hosts", min=1, help="How many hypervisor hosts."),
        storage_nodes: int = typer.Option(3, "--storage-nodes", min=0,
+                                         max=compose.MAX_STORAGE_NODES,
                                          help="Object storage nodes (0: no object storage)."),
        api_port: int = typer.Option(8770, "--api-port"),
        image_port: int = typer.Option(9292, "--image-port"),

@@ -56,14 +56,14 @@ class Stack:
                           preauthtoken=conn.auth_token, retries=0)
 
     def object_files(self, node: str, account: str, container: str, obj: str) -> list[Path]:
-        """The files of one object in storage node ``node``'s own directory (read from the
-        stack's ``storage-disks`` volume on the host)."""
+        """The files of one object in storage node ``node``'s own directory (read from its
+        volume, ``<project>_storage-N``, on the host)."""
         import docker
         from services.objectstore.ring import Ring
-        volume = docker.from_env().volumes.get(f"{self.project}_storage-disks")
+        volume = docker.from_env().volumes.get(f"{self.project}_{node}")
         ring = Ring.load(self.ring_file)
         name_hash = ring.hash(account, container, obj)
-        directory = (Path(volume.attrs["Mountpoint"]) / node / "storage" / node / "objects"
+        directory = (Path(volume.attrs["Mountpoint"]) / "storage" / node / "objects"
                      / str(ring.partition_of_hash(name_hash)) / name_hash[-3:] / name_hash)
         return sorted(directory.glob("*")) if directory.is_dir() else []
 

@@ -1,6 +1,6 @@
 """Chaos on the compose stack's object storage: a storage node killed, then started again.
 
-Asserted on each storage node's own directory (the stack's ``storage-disks`` volume), not only
+Asserted on each storage node's own directory (its volume, ``<project>_storage-N``), not only
 through the proxy: while a node is dead every write lands on the two live primaries, and after
 it returns its replicator peers restore every object to it.
 """

@@ -11,6 +11,7 @@ import os
 import pytest
 from swiftclient.exceptions import ClientException
 
+from overcast.testing import wait_until
 from tests.integration.objectstore.harness import object_cluster
 
 QUIET = {"OVERCAST_STORAGE_REPLICATOR_INTERVAL": "3600",
@@ -79,7 +80,11 @@ def test_auditor_quarantines_and_replicator_restores(probe):
     primaries = probe.primaries("probe", "obj3")
     data = b"precious bytes " * 100
     etag = swift.put_object("probe", "obj3", data)
-    victim = primaries[1]
+    # The PUT answers once two primaries have it; the third write may still be in flight
+    # (or, had a node just been error-limited, have gone to a handoff).
+    holders = wait_until(lambda: [n for n in primaries if probe.data_files(n, "probe", "obj3")],
+                         timeout=5)
+    victim = holders[0]
     [data_file] = probe.data_files(victim, "probe", "obj3")
     with open(data_file, "r+b") as fh:  # bit rot in the data, metadata untouched
         fh.seek(10)
