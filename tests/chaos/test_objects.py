@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 
+from swiftclient.exceptions import ClientException
+
 from overcast.testing import wait_until
 
 NODES = ("storage-1", "storage-2", "storage-3")
@@ -51,4 +53,13 @@ def test_killed_storage_node_reads_and_writes_go_on_then_it_heals(stack):
         assert swift.get_object("chaos", name)[1] == data
     for name in written:
         swift.delete_object("chaos", name)
-    swift.delete_container("chaos")
+
+    def container_deleted():  # 409 until every container replica has seen the deletes
+        try:
+            swift.delete_container("chaos")
+        except ClientException as exc:
+            if exc.http_status != 409:
+                raise
+            return False
+        return True
+    wait_until(container_deleted, timeout=30, interval=1)
