@@ -126,7 +126,8 @@ class ComposeCloud:
 
     def storage_scale(self) -> list[str]:
         """``--scale`` arguments that leave out the storage nodes (and proxy) not wanted."""
-        args = [f"storage-{n}=0" for n in range(self.storage_nodes + 1, 4)]
+        # storage-1..3 always exist in the file; storage-4 only runs with its profile.
+        args = [f"storage-{n}=0" for n in range(self.storage_nodes + 1, MAX_STORAGE_NODES)]
         if not self.storage_nodes:
             args.append("object-proxy=0")
         return [a for arg in args for a in ("--scale", arg)]
@@ -227,7 +228,7 @@ def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: 
     write_api_env(cloud, passwords)
     if cloud.storage_nodes and cloud.ensure_ring():
         say(f"object ring written: {cloud.ring_file} ({cloud.storage_nodes} storage nodes)")
-    in_ring = cloud.storage_nodes_in_ring()
+    in_ring = min(cloud.storage_nodes_in_ring(), MAX_STORAGE_NODES)
     if in_ring > cloud.storage_nodes:
         say(f"the ring has storage-{in_ring}: keeping {in_ring} storage nodes")
         cloud = dataclasses.replace(cloud, storage_nodes=in_ring)
