@@ -43,6 +43,10 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
        clouds_file: Path = typer.Option(Path("clouds.yaml"), "--clouds-yaml"),
        timeout: float = typer.Option(90.0, "--timeout")) -> None:
     """Start the cloud and wait until every service and host is healthy."""
+    if 0 < storage_nodes < 3:
+        console.print("[red]--storage-nodes: 0 (no object storage) or at least 3, one per "
+                      "replica[/]")
+        raise typer.Exit(2)
     if compose_mode or not local_mode:
         _up_compose(compose.ComposeCloud(state_dir=state_dir.resolve() / "compose",
                                          hypervisors=hosts, storage_nodes=storage_nodes,
