@@ -104,6 +104,11 @@ def split_name(name: str) -> tuple[str, str]:
     return stem, dot + ext
 
 
+def object_dir(root: str | Path, part: int, name_hash: str) -> Path:
+    """Where a storage node whose data directory is ``root`` keeps one object's files."""
+    return Path(root) / "objects" / str(part) / name_hash[-3:] / name_hash
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -132,7 +137,7 @@ class DiskStore:
         return self.objects / str(part)
 
     def hash_dir(self, part: int, name_hash: str) -> Path:
-        return self.objects / str(part) / name_hash[-3:] / name_hash
+        return object_dir(self.root, part, name_hash)
 
     def partitions(self) -> list[int]:
         try:

@@ -24,12 +24,8 @@ def ensure_ring(path: Path, devices: list[tuple[str, str]]) -> bool:
     if path.exists():
         return False
     from services.objectstore.ring import RingBuilder
-    builder = RingBuilder()
-    for zone, (name, address) in enumerate(devices, start=1):
-        builder.add_device(name=name, address=address, zone=zone)
-    builder.rebalance()
     path.parent.mkdir(parents=True, exist_ok=True)
-    builder.save(path)
+    RingBuilder.with_devices([(name, address, None) for name, address in devices]).save(path)
     return True
 
 

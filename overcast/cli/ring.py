@@ -58,13 +58,12 @@ def create(part_power: int = typer.Option(10, "--part-power", min=1, max=24),
     if path.exists() and not force:
         console.print(f"[red]{path} exists; use --force to replace it[/]")
         raise typer.Exit(1)
-    builder = RingBuilder(part_power=part_power, replicas=replicas)
+    devices = []
     for spec in device:
         name, _, rest = spec.partition("=")
         address, _, zone = rest.partition("@")
-        builder.add_device(name=name, address=address, zone=int(zone) if zone else None)
-    if len(builder.devices) >= replicas:
-        builder.rebalance()
+        devices.append((name, address, int(zone) if zone else None))
+    builder = RingBuilder.with_devices(devices, part_power=part_power, replicas=replicas)
     builder.save(path)
     console.print(f"created {path}: part power {part_power}, {replicas} replicas, "
                   f"{len(builder.devices)} devices")

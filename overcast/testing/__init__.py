@@ -8,8 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _explain(message: str | Callable[[], str], timeout: float, last: Any) -> str:
+    """The failure text: ``message`` (called if callable, to describe the state now)."""
+    text = message() if callable(message) else message
+    return text or f"condition not met in {timeout}s (last: {last!r})"
+
+
 async def eventually(predicate: Callable[[], Any], *, timeout: float = 10.0,
-                     interval: float = 0.05, message: str = "") -> Any:
+                     interval: float = 0.05, message: str | Callable[[], str] = "") -> Any:
     """Await until ``predicate()`` (sync or async) returns something truthy, and return it."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -20,12 +26,12 @@ async def eventually(predicate: Callable[[], Any], *, timeout: float = 10.0,
         if last:
             return last
         if time.monotonic() > deadline:
-            raise AssertionError(message or f"condition not met in {timeout}s (last: {last!r})")
+            raise AssertionError(_explain(message, timeout, last))
         await asyncio.sleep(interval)
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.1,
-               message: str = "") -> Any:
+               message: str | Callable[[], str] = "") -> Any:
     """The blocking twin of ``eventually`` for synchronous tests."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -34,5 +40,5 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, interval:
         if last:
             return last
         if time.monotonic() > deadline:
-            raise AssertionError(message or f"condition not met in {timeout}s (last: {last!r})")
+            raise AssertionError(_explain(message, timeout, last))
         time.sleep(interval)

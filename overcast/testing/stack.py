@@ -59,13 +59,11 @@ class Stack:
         """The files of one object in storage node ``node``'s own directory (read from its
         volume, ``<project>_storage-N``, on the host)."""
         import docker
+        from overcast.testing.objects import object_files
         from services.objectstore.ring import Ring
         volume = docker.from_env().volumes.get(f"{self.project}_{node}")
-        ring = Ring.load(self.ring_file)
-        name_hash = ring.hash(account, container, obj)
-        directory = (Path(volume.attrs["Mountpoint"]) / "storage" / node / "objects"
-                     / str(ring.partition_of_hash(name_hash)) / name_hash[-3:] / name_hash)
-        return sorted(directory.glob("*")) if directory.is_dir() else []
+        return object_files(Path(volume.attrs["Mountpoint"]) / "storage" / node,
+                            Ring.load(self.ring_file), account, container, obj)
 
     def guests(self, hosts: list[str] | tuple[str, ...] = HOSTS, *, running_only: bool = False,
                timeout: float = 5.0) -> dict[str, list[str] | None]:

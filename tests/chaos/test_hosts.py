@@ -40,14 +40,14 @@ def _wait_moved_off(conn, prefix, victim, *, timeout):
     each one stands (status, host, task state, fault) so a failure explains itself."""
     def moved():
         servers = _servers(conn, prefix)
-        return servers if servers and all(
-            x.status == "ACTIVE" and x.compute_host != victim for x in servers.values()) else None
-    try:
-        return wait_until(moved, timeout=timeout)
-    except AssertionError:
-        states = [(x.id[:8], x.status, x.compute_host, x.task_state, (x.fault or {}).get("message"))
-                  for x in _servers(conn, prefix).values()]
-        raise AssertionError(f"not evacuated from {victim} in {timeout}s: {states}") from None
+        return servers if servers and all(x.status == "ACTIVE" and x.compute_host != victim
+                                          for x in servers.values()) else None
+
+    def where():
+        states = [(x.id[:8], x.status, x.compute_host, x.task_state,
+                   (x.fault or {}).get("message")) for x in _servers(conn, prefix).values()]
+        return f"not evacuated from {victim} in {timeout}s: {states}"
+    return wait_until(moved, timeout=timeout, message=where)
 
 
 def assert_no_guest_on_two_hosts(stack, conn, prefix):

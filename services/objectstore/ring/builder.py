@@ -74,6 +74,18 @@ class RingBuilder:
                 "devices": [self.devices[i] for i in sorted(self.devices)],
                 "assignment": self.assignment}
 
+    @classmethod
+    def with_devices(cls, devices: list[tuple[str, str, int | None]], *, part_power: int = 10,
+                     replicas: int = 3) -> RingBuilder:
+        """A ring of ``devices`` (name, address, zone or None for a zone of its own),
+        balanced when there are enough devices for the replicas."""
+        builder = cls(part_power=part_power, replicas=replicas)
+        for name, address, zone in devices:
+            builder.add_device(name=name, address=address, zone=zone)
+        if len(builder.devices) >= replicas:
+            builder.rebalance()
+        return builder
+
     def save(self, path: str | Path) -> None:
         """Write the next version of the ring file atomically."""
         self.version += 1

@@ -22,6 +22,7 @@ from agents.storage.client import RemoteState, StorageClient, object_path
 from overcast.cli import local
 from overcast.testing import wait_until
 from overcast.testing.cloud import free_port
+from overcast.testing.objects import object_files
 from services.objectstore.ring import Ring
 
 USER, KEY = "test:tester", "testing"
@@ -176,12 +177,8 @@ class ObjectCluster:
 
     def data_files(self, name: str, container: str, obj: str) -> list[Path]:
         """The object's files in ``name``'s own directory."""
-        ring = self.ring()
-        name_hash = ring.hash(ACCOUNT, container, obj)
-        part = ring.partition_of_hash(name_hash)
-        directory = (self.cloud.state_dir / "storage" / name / "objects" / str(part)
-                     / name_hash[-3:] / name_hash)
-        return sorted(directory.glob("*")) if directory.is_dir() else []
+        return object_files(self.cloud.state_dir / "storage" / name, self.ring(), ACCOUNT,
+                            container, obj)
 
 
 @contextlib.contextmanager

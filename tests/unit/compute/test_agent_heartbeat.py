@@ -62,7 +62,7 @@ async def test_heartbeats_go_on_while_a_reconcile_hangs(tmp_path):
     started = time.monotonic()
     for _ in range(5):
         await asyncio.wait_for(agent._heartbeat(), timeout=1)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # less than one hung reconcile (5 s)
     assert conductor.beats == 5
     # The reconcile waits a few heartbeats' time, not the whole RPC timeout.
     assert conductor.reconcile_timeouts == [5.0]
