@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from agents.storage.listing import list_entries
-from services.objectstore import common
+from overcast.swift import timestamps
 
 OBJECT_COLUMNS = ("name", "timestamp", "size", "content_type", "etag", "deleted")
 CONTAINER_COLUMNS = ("name", "put_timestamp", "delete_timestamp", "object_count",
@@ -80,7 +80,7 @@ class Broker:
         conn = sqlite3.connect(tmp, isolation_level=None)
         conn.executescript(SCHEMA)
         conn.execute("INSERT INTO info VALUES (0, ?, ?, ?, ?, ?, '', '{}', 0, 0, 0, '')",
-                     (account, container, db_id or uuid.uuid4().hex, common.now(),
+                     (account, container, db_id or uuid.uuid4().hex, timestamps.now(),
                       put_timestamp))
         conn.close()
         try:  # another request may have created it meanwhile: keep theirs
@@ -137,7 +137,7 @@ class Broker:
                 changed |= (self._merge_object(row) if self.kind == "container"
                             else self._merge_container(row))
             if changed:
-                self.conn.execute("UPDATE info SET stats_timestamp = ?", (common.now(),))
+                self.conn.execute("UPDATE info SET stats_timestamp = ?", (timestamps.now(),))
         return changed
 
     def _merge_object(self, row: dict[str, Any]) -> bool:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from overcast import errors
+from overcast.ring import RingHolder
+from overcast.swift import timestamps
 from agents.storage.broker import Broker
-from services.objectstore import common
-from services.objectstore.ring import RingHolder
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class DatabaseManager:
         return {**broker.info(), "exists": True}
 
     def post(self, path: DbPath, *, metadata: dict[str, list]) -> None:
-        broker = self.broker(path, create_with=None if path.container else common.now())
+        broker = self.broker(path, create_with=None if path.container else timestamps.now())
         if broker is None or broker.is_deleted():
             raise errors.NotFound("No such container.")
         broker.merge_info(metadata=metadata)
@@ -170,7 +170,7 @@ class DatabaseManager:
         return broker.info(), broker.list(**params)
 
     def merge_rows(self, path: DbPath, rows: list[dict[str, Any]]) -> None:
-        broker = self.broker(path, create_with=None if path.container else common.now())
+        broker = self.broker(path, create_with=None if path.container else timestamps.now())
         if broker is None:
             raise errors.NotFound("No such container.")
         if broker.merge_rows(rows):
@@ -179,7 +179,7 @@ class DatabaseManager:
     def sync(self, path: DbPath, *, sender: dict[str, Any], rows: list[dict[str, Any]],
              max_row: int) -> int:
         """Merge a replica's info and rows; the sender's sync point after the merge."""
-        broker = self.broker(path, create_with=sender["put_timestamp"] or common.now())
+        broker = self.broker(path, create_with=sender["put_timestamp"] or timestamps.now())
         assert broker is not None
         broker.merge_info(put_timestamp=sender["put_timestamp"],
                           delete_timestamp=sender["delete_timestamp"],

@@ -14,8 +14,8 @@ import time
 from agents.storage.broker import Broker
 from agents.storage.client import NodeError, StorageClient, db_path
 from agents.storage.databases import DatabaseManager
-from services.objectstore import common
-from services.objectstore.ring import RingHolder
+from overcast.ring import RingHolder
+from overcast.swift import timestamps
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class DatabaseReplicator:
             info = broker.info()
             primaries = ring.get_part_nodes(part)
             is_primary = me is not None and any(d.id == me.id for d in primaries)
-            broker.reclaim(common.normalize(time.time() - self.reclaim_age))
+            broker.reclaim(timestamps.normalize(time.time() - self.reclaim_age))
             path = db_path(info["account"], info["container"], part)
             ok = True
             for dev in primaries:

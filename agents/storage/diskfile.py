@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from agents.storage import hashes
+from overcast.fs import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -107,14 +108,6 @@ def split_name(name: str) -> tuple[str, str]:
 def object_dir(root: str | Path, part: int, name_hash: str) -> Path:
     """Where a storage node whose data directory is ``root`` keeps one object's files."""
     return Path(root) / "objects" / str(part) / name_hash[-3:] / name_hash
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DiskStore:

@@ -12,10 +12,11 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 
 from overcast import errors
+from overcast.ring import RingHolder
+from overcast.swift.limits import MAX_FILE_SIZE
+from overcast.swift.timestamps import normalize
 from agents.storage.diskfile import DiskStore, ObjectState
 from agents.storage.updates import UpdateQueue
-from services.objectstore.common import MAX_FILE_SIZE, normalize
-from services.objectstore.ring import RingHolder
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from agents.storage import hashes
 from agents.storage.client import NodeError, StorageClient
 from agents.storage.diskfile import DiskStore
 from agents.storage.replication import ReplicationManager, files_to_send
+from overcast.ring import RingHolder
 from protos.overcast.object.v1 import object_pb2 as pb
-from services.objectstore.ring import RingHolder
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from overcast.config import CommonConfig
 from overcast.grpc import GrpcServer
 from overcast.periodic import PeriodicTask
+from overcast.ring import RingHolder
 from overcast.service import Service
 from agents.storage import grpc_api
 from agents.storage.auditor import ObjectAuditor
@@ -22,7 +23,6 @@ from agents.storage.objects import ObjectManager
 from agents.storage.replication import ReplicationManager
 from agents.storage.replicator import ObjectReplicator
 from agents.storage.updates import UpdateQueue
-from services.objectstore.ring import RingHolder
 
 logger = logging.getLogger(__name__)
 

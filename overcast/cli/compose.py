@@ -137,7 +137,7 @@ class ComposeCloud:
         scales away a node that still holds partitions."""
         if not self.ring_file.exists():
             return 0
-        from services.objectstore.ring import Ring
+        from overcast.ring import Ring
         names = [d.name for d in Ring.load(self.ring_file).devices.values()]
         return max((int(n.removeprefix("storage-")) for n in names
                     if n.startswith("storage-") and n.removeprefix("storage-").isdigit()),

@@ -23,7 +23,7 @@ def ensure_ring(path: Path, devices: list[tuple[str, str]]) -> bool:
     (an operator may have changed it since). Whether it was written."""
     if path.exists():
         return False
-    from services.objectstore.ring import RingBuilder
+    from overcast.ring import RingBuilder
     path.parent.mkdir(parents=True, exist_ok=True)
     RingBuilder.with_devices([(name, address, None) for name, address in devices]).save(path)
     return True

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.objectstore.ring import RingBuilder, RingError
+from overcast.ring import RingBuilder, RingError
 
 app = typer.Typer(help="Create, show and change the object storage ring.",
                   no_args_is_help=True, add_completion=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.storage.diskfile import object_dir
-from services.objectstore.ring import Ring
+from overcast.ring import Ring
 
 
 def object_files(data_dir: Path, ring: Ring, account: str, container: str, obj: str

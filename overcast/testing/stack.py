@@ -60,7 +60,7 @@ class Stack:
         volume, ``<project>_storage-N``, on the host)."""
         import docker
         from overcast.testing.objects import object_files
-        from services.objectstore.ring import Ring
+        from overcast.ring import Ring
         volume = docker.from_env().volumes.get(f"{self.project}_{node}")
         return object_files(Path(volume.attrs["Mountpoint"]) / "storage" / node,
                             Ring.load(self.ring_file), account, container, obj)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from overcast import errors
+from overcast.fs import fsync_dir
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class FileStore(ImageStore):
             await asyncio.to_thread(os.fsync, fh.fileno())
             fh.close()
             os.replace(tmp, final)
-            await asyncio.to_thread(_fsync_dir, self.root)
+            await asyncio.to_thread(fsync_dir, self.root)
         except BaseException:
             fh.close()
             tmp.unlink(missing_ok=True)
@@ -146,14 +147,6 @@ async def _read(fh: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         fh.close()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class MemoryStore(ImageStore):

@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 
 from overcast import context
-from services.objectstore import common, constraints
+from overcast.swift import limits
+from services.objectstore import constraints
 from services.objectstore.auth import Authenticator
 from services.objectstore.containers import ContainerController
 from services.objectstore.http import (HTTPError, Receive, Request, Response, Send,
@@ -28,23 +29,23 @@ ALLOWED = {"account": ("GET", "HEAD", "POST"),
 
 def swift_info(proxy: Proxy) -> dict[str, Any]:
     return {
-        "swift": {"version": "2.38.0-overcast", "max_file_size": common.MAX_FILE_SIZE,
-                  "max_meta_name_length": common.MAX_META_NAME_LENGTH,
-                  "max_meta_value_length": common.MAX_META_VALUE_LENGTH,
-                  "max_meta_count": common.MAX_META_COUNT,
-                  "max_meta_overall_size": common.MAX_META_OVERALL_SIZE,
-                  "max_header_size": common.MAX_HEADER_SIZE,
-                  "max_object_name_length": common.MAX_OBJECT_NAME_LENGTH,
-                  "container_listing_limit": common.CONTAINER_LISTING_LIMIT,
-                  "account_listing_limit": common.ACCOUNT_LISTING_LIMIT,
-                  "max_account_name_length": common.MAX_ACCOUNT_NAME_LENGTH,
-                  "max_container_name_length": common.MAX_CONTAINER_NAME_LENGTH,
-                  "extra_header_count": common.EXTRA_HEADER_COUNT,
+        "swift": {"version": "2.38.0-overcast", "max_file_size": limits.MAX_FILE_SIZE,
+                  "max_meta_name_length": limits.MAX_META_NAME_LENGTH,
+                  "max_meta_value_length": limits.MAX_META_VALUE_LENGTH,
+                  "max_meta_count": limits.MAX_META_COUNT,
+                  "max_meta_overall_size": limits.MAX_META_OVERALL_SIZE,
+                  "max_header_size": limits.MAX_HEADER_SIZE,
+                  "max_object_name_length": limits.MAX_OBJECT_NAME_LENGTH,
+                  "container_listing_limit": limits.CONTAINER_LISTING_LIMIT,
+                  "account_listing_limit": limits.ACCOUNT_LISTING_LIMIT,
+                  "max_account_name_length": limits.MAX_ACCOUNT_NAME_LENGTH,
+                  "max_container_name_length": limits.MAX_CONTAINER_NAME_LENGTH,
+                  "extra_header_count": limits.EXTRA_HEADER_COUNT,
                   "policies": [{"name": "Policy-0", "default": True}],
                   "strict_cors_mode": True},
-        "slo": {"max_manifest_segments": common.SLO_MAX_MANIFEST_SEGMENTS,
-                "max_manifest_size": common.SLO_MAX_MANIFEST_SIZE,
-                "min_segment_size": common.SLO_MIN_SEGMENT_SIZE},
+        "slo": {"max_manifest_segments": limits.SLO_MAX_MANIFEST_SEGMENTS,
+                "max_manifest_size": limits.SLO_MAX_MANIFEST_SIZE,
+                "min_segment_size": limits.SLO_MIN_SEGMENT_SIZE},
         "dlo": {"max_segments": 10000},
         "tempauth": {"account_acls": False},
         "keystoneauth": {},

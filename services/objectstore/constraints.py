@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from services.objectstore import common
+from overcast.swift import limits
 from services.objectstore.http import HTTPError, Request
 
 
@@ -20,19 +20,19 @@ def check_names(account: str, container: str | None, obj: str | None) -> None:
     for value in (account, container, obj):
         if value:
             check_utf8(value, "name")
-    if len(account.encode()) > common.MAX_ACCOUNT_NAME_LENGTH:
+    if len(account.encode()) > limits.MAX_ACCOUNT_NAME_LENGTH:
         raise HTTPError(400, f"Account name length of {len(account.encode())} longer than "
-                             f"{common.MAX_ACCOUNT_NAME_LENGTH}")
+                             f"{limits.MAX_ACCOUNT_NAME_LENGTH}")
     if container is not None:
         length = len(container.encode())
-        if length > common.MAX_CONTAINER_NAME_LENGTH:
+        if length > limits.MAX_CONTAINER_NAME_LENGTH:
             raise HTTPError(400, f"Container name length of {length} longer than "
-                                 f"{common.MAX_CONTAINER_NAME_LENGTH}")
+                                 f"{limits.MAX_CONTAINER_NAME_LENGTH}")
     if obj is not None:
         length = len(obj.encode())
-        if length > common.MAX_OBJECT_NAME_LENGTH:
+        if length > limits.MAX_OBJECT_NAME_LENGTH:
             raise HTTPError(400, f"Object name length of {length} longer than "
-                                 f"{common.MAX_OBJECT_NAME_LENGTH}")
+                                 f"{limits.MAX_OBJECT_NAME_LENGTH}")
 
 
 def check_metadata(req: Request, target: str) -> None:
@@ -47,16 +47,16 @@ def check_metadata(req: Request, target: str) -> None:
             raise HTTPError(400, "Metadata name cannot be empty")
         count += 1
         size += len(name) + len(value)
-        if len(name) > common.MAX_META_NAME_LENGTH:
+        if len(name) > limits.MAX_META_NAME_LENGTH:
             raise HTTPError(400, f"Metadata name too long: {prefix}{name}")
-        if len(value) > common.MAX_META_VALUE_LENGTH:
-            raise HTTPError(400, f"Metadata value longer than {common.MAX_META_VALUE_LENGTH}:"
+        if len(value) > limits.MAX_META_VALUE_LENGTH:
+            raise HTTPError(400, f"Metadata value longer than {limits.MAX_META_VALUE_LENGTH}:"
                                  f" {prefix}{name}")
-        if count > common.MAX_META_COUNT:
-            raise HTTPError(400, f"Too many metadata items; max {common.MAX_META_COUNT}")
-        if size > common.MAX_META_OVERALL_SIZE:
+        if count > limits.MAX_META_COUNT:
+            raise HTTPError(400, f"Too many metadata items; max {limits.MAX_META_COUNT}")
+        if size > limits.MAX_META_OVERALL_SIZE:
             raise HTTPError(400, f"Total metadata too large; max "
-                                 f"{common.MAX_META_OVERALL_SIZE}")
+                                 f"{limits.MAX_META_OVERALL_SIZE}")
 
 
 def check_object_creation(req: Request) -> int | None:
@@ -64,7 +64,7 @@ def check_object_creation(req: Request) -> int | None:
     length = req.content_length
     if length is None and not req.chunked:
         raise HTTPError(411)
-    if length is not None and length > common.MAX_FILE_SIZE:
+    if length is not None and length > limits.MAX_FILE_SIZE:
         raise HTTPError(413, "Your request is too large.")
     check_metadata(req, "object")
     return length

@@ -5,8 +5,9 @@ from typing import Any
 
 from overcast import errors
 from overcast.context import RequestContext
+from overcast.swift import limits, timestamps
 from agents.storage.client import NodeError, db_path
-from services.objectstore import common, constraints
+from services.objectstore import constraints
 from services.objectstore.formats import TYPES, listing_format, listing_params, render
 from services.objectstore.http import HTTPError, Request, Response, http_date
 from services.objectstore.proxy import Proxy
@@ -35,7 +36,7 @@ def metadata_from(req: Request, kind: str, timestamp: str) -> dict[str, list]:
 
 
 def info_headers(kind: str, info: dict[str, Any]) -> dict[str, str]:
-    stamp = info.get("put_timestamp") or info.get("created_at") or common.now()
+    stamp = info.get("put_timestamp") or info.get("created_at") or timestamps.now()
     headers = {"X-Timestamp": info.get("created_at") or stamp, "X-Put-Timestamp": stamp,
                "Last-Modified": http_date(stamp), "Accept-Ranges": "bytes"}
     if kind == "container":
@@ -59,9 +60,9 @@ async def list_all(proxy: Proxy, ctx: RequestContext, account: str, container: s
     marker = ""
     while True:
         _, entries = await _list(proxy, ctx, account, container, prefix=prefix, marker=marker,
-                                 limit=common.CONTAINER_LISTING_LIMIT)
+                                 limit=limits.CONTAINER_LISTING_LIMIT)
         rows.extend(e for e in entries if isinstance(e, dict))
-        if len(entries) < common.CONTAINER_LISTING_LIMIT:
+        if len(entries) < limits.CONTAINER_LISTING_LIMIT:
             return rows
         marker = rows[-1]["name"]
 
@@ -88,7 +89,7 @@ class ContainerController:
 
     async def get(self, req: Request, account: str, container: str | None) -> Response:
         kind = "container" if container else "account"
-        limit = common.CONTAINER_LISTING_LIMIT if container else common.ACCOUNT_LISTING_LIMIT
+        limit = limits.CONTAINER_LISTING_LIMIT if container else limits.ACCOUNT_LISTING_LIMIT
         params = listing_params(req, limit)
         fmt = listing_format(req)
         if req.method == "HEAD":
@@ -114,7 +115,7 @@ class ContainerController:
 
     async def put(self, req: Request, account: str, container: str) -> Response:
         constraints.check_metadata(req, "container")
-        timestamp = common.now()
+        timestamp = timestamps.now()
         metadata = metadata_from(req, "container", timestamp)
         outcomes = await self._write(req, account, container, lambda address, path:
                                      self.proxy.client.put_db(req.ctx, address, path,
@@ -130,7 +131,7 @@ class ContainerController:
     async def post(self, req: Request, account: str, container: str | None) -> Response:
         kind = "container" if container else "account"
         constraints.check_metadata(req, kind)
-        metadata = metadata_from(req, kind, common.now())
+        metadata = metadata_from(req, kind, timestamps.now())
         outcomes = await self._write(req, account, container or "", lambda address, path:
                                      self.proxy.client.post_db(req.ctx, address, path,
                                                                metadata=metadata))
@@ -143,7 +144,7 @@ class ContainerController:
         raise HTTPError(503)
 
     async def delete(self, req: Request, account: str, container: str) -> Response:
-        timestamp = common.now()
+        timestamp = timestamps.now()
         outcomes = await self._write(req, account, container, lambda address, path:
                                      self.proxy.client.delete_db(req.ctx, address, path,
                                                                  timestamp=timestamp))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from services.objectstore import common
+from overcast.swift import limits, timestamps
 from services.objectstore.formats import last_modified
 from services.objectstore.http import HTTPError, Request, Response
 from services.objectstore.proxy import Fetched, Proxy
@@ -89,7 +89,7 @@ async def get_dlo(proxy: Proxy, req: Request, fetched: Fetched) -> Response:
 # -- SLO -------------------------------------------------------------------------------------
 
 async def _manifest(proxy: Proxy, req: Request, fetched: Fetched) -> list[dict[str, Any]]:
-    raw = await proxy.read_all(req.ctx, fetched, common.SLO_MAX_MANIFEST_SIZE)
+    raw = await proxy.read_all(req.ctx, fetched, limits.SLO_MAX_MANIFEST_SIZE)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -120,15 +120,15 @@ def _bad_manifest(message: str) -> HTTPError:
 async def put_slo(proxy: Proxy, objects: ObjectController, req: Request, account: str,
                   container: str, obj: str) -> Response:
     """Validate a manifest (every segment exists, ETags and sizes match) and store it."""
-    body = await req.read(common.SLO_MAX_MANIFEST_SIZE)
+    body = await req.read(limits.SLO_MAX_MANIFEST_SIZE)
     try:
         entries = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise _bad_manifest("Manifest must be valid JSON.\n") from None
     if not isinstance(entries, list) or not entries:
         raise _bad_manifest("Manifest must be a list of segments.\n")
-    if len(entries) > common.SLO_MAX_MANIFEST_SEGMENTS:
-        raise HTTPError(413, f"Too many segments; max {common.SLO_MAX_MANIFEST_SEGMENTS}.\n")
+    if len(entries) > limits.SLO_MAX_MANIFEST_SEGMENTS:
+        raise HTTPError(413, f"Too many segments; max {limits.SLO_MAX_MANIFEST_SEGMENTS}.\n")
     stored, problems, total = [], [], 0
     md5 = hashlib.md5(usedforsecurity=False)
     for index, entry in enumerate(entries):
@@ -163,9 +163,9 @@ async def put_slo(proxy: Proxy, objects: ObjectController, req: Request, account
             problems.append((entry["path"], "Etag Mismatch"))
         if size is not None and size != seg_size:
             problems.append((entry["path"], "Size Mismatch"))
-        if seg_size < common.SLO_MIN_SEGMENT_SIZE and index < len(entries) - 1:
+        if seg_size < limits.SLO_MIN_SEGMENT_SIZE and index < len(entries) - 1:
             problems.append((entry["path"], "Too small; each segment must be at least "
-                                            f"{common.SLO_MIN_SEGMENT_SIZE} byte."))
+                                            f"{limits.SLO_MIN_SEGMENT_SIZE} byte."))
         md5.update(seg_etag.encode())
         total += seg_size
         stored.append({"name": f"/{seg_container}/{seg_obj}", "bytes": seg_size,
@@ -184,7 +184,7 @@ async def put_slo(proxy: Proxy, objects: ObjectController, req: Request, account
     content_type = req.header("content-type") or "application/octet-stream"
     return await objects.store(req.ctx, account, container, obj, data=orjson.dumps(stored),
                                headers=headers, content_type=content_type,
-                               timestamp=common.now(), response_etag=f'"{slo_etag}"')
+                               timestamp=timestamps.now(), response_etag=f'"{slo_etag}"')
 
 
 async def delete_slo(proxy: Proxy, objects: ObjectController, req: Request, account: str,

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from agents.storage.client import NodeError, StorageClient
-from services.objectstore.ring import Device, Ring, RingHolder
+from overcast.ring import Device, Ring, RingHolder
 
 logger = logging.getLogger(__name__)
 

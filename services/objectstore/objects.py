@@ -15,11 +15,12 @@ from overcast import errors
 from overcast.context import RequestContext
 from agents.storage.client import NodeError, PutStream, object_path
 from protos.overcast.object.v1 import object_pb2 as pb
-from services.objectstore import common, constraints, large
+from overcast.swift import limits, timestamps
+from services.objectstore import constraints, large
 from services.objectstore.http import HTTPError, Request, Response, http_date
 from services.objectstore.proxy import Fetched, Proxy
 from services.objectstore.ranges import content_range, multipart, parse_range
-from services.objectstore.ring import Device
+from overcast.ring import Device
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class ObjectController:
         if not content_type or req.header("x-detect-content-type", "").lower() == "true":
             content_type = mimetypes.guess_type(obj)[0] or "application/octet-stream"
         etag = (req.header("etag") or "").strip('"').lower()
-        timestamp = common.now()
+        timestamp = timestamps.now()
         if length is not None and length <= self.proxy.settings.inline_size:
             data = await req.read(length)
             if len(data) != length:
@@ -285,7 +286,7 @@ class ObjectController:
         try:
             async for chunk in req.chunks():
                 total += len(chunk)
-                if total > common.MAX_FILE_SIZE or (length is not None and total > length):
+                if total > limits.MAX_FILE_SIZE or (length is not None and total > length):
                     raise HTTPError(413, "Your request is too large.")
                 buffer.append(chunk)
                 buffered += len(chunk)
@@ -323,7 +324,7 @@ class ObjectController:
             headers["Content-Type"] = req.headers["content-type"]
         part = self.proxy.nodes.ring.get_part(account, container, obj)
         path = object_path(account, container, obj, part)
-        timestamp = common.now()
+        timestamp = timestamps.now()
         outcomes = await self.proxy.nodes.write_all(
             part, lambda i, dev: self.proxy.client.post_object(
                 ctx, dev.address, path, timestamp=timestamp, headers=headers),
@@ -349,7 +350,7 @@ class ObjectController:
         """Tombstone an object on a quorum; whether it existed (None: no quorum)."""
         part = self.proxy.nodes.ring.get_part(account, container, obj)
         path = object_path(account, container, obj, part)
-        timestamp = common.now()
+        timestamp = timestamps.now()
         targets = self.proxy.container_targets(account, container)
         outcomes = await self.proxy.nodes.write_all(
             part, lambda i, dev: self.proxy.client.delete_object(

@@ -9,13 +9,13 @@ from pathlib import Path
 from overcast.config import CommonConfig
 from overcast.http import HttpServer
 from overcast.periodic import PeriodicTask
+from overcast.ring import RingHolder
 from overcast.service import Service
 from agents.storage.client import StorageClient
 from services.objectstore.app import SwiftApp
 from services.objectstore.auth import Authenticator
 from services.objectstore.nodes import ErrorLimiter, Nodes
 from services.objectstore.proxy import Proxy, ProxySettings
-from services.objectstore.ring import RingHolder
 
 logger = logging.getLogger(__name__)
 

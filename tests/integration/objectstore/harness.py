@@ -20,10 +20,10 @@ import httpx
 
 from agents.storage.client import RemoteState, StorageClient, object_path
 from overcast.cli import local
+from overcast.ring import Ring
 from overcast.testing import wait_until
 from overcast.testing.cloud import free_port
 from overcast.testing.objects import object_files
-from services.objectstore.ring import Ring
 
 USER, KEY = "test:tester", "testing"
 ACCOUNT = "AUTH_test"

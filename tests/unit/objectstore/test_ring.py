@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from services.objectstore.ring import Ring, RingBuilder, RingError, RingHolder
+from overcast.ring import Ring, RingBuilder, RingError, RingHolder
 
 
 def builder_with(zones: list[int], *, weights: list[float] | None = None,

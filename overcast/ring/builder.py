@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from services.objectstore.ring.ring import Device, Ring, write_atomic
+from overcast.fs import write_atomic
+from overcast.ring.ring import Device, Ring
 
 
 class RingError(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,18 +115,6 @@ class Ring:
         """Partitions for which ``device_id`` is a primary."""
         return {part for row in self.assignment for part, dev in enumerate(row)
                 if dev == device_id}
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class RingHolder:
