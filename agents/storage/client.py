@@ -1,6 +1,8 @@
 """The typed async client of a storage node's gRPC services (objects and listings).
 
-The proxy and the storage nodes (replication, listing updates) use it. Every call carries
+It is the node's contract (what an ``rpcapi.py`` is to a service): the proxy and the storage
+nodes (replication, listing updates) use it, and the proxy imports nothing else of
+``agents.storage``. Every call carries
 the request context and a deadline. Errors the caller caused come back as domain errors
 (NotFound, Conflict, BadRequest, PayloadTooLarge); a node that cannot answer (down, slow,
 broken) raises ``NodeError``, so callers can try another node.
@@ -52,6 +54,45 @@ class RemoteState:
     etag: str
     content_type: str
     headers: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ObjectUpload:
+    """What a PUT stores on every replica: the same on each node."""
+
+    path: pb.ObjectPath
+    timestamp: str
+    content_type: str
+    headers: dict[str, str]
+    # When set, a node refuses data whose MD5 differs (BadRequest "Unprocessable").
+    expected_etag: str = ""
+    # None: unknown until the body ends (chunked).
+    content_length: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredObject:
+    """One node's answer to a PUT."""
+
+    etag: str
+    size: int
+    # A newer state existed already; nothing was written.
+    superseded: bool
+
+
+def _put_header(upload: ObjectUpload, container_update: tuple[str, int] | None
+                ) -> pb.PutHeader:
+    return pb.PutHeader(
+        path=upload.path, timestamp=upload.timestamp, content_type=upload.content_type,
+        headers=upload.headers, expected_etag=upload.expected_etag,
+        content_length=-1 if upload.content_length is None else upload.content_length,
+        container_updates=[pb.ContainerTarget(address=container_update[0],
+                                              partition=container_update[1])]
+        if container_update else [])
+
+
+def _stored(msg: pb.PutObjectResponse | pb.PutObjectStreamResponse) -> StoredObject:
+    return StoredObject(etag=msg.etag, size=msg.size, superseded=msg.superseded)
 
 
 def state_from_pb(msg: pb.ObjectState) -> RemoteState:
@@ -137,10 +178,10 @@ class PutStream:
         except asyncio.InvalidStateError:
             raise NodeError("the node closed the upload") from None
 
-    async def finish(self) -> pb.PutObjectStreamResponse:
+    async def finish(self) -> StoredObject:
         try:
             await self.call.done_writing()
-            return await self.call
+            return _stored(await self.call)
         except grpc.aio.AioRpcError as exc:
             _raise(exc)
             raise  # unreachable
@@ -189,6 +230,26 @@ class StorageClient:
         self._objects.clear()
         self._listings.clear()
 
+    async def _connected(self, address: str, *, timeout: float) -> None:
+        """Wait until the node's channel is connected; NodeError if it is failing or slow
+        to connect."""
+        channel = self.channel(address)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        state = channel.get_state(try_to_connect=True)
+        while state != grpc.ChannelConnectivity.READY:
+            if state in (grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+                         grpc.ChannelConnectivity.SHUTDOWN):
+                raise NodeError(f"node not reachable ({state.name})")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise NodeError("node did not connect in time")
+            try:
+                await asyncio.wait_for(channel.wait_for_state_change(state), remaining)
+            except asyncio.TimeoutError:
+                raise NodeError("node did not connect in time") from None
+            state = channel.get_state(try_to_connect=True)
+
     async def _unary(self, method: Any, request: Any, ctx: RequestContext | None,
                      timeout: float | None = None) -> Any:
         metadata = metadata_for(ctx) if ctx is not None else None
@@ -200,19 +261,29 @@ class StorageClient:
     # -- objects -----------------------------------------------------------------------------
 
     async def put_object(self, ctx: RequestContext | None, address: str,
-                         header: pb.PutHeader, data: bytes,
-                         timeout: float | None = None) -> pb.PutObjectResponse:
-        return await self._unary(self.objects(address).PutObject,
-                                 pb.PutObjectRequest(header=header, data=data), ctx, timeout)
+                         upload: ObjectUpload, data: bytes, *,
+                         container_update: tuple[str, int] | None = None,
+                         timeout: float | None = None) -> StoredObject:
+        """Store ``data`` whole in one call; the node then updates ``container_update``
+        (address, partition) with the new listing row."""
+        request = pb.PutObjectRequest(header=_put_header(upload, container_update), data=data)
+        return _stored(await self._unary(self.objects(address).PutObject, request, ctx,
+                                         timeout))
 
     async def open_put(self, ctx: RequestContext | None, address: str,
-                       header: pb.PutHeader) -> PutStream:
+                       upload: ObjectUpload, *,
+                       container_update: tuple[str, int] | None = None,
+                       connect_timeout: float = 1.0) -> PutStream:
+        """Start a streamed upload on a node that is connected within ``connect_timeout``
+        (else NodeError, so the caller can try a handoff before any byte is sent)."""
+        await self._connected(address, timeout=connect_timeout)
         metadata = metadata_for(ctx) if ctx is not None else None
         call = self.objects(address).PutObjectStream(timeout=self.stream_timeout,
                                                      metadata=metadata)
         stream = PutStream(call)
         try:
-            await call.write(pb.PutObjectStreamRequest(header=header))
+            await call.write(pb.PutObjectStreamRequest(
+                header=_put_header(upload, container_update)))
         except grpc.aio.AioRpcError as exc:
             _raise(exc)
         except asyncio.InvalidStateError:

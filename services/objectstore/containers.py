@@ -9,7 +9,7 @@ from overcast.swift import limits, timestamps
 from agents.storage.client import NodeError, db_path
 from services.objectstore import constraints
 from services.objectstore.formats import TYPES, listing_format, listing_params, render
-from services.objectstore.http import HTTPError, Request, Response, http_date
+from services.objectstore.http import HTTPError, Request, Response, http_date, title_case
 from services.objectstore.proxy import Proxy
 
 META_PREFIX = {"account": "x-account-meta-", "container": "x-container-meta-"}
@@ -18,20 +18,16 @@ CONTAINER_SYSTEM = ("x-container-read", "x-container-write", "x-versions-locatio
                     "x-history-location", "x-container-sync-to", "x-container-sync-key")
 
 
-def _title(header: str) -> str:
-    return "-".join(p.capitalize() for p in header.split("-"))
-
-
 def metadata_from(req: Request, kind: str, timestamp: str) -> dict[str, list]:
     """Metadata headers of a PUT or POST as ``{header: [value, timestamp]}`` ('' deletes)."""
     meta = {}
     for key, value in req.headers.items():
         if key.startswith(META_PREFIX[kind]) or (kind == "container"
                                                  and key in CONTAINER_SYSTEM):
-            meta[_title(key)] = [value, timestamp]
+            meta[title_case(key)] = [value, timestamp]
         elif key.startswith(REMOVE_PREFIX[kind]):
             name = META_PREFIX[kind] + key[len(REMOVE_PREFIX[kind]):]
-            meta[_title(name)] = ["", timestamp]
+            meta[title_case(name)] = ["", timestamp]
     return meta
 
 

@@ -168,6 +168,11 @@ async def send_response(send: Send, response: Response, *, head: bool = False) -
     await send({"type": "http.response.body", "body": b""})
 
 
+def title_case(header: str) -> str:
+    """``x-object-meta-color`` as Swift stores and returns it: ``X-Object-Meta-Color``."""
+    return "-".join(p.capitalize() for p in header.split("-"))
+
+
 def http_date(timestamp: float | str) -> str:
     """An HTTP date, rounded up to the second as Swift's Last-Modified is."""
     return email.utils.formatdate(math.ceil(float(timestamp)), usegmt=True)

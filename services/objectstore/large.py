@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from overcast.swift import limits, timestamps
+from services.objectstore.containers import list_all
 from services.objectstore.formats import last_modified
+from services.objectstore.headers import check_conditions, object_headers, user_headers
 from services.objectstore.http import HTTPError, Request, Response
 from services.objectstore.proxy import Fetched, Proxy
 from services.objectstore.ranges import content_range, parse_range
-
-if TYPE_CHECKING:
-    from services.objectstore.objects import ObjectController
+from services.objectstore.replicas import ObjectWrite, ReplicaWriter
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ def _split(path: str) -> tuple[str, str]:
 async def _serve(proxy: Proxy, req: Request, account: str, segments: list[Segment],
                  headers: dict[str, str]) -> Response:
     """Stream ``segments`` as one object (whole, or one range)."""
-    from services.objectstore.objects import check_conditions
     total = sum(size for _, _, size in segments)
     check_conditions(req, etag=headers["Etag"], timestamp=headers["X-Timestamp"],
                      headers=headers)
@@ -74,8 +73,6 @@ async def _serve(proxy: Proxy, req: Request, account: str, segments: list[Segmen
 # -- DLO -------------------------------------------------------------------------------------
 
 async def get_dlo(proxy: Proxy, req: Request, fetched: Fetched) -> Response:
-    from services.objectstore.containers import list_all
-    from services.objectstore.objects import object_headers
     manifest = fetched.state.headers["X-Object-Manifest"]
     container, _, prefix = manifest.partition("/")
     rows = await list_all(proxy, req.ctx, fetched.account, container, prefix=prefix)
@@ -97,13 +94,11 @@ async def _manifest(proxy: Proxy, req: Request, fetched: Fetched) -> list[dict[s
 
 
 async def get_slo(proxy: Proxy, req: Request, fetched: Fetched) -> Response:
-    from services.objectstore.objects import object_headers
     state = fetched.state
     etag = state.headers.get("X-Object-Sysmeta-Slo-Etag", state.etag)
     headers = object_headers(state, etag=f'"{etag}"')
     if req.method == "HEAD":
         size = int(state.headers.get("X-Object-Sysmeta-Slo-Size", 0))
-        from services.objectstore.objects import check_conditions
         check_conditions(req, etag=etag, timestamp=headers["X-Timestamp"], headers=headers)
         return Response(200, headers, content_length=size)
     segments = []
@@ -117,7 +112,7 @@ def _bad_manifest(message: str) -> HTTPError:
     return HTTPError(400, message)
 
 
-async def put_slo(proxy: Proxy, objects: ObjectController, req: Request, account: str,
+async def put_slo(proxy: Proxy, writer: ReplicaWriter, req: Request, account: str,
                   container: str, obj: str) -> Response:
     """Validate a manifest (every segment exists, ETags and sizes match) and store it."""
     body = await req.read(limits.SLO_MAX_MANIFEST_SIZE)
@@ -173,7 +168,6 @@ async def put_slo(proxy: Proxy, objects: ObjectController, req: Request, account
                        "last_modified": last_modified(seg.timestamp)})
     if problems:
         raise HTTPError(400, "Errors:\n" + "\n".join(f"{p}, {r}" for p, r in problems))
-    from services.objectstore.objects import user_headers
     slo_etag = md5.hexdigest()
     headers = user_headers(req)
     headers.update({"X-Static-Large-Object": "True", "X-Object-Sysmeta-Slo-Etag": slo_etag,
@@ -182,12 +176,13 @@ async def put_slo(proxy: Proxy, objects: ObjectController, req: Request, account
     if delete_at:
         headers["X-Delete-At"] = delete_at
     content_type = req.header("content-type") or "application/octet-stream"
-    return await objects.store(req.ctx, account, container, obj, data=orjson.dumps(stored),
-                               headers=headers, content_type=content_type,
-                               timestamp=timestamps.now(), response_etag=f'"{slo_etag}"')
+    write = ObjectWrite(account=account, container=container, obj=obj,
+                        timestamp=timestamps.now(), content_type=content_type, headers=headers)
+    return await writer.store(req.ctx, write, data=orjson.dumps(stored),
+                              response_etag=f'"{slo_etag}"')
 
 
-async def delete_slo(proxy: Proxy, objects: ObjectController, req: Request, account: str,
+async def delete_slo(proxy: Proxy, writer: ReplicaWriter, req: Request, account: str,
                      container: str, obj: str) -> Response:
     """Delete a manifest and its segments; a bulk-delete style report."""
     fetched = await proxy.fetch(req.ctx, account, container, obj)
@@ -201,7 +196,7 @@ async def delete_slo(proxy: Proxy, objects: ObjectController, req: Request, acco
     deleted = not_found = 0
     errors_found = []
     for seg_container, seg_obj in targets:
-        found = await objects.remove(req.ctx, account, seg_container, seg_obj)
+        found = await writer.remove(req.ctx, account, seg_container, seg_obj)
         if found is None:
             errors_found.append([f"/{seg_container}/{seg_obj}", "503 Service Unavailable"])
         elif found:

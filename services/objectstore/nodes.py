@@ -119,28 +119,32 @@ class Nodes:
             outcomes.append(result)
         return None, outcomes
 
+    async def write_replica(self, index: int, dev: Device | None, handoffs: Iterator[Device],
+                            func: Callable[[int, Device], Awaitable[T]]) -> T | Exception:
+        """``func(replica index, node)`` on ``dev`` (None: its primary is error-limited), a
+        handoff standing in each time a node fails. The result; a node's real answer (404,
+        409...) as the exception; or the last NodeError when no handoff is left."""
+        last: Exception = NodeError("no node left")
+        while True:
+            if dev is None:
+                dev = next(handoffs, None)
+                if dev is None:
+                    return last
+            try:
+                return await self.call(dev, lambda _a, d=dev: func(index, d))
+            except NodeError as exc:
+                last, dev = exc, None
+            except Exception as exc:  # noqa: BLE001 - a real answer (404, 409...)
+                return exc
+
     async def write_all(self, part: int, func: Callable[[int, Device], Awaitable[T]], *,
                         quorum: int, post_quorum_timeout: float = 0.5) -> list[Any]:
-        """``func(replica index, node)`` on a node per replica, a handoff standing in for each node that fails;
+        """``func(replica index, node)`` on a node per replica (``write_replica``);
         returns once every replica answered, or ``post_quorum_timeout`` after ``quorum``
         successes. Outcomes are results or exceptions (NodeError when none was left)."""
         slots, handoffs = self.write_slots(part)
-
-        async def one(index: int, dev: Device | None) -> Any:
-            last: Exception = NodeError("no node left")
-            while True:
-                if dev is None:
-                    dev = next(handoffs, None)
-                    if dev is None:
-                        return last
-                try:
-                    return await self.call(dev, lambda _a, d=dev: func(index, d))
-                except NodeError as exc:
-                    last, dev = exc, None
-                except Exception as exc:  # noqa: BLE001 - a real answer (404, 409...)
-                    return exc
-
-        tasks = [asyncio.ensure_future(one(i, dev)) for i, dev in enumerate(slots)]
+        tasks = [asyncio.ensure_future(self.write_replica(i, dev, handoffs, func))
+                 for i, dev in enumerate(slots)]
         successes = 0
         pending = set(tasks)
         while pending:

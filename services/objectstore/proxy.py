@@ -130,7 +130,7 @@ class Proxy:
                     yield chunk
             except (NodeError, errors.NotFound, errors.Conflict) as exc:
                 logger.info("read of %s from %s stopped at %s: %s; trying another replica",
-                            path.object, address, position, exc)
+                            fetched.obj, address, position, exc)
                 if isinstance(exc, NodeError):
                     self.nodes.limiter.error(address)
                 continue
