@@ -180,6 +180,25 @@ class ObjectCluster:
         return object_files(self.cloud.state_dir / "storage" / name, self.ring(), ACCOUNT,
                             container, obj)
 
+    def holders(self, container: str, obj: str) -> list[str]:
+        """The nodes, primaries or handoffs, with files of the object in their directory."""
+        return [n for n in self.names if self.data_files(n, container, obj)]
+
+    def settle(self, container: str, obj: str) -> None:
+        """Make every primary hold the object, as a test that goes on to break one replica
+        needs.
+
+        A PUT answers at quorum: the last replica's write may still be in flight, have been
+        dropped as too slow, or have gone to a handoff while a primary was error-limited.
+        One replicator pass on each node holding files (``once``) pushes them to every
+        primary (and takes them off the handoffs); then each primary's own directory is
+        checked."""
+        primaries = self.primaries(container, obj)
+        for name in self.holders(container, obj):
+            self.once(name, "replicator")
+        wait_until(lambda: all(self.data_files(n, container, obj) for n in primaries),
+                   timeout=10, message=f"{container}/{obj} did not reach every primary")
+
 
 @contextlib.contextmanager
 def object_cluster(*, nodes: int = 3, node_env: dict[str, str] | None = None,

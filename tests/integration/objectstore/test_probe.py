@@ -40,7 +40,11 @@ def test_handoff_takes_a_write_and_hands_it_back(probe):
 
     probe.kill(primaries[0])
     etag = swift.put_object("probe", "obj1", data)
-    states = probe.states([primaries[1], primaries[2], handoff], "probe", "obj1")
+    # The PUT answers at quorum; the third write may land a moment later.
+    writers = [primaries[1], primaries[2], handoff]
+    wait_until(lambda: all(s.exists for s in probe.states(writers, "probe", "obj1").values()),
+               timeout=10, message="the third write of obj1 did not land")
+    states = probe.states(writers, "probe", "obj1")
     assert all(s.exists and s.etag == etag for s in states.values())
 
     probe.kill(primaries[1])
@@ -59,6 +63,7 @@ def test_tombstone_wins_everywhere(probe):
     swift = probe.swift()
     primaries = probe.primaries("probe", "obj2")
     swift.put_object("probe", "obj2", b"to be deleted")
+    probe.settle("probe", "obj2")  # the node killed next has its copy
     probe.kill(primaries[0])
     swift.delete_object("probe", "obj2")
     restart(probe, primaries[0])
@@ -80,11 +85,14 @@ def test_auditor_quarantines_and_replicator_restores(probe):
     primaries = probe.primaries("probe", "obj3")
     data = b"precious bytes " * 100
     etag = swift.put_object("probe", "obj3", data)
-    # The PUT answers once two primaries have it; the third write may still be in flight
-    # (or, had a node just been error-limited, have gone to a handoff).
+    # The PUT answers once two replicas have it; the third write may still be in flight
+    # (or, had a node just been error-limited, have gone to a handoff). The victim is a
+    # primary whose write is done, so no late write repairs its copy behind the auditor's
+    # back, and every other primary gets a sound copy before the damage.
     holders = wait_until(lambda: [n for n in primaries if probe.data_files(n, "probe", "obj3")],
                          timeout=5)
     victim = holders[0]
+    probe.settle("probe", "obj3")
     [data_file] = probe.data_files(victim, "probe", "obj3")
     with open(data_file, "r+b") as fh:  # bit rot in the data, metadata untouched
         fh.seek(10)
