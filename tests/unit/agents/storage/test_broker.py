@@ -1,8 +1,7 @@
-"""Listing databases (last write wins, usage), range parsing and request limits."""
+"""Listing databases: last write wins, and usage."""
 from __future__ import annotations
 
 from agents.storage.broker import Broker
-from services.objectstore.ranges import parse_range
 
 
 def row(name: str, stamp: str, size: int = 1, deleted: bool = False) -> dict:
@@ -39,14 +38,3 @@ def test_account_rows_merge_newest_usage(tmp_path):
     broker.merge_rows([{**base, "delete_timestamp": "0000000006.00000", "object_count": 0,
                         "bytes_used": 0, "stats_timestamp": "0000000006.00000"}])
     assert broker.info()["container_count"] == 0
-
-
-def test_parse_range():
-    assert parse_range(None, 100) is None
-    assert parse_range("bytes=0-9", 100) == [(0, 10)]
-    assert parse_range("bytes=-10", 100) == [(90, 100)]
-    assert parse_range("bytes=90-", 100) == [(90, 100)]
-    assert parse_range("bytes=0-1,5-6", 100) == [(0, 2), (5, 7)]
-    assert parse_range("bytes=200-300", 100) == []  # unsatisfiable: 416
-    assert parse_range("bytes=5-1", 100) is None  # malformed: ignored
-    assert parse_range("items=0-1", 100) is None
