@@ -8,7 +8,7 @@ import pytest
 
 from overcast import errors
 from overcast.bus import envelope
-from overcast.bus.rpc import raise_remote
+from overcast.bus import remote
 from services.network.rpcapi import NetworkAPI
 from services.network.service import NetworkEndpoint
 from tests.unit.network.network_helpers import DEMO, DEMO_PROJECT, make_net
@@ -51,13 +51,11 @@ async def test_endpoint_errors_survive_the_bus_with_their_type(booted):
     with pytest.raises(errors.Conflict) as caught:
         await endpoint.allocate_for_instance(DEMO, instance_id="vm-1", project_id=DEMO_PROJECT,
                                              requested_networks=[{"uuid": tiny["id"]}])
-    assert type(caught.value) is errors.Conflict  # a class every service knows
-    assert caught.value.details["error_type"] == "IpAddressGenerationFailure"
     reply = orjson.loads(envelope.encode_reply(error=caught.value))
-    with pytest.raises(errors.Conflict) as remote:
-        raise_remote(reply["error"])
-    assert "No more IP addresses available" in remote.value.message
-    assert remote.value.details["error_type"] == "IpAddressGenerationFailure"
+    raised = remote.from_wire(reply["error"])
+    assert type(raised) is errors.Conflict  # the nearest class every service knows
+    assert "No more IP addresses available" in raised.message
+    assert raised.details["error_type"] == "IpAddressGenerationFailure"
 
 
 def test_rpcapi_mirrors_the_endpoint():
