@@ -5,9 +5,10 @@ user: it prepares the compose stack as ``overcast up --compose`` does (images, p
 ``clouds.yaml``), then starts, waits for and stops it through testcontainers' ``DockerCompose``
 (``docker compose up --wait`` on the containers' health checks, then wait strategies for the API
 and the hypervisors), in a compose project of its own on free ports, so it runs beside a
-``make up`` stack. It breaks the cloud on purpose (``kill``, ``pause``, ``partition`` ...) and
-shows each host's own view of its guests. ``up()``/``down()`` (or ``with``) start and remove
-the whole cloud; ``start(host)``/``stop(host)`` act on one host, as ``overcast chaos`` does::
+``make up`` stack. It breaks the cloud on purpose with the verbs of ``overcast chaos``
+(``kill``, ``pause``, ``partition`` ...) and shows each host's own view of its guests.
+``up()``/``down()`` (or ``with``) start and remove the whole cloud; ``start(host)`` and
+``stop(host)`` act on one host::
 
     with OvercastCloud() as cloud:
         conn = cloud.connect()                   # openstacksdk, as overcast-admin
@@ -60,15 +61,20 @@ class ComputeHostsUp(WaitStrategy):
                                f"{self._startup_timeout:.0f}s ({self.problem})")
 
 
-class OvercastCloud:
-    """An Overcast compose stack for tests: start it, break it, look inside, stop it."""
+class OvercastCloud(ComposeChaos):
+    """An Overcast compose stack for tests: start it, break it, look inside, remove it.
+
+    Breaking it takes the verbs of ``overcast chaos`` (from ``ComposeChaos``): ``kill``,
+    ``stop``, ``start``, ``restart``, ``pause``, ``unpause``, ``partition`` and ``heal``, each
+    with a host or service name (``hypervisor-2``, ``storage-1``, ``conductor``, ``api``,
+    ``rabbitmq``).
+    """
 
     def __init__(self, *, hypervisors: int = 3, storage_nodes: int = 3,
                  project: str = "overcast-test", state_dir: Path | None = None,
                  startup_timeout: float = 300.0, pull: bool = False) -> None:
         self.hypervisors = hypervisors
         self.storage_nodes = storage_nodes
-        self.project = project
         self.startup_timeout = startup_timeout
         self.pull = pull
         self._own_state = state_dir is None
@@ -76,7 +82,7 @@ class OvercastCloud:
         self.stack: compose.ComposeCloud | None = None
         self.compose: DockerCompose | None = None
         self.passwords: dict[str, str] = {}
-        self.chaos = ComposeChaos(project)
+        super().__init__(project)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -86,7 +92,7 @@ class OvercastCloud:
         if shutil.which("docker") is None:
             raise RuntimeError("OvercastCloud needs a Docker engine (docker on PATH)")
         if self.state_dir is None:
-            self.state_dir = Path(tempfile.mkdtemp(prefix=f"{self.project}-"))
+            self.state_dir = Path(tempfile.mkdtemp(prefix="overcast-cloud-"))
         stack = compose.ComposeCloud(
             state_dir=self.state_dir, hypervisors=self.hypervisors,
             storage_nodes=self.storage_nodes, project=self.project, api_port=free_port(),
@@ -195,38 +201,6 @@ class OvercastCloud:
             return f"(no logs: {exc})"
         return "\n".join(lines[-LOG_LINES_ON_FAILURE:])
 
-    # -- breaking it: the verbs of ``overcast chaos`` -------------------------------------
-    # A target is a host or service name: hypervisor-2, storage-1, conductor, api, rabbitmq.
-
-    def kill(self, target: str) -> None:
-        """SIGKILL the host's container, as a crash would (Docker does not restart it)."""
-        self.chaos.kill(target)
-
-    def stop(self, target: str) -> None:
-        """Stop it gracefully (SIGTERM)."""
-        self.chaos.stop(target)
-
-    def start(self, target: str) -> None:
-        """Start a killed or stopped host or service again."""
-        self.chaos.start(target)
-
-    def restart(self, target: str) -> None:
-        self.chaos.restart(target)
-
-    def pause(self, target: str) -> None:
-        """Freeze it: its sockets stay open, it answers nothing."""
-        self.chaos.pause(target)
-
-    def unpause(self, target: str) -> None:
-        self.chaos.unpause(target)
-
-    def partition(self, target: str) -> None:
-        """Cut it off the network (nftables in its namespace); it keeps running."""
-        self.chaos.partition(target)
-
-    def heal(self, target: str) -> None:
-        self.chaos.heal(target)
-
     # -- looking inside -------------------------------------------------------------------
 
     def guests(self, hosts: list[str] | tuple[str, ...] | None = None, *,
@@ -242,7 +216,7 @@ class OvercastCloud:
         volume, ``<project>_storage-N``, on the host)."""
         from overcast.testing.objects import object_files
         from services.objectstore.ring import Ring
-        volume = self.chaos.client.volumes.get(f"{self.project}_{node}")
+        volume = self.client.volumes.get(f"{self.project}_{node}")
         return object_files(Path(volume.attrs["Mountpoint"]) / "storage" / node,
                             Ring.load(self.ring_file), account, container, obj)
 
