@@ -190,7 +190,8 @@ def debian_mirror(*, environ: Mapping[str, str] | None = None,
     """The mirror to debootstrap from.
 
     ``OVERCAST_DEBIAN_MIRROR`` names the archive, if set; otherwise the host's first Debian
-    source (with ``main``) that is not the security archive. The security archive is
+    source (with ``main``, at a path ending in ``/debian`` if there is one) that is not the
+    security archive. The security archive is
     ``OVERCAST_DEBIAN_SECURITY_MIRROR`` if set (empty: none), otherwise the host's security
     source, otherwise none: a host without one may have a mirror that carries no security
     suite, and the image then gets no line it could not fetch. With neither a variable nor a
@@ -198,9 +199,12 @@ def debian_mirror(*, environ: Mapping[str, str] | None = None,
     """
     environ = os.environ if environ is None else environ
     sources = [s for s in host_apt_sources(apt_root) if s.debian_suites()]
+    # A third-party repository may name Debian's suites too (``bookworm main``); Debian's
+    # archive and its mirrors are at a path ending in /debian, so those come first.
+    archives = sorted((s for s in sources if not s.is_security() and "main" in s.components),
+                      key=lambda s: not s.uri.endswith("/debian"))
     archive = environ.get("OVERCAST_DEBIAN_MIRROR", "").strip().rstrip("/") or next(
-        (s.uri for s in sources if not s.is_security() and "main" in s.components),
-        "http://deb.debian.org/debian")
+        (s.uri for s in archives), "http://deb.debian.org/debian")
     security_source = next((s for s in sources if s.is_security()), None)
     if "OVERCAST_DEBIAN_SECURITY_MIRROR" in environ:
         security = environ["OVERCAST_DEBIAN_SECURITY_MIRROR"].strip().rstrip("/") or None

@@ -202,3 +202,11 @@ def test_a_mirror_on_this_machine_is_built_on_the_host_network():
     assert images.DebianMirror(archive="http://127.0.0.1:3142/debian").on_loopback()
     assert images.DebianMirror(archive="http://localhost:3142/debian").on_loopback()
     assert not images.DebianMirror(archive="http://deb.debian.org/debian").on_loopback()
+
+
+def test_debian_archive_wins_over_a_third_party_repository_naming_the_same_suite(tmp_path):
+    apt = _apt(tmp_path, sources_list=(
+        "deb [arch=amd64] https://packages.example.com/debian/12/prod bookworm main\n"
+        "deb http://ftp.example.org/debian bookworm main\n"))
+    assert images.debian_mirror(environ={}, apt_root=apt).archive == \
+        "http://ftp.example.org/debian"
