@@ -1,13 +1,16 @@
 """The conductor's AMQP contract; the API, the scheduler and compute agents import only this.
 
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
-list_migrations.
+list_migrations. The request of create_servers is a ``BootRequest`` (its wire form is the
+JSON object the 1.0 dict was, so the version stays).
 """
 from __future__ import annotations
 
-
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
+from services.conductor.contract import BootRequest, ImageRequirements
+
+__all__ = ["BootRequest", "ConductorAPI", "ImageRequirements"]
 
 
 class ConductorAPI(RpcClient):
@@ -52,9 +55,9 @@ class ConductorAPI(RpcClient):
         return await self.call(ctx, "instances_on_host", host=host, timeout=timeout)
 
     # -- from the API --------------------------------------------------------------------
-    async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:
+    async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Record new instances in BUILD (validated, quota-checked); building goes on after."""
-        return await self.call(ctx, "create_servers", request=request)
+        return await self.call(ctx, "create_servers", request=request.to_wire())
 
     async def get_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
         return await self.call(ctx, "get_server", instance_id=instance_id)
