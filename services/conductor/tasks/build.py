@@ -84,7 +84,13 @@ class BuildTask:
         task = asyncio.get_running_loop().create_task(
             self._guarded(instance_id, work, action=action, event=event))
         self._tasks[instance_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(instance_id, None))
+        task.add_done_callback(lambda done: self._done(instance_id, done, work))
+
+    def _done(self, instance_id: str, task: asyncio.Task, work: Coroutine) -> None:
+        # Newer work may already run for the instance: forget only this task.
+        if self._tasks.get(instance_id) is task:
+            del self._tasks[instance_id]
+        work.close()  # a task cancelled before it started never ran its work: drop it
 
     def is_running(self, instance_id: str) -> bool:
         return instance_id in self._tasks and not self._tasks[instance_id].done()

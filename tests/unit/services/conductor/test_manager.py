@@ -177,3 +177,18 @@ async def test_evacuation_without_capacity_ends_in_error_with_fault(conductor):
     await wait_status(conductor, made[0]["id"], "ERROR")
     assert "No valid host" in conductor.queries.get_server(CTX, made[0]["id"])["fault"]["message"]
     assert conductor.queries.list_migrations(filters={})[0]["status"] == "error"
+
+
+async def test_a_failed_rebuild_goes_to_the_evacuator_not_the_reschedule(conductor):
+    [inst] = await boot_on(conductor, "h1", 1)
+    conductor.peers.compute.failing = {"h2"}
+    await conductor.evacuator.host_down("h1")
+    await wait_status(conductor, inst["id"], "ERROR")
+    admin = RequestContext(roles=("admin",))
+    evacuate = next(a for a in conductor.queries.list_actions(admin, instance_id=inst["id"])
+                    if a["action"] == "evacuate")
+    events = conductor.queries.get_action(admin, instance_id=inst["id"],
+                                          request_id=evacuate["request_id"])["events"]
+    assert ("compute_rebuild_instance", "Error", "h2") in [
+        (e["event"], e["result"], e["host"]) for e in events]
+    assert conductor.queries.list_migrations(filters={})[0]["status"] == "error"
