@@ -24,23 +24,21 @@ from services.conductor.operations import Operations
 from services.conductor.peers import Peers
 from services.conductor.queries import Queries
 from services.conductor.resources import ComputeResources
-from services.conductor.tasks.build import BuildTask, Notifier
+from services.conductor.tasks.build import BuildLimits, BuildTask, Notifier
 from services.conductor.tasks.recovery import Recovery
 
 
 class ConductorManager:
     def __init__(self, db: Database, *, hosts: HostTracker, resources: ComputeResources,
-                 peers: Peers, notify: Notifier, max_attempts: int = 3,
-                 build_timeout: float = 180.0, scheduler_timeout: float = 10.0) -> None:
+                 peers: Peers, notify: Notifier, limits: BuildLimits = BuildLimits()
+                 ) -> None:
         self.hosts = hosts
         self.resources = resources
         self.peers = peers
         self.store = InstanceStore(db)
         self.admission = Admission(store=self.store, hosts=hosts, resources=resources)
         self.builds = BuildTask(store=self.store, hosts=hosts, resources=resources,
-                                peers=peers, notify=notify, max_attempts=max_attempts,
-                                build_timeout=build_timeout,
-                                scheduler_timeout=scheduler_timeout)
+                                peers=peers, notify=notify, limits=limits)
         self.recovery = Recovery(db, store=self.store, hosts=hosts, builds=self.builds,
                                  peers=peers)
         self.evacuator = self.recovery.evacuator

@@ -5,6 +5,8 @@ build task receives. Imports no transport.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, states
@@ -19,15 +21,14 @@ _POWER_TASK_STATES = {"stop": states.POWERING_OFF, "start": states.POWERING_ON,
                       "reboot": states.REBOOTING}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class Operations:
-    def __init__(self, *, store: InstanceStore, hosts: HostTracker, peers: Peers,
-                 queries: Queries, admission: Admission, builds: BuildTask) -> None:
-        self.store = store
-        self.hosts = hosts
-        self.peers = peers
-        self.queries = queries
-        self.admission = admission
-        self.builds = builds
+    store: InstanceStore
+    hosts: HostTracker
+    peers: Peers
+    queries: Queries
+    admission: Admission
+    builds: BuildTask
 
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
                            hard: bool = False) -> None:

@@ -19,6 +19,7 @@ from services.conductor.manager import ConductorManager
 from services.conductor.models import Base
 from services.conductor.peers import Peers
 from services.conductor.resources import DEFAULT_QUOTAS, ComputeResources
+from services.conductor.tasks.build import BuildLimits
 from services.network.rpcapi import NetworkAPI
 from services.scheduler.rpcapi import SchedulerAPI
 
@@ -64,8 +65,8 @@ class ConductorService(Service):
                       network=NetworkAPI(self.bus))
         self.manager = ConductorManager(
             self.db, hosts=self.hosts, resources=self.resources, peers=peers,
-            notify=self._notify, max_attempts=cfg.max_build_attempts,
-            build_timeout=cfg.build_timeout)
+            notify=self._notify, limits=BuildLimits(max_attempts=cfg.max_build_attempts,
+                                                    build_timeout=cfg.build_timeout))
         self.server = RpcServer(self.bus, topic="conductor", server=cfg.host, endpoint=self)
         await self.server.start()
         self.detector = FailureDetector(

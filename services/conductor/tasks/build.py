@@ -8,6 +8,7 @@ It imports no transport: the peers and the notifier are passed in.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -50,20 +51,25 @@ def request_spec(instance: dict, *, group: dict | None = None,
         force_hosts=(force_host,) if force_host else ())
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BuildLimits:
+    """How hard a build is tried."""
+
+    max_attempts: int = 3  # hosts a build is tried on before it is ERROR
+    build_timeout: float = 180.0  # seconds a build may wait out a scheduler outage
+    scheduler_timeout: float = 10.0  # seconds one scheduler call may take
+
+
+@dataclasses.dataclass(kw_only=True, eq=False)
 class BuildTask:
-    def __init__(self, *, store: InstanceStore, hosts: HostTracker,
-                 resources: ComputeResources, peers: Peers, notify: Notifier,
-                 max_attempts: int = 3, build_timeout: float = 180.0,
-                 scheduler_timeout: float = 10.0) -> None:
-        self.store = store
-        self.hosts = hosts
-        self.resources = resources
-        self.peers = peers
-        self.notify = notify
-        self.max_attempts = max_attempts
-        self.build_timeout = build_timeout
-        self.scheduler_timeout = scheduler_timeout
-        self._tasks: dict[str, asyncio.Task] = {}
+    store: InstanceStore
+    hosts: HostTracker
+    resources: ComputeResources
+    peers: Peers
+    notify: Notifier
+    limits: BuildLimits = BuildLimits()
+    _tasks: dict[str, asyncio.Task] = dataclasses.field(default_factory=dict, init=False,
+                                                        repr=False)
 
     # -- the task runner -------------------------------------------------------------------
 
@@ -176,12 +182,12 @@ class BuildTask:
             try:
                 return await self.peers.scheduler.select_destination(
                     ctx, spec=spec, host_status=self.hosts.compute_status(),
-                    timeout=self.scheduler_timeout)
+                    timeout=self.limits.scheduler_timeout)
             except errors.NoValidHost as exc:
                 await self.set_error(ctx, instance_id, exc.message, action=action, event=event)
                 return None
             except TRANSIENT as exc:
-                if (utcnow() - started).total_seconds() > self.build_timeout:
+                if (utcnow() - started).total_seconds() > self.limits.build_timeout:
                     await self.set_error(
                         ctx, instance_id, f"No valid host was found. The scheduler did not "
                         f"answer before the deadline ({exc})", action=action, event=event)
@@ -260,7 +266,7 @@ class BuildTask:
                 return
             actions.finish_event(session, instance_id=instance_id, action="create",
                                  event=EVENT_BUILD, host=host, error=reason)
-            retry = inst.attempts < self.max_attempts
+            retry = inst.attempts < self.limits.max_attempts
             if retry:
                 inst.task_state = states.SCHEDULING
                 inst.host = None

@@ -20,7 +20,7 @@ from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore, instance_dict
-from services.conductor.tasks.build import request_spec
+from services.conductor.tasks.build import BuildLimits, request_spec
 from services.scheduler.contract import RequestSpec
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ EVENT_REBUILD = "compute_rebuild_instance"
 class Builds(Protocol):
     """What the evacuator needs of the build task (``tasks.build.BuildTask``)."""
 
-    max_attempts: int
+    limits: BuildLimits
 
     def run(self, instance_id: str, work: Coroutine, *, action: str, event: str) -> None: ...
 
@@ -184,7 +184,7 @@ class Evacuator:
                 return
             actions.finish_event(session, instance_id=instance_id, action="evacuate",
                                  event=EVENT_REBUILD, host=host, error=reason)
-            retry = len(row.tried_hosts or []) <= self.builds.max_attempts
+            retry = len(row.tried_hosts or []) <= self.builds.limits.max_attempts
             if retry:
                 actions.start_event(session, instance_id=instance_id, action="evacuate",
                                     event=EVENT_SCHEDULE, host=None)

@@ -43,7 +43,7 @@ class Recovery:
                 continue
             age = (now - created).total_seconds()
             idle = (now - updated).total_seconds()
-            if vm_state == states.BUILDING and age > self.builds.build_timeout:
+            if vm_state == states.BUILDING and age > self.builds.limits.build_timeout:
                 await self.builds.release(ctx, instance_id)
                 await self.builds.set_error(ctx, instance_id, "Build timed out",
                                             action="create", event=EVENT_SCHEDULE)

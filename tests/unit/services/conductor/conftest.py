@@ -10,6 +10,7 @@ from services.conductor.manager import ConductorManager
 from services.conductor.models import Base
 from services.conductor.peers import Peers
 from services.conductor.resources import ComputeResources
+from services.conductor.tasks.build import BuildLimits
 from services.scheduler import models as sched_models
 from tests.unit.services.conductor.twins import ComputeTwin, NetworkTwin, SchedulerTwin
 
@@ -28,7 +29,7 @@ async def conductor(tmp_path):
         events.append(event_type)
 
     manager = ConductorManager(db, hosts=hosts, resources=resources, peers=peers,
-                               notify=notify, build_timeout=5)
+                               notify=notify, limits=BuildLimits(build_timeout=5))
     peers.compute.conductor = manager
     for host in ("h1", "h2"):
         hosts.report_state(host=host, binary="nova-compute", topic="compute")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -70,7 +71,7 @@ async def test_scheduler_outage_is_waited_out(conductor):
 
 async def test_scheduler_outage_past_deadline_ends_in_error(conductor):
     conductor.peers.scheduler.available = False
-    conductor.builds.build_timeout = 0.5
+    conductor.builds.limits = dataclasses.replace(conductor.builds.limits, build_timeout=0.5)
     [inst] = conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ERROR")
     assert "scheduler did not answer" in conductor.queries.get_server(CTX, inst["id"])["fault"][

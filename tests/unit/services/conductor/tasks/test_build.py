@@ -1,6 +1,8 @@
 """The build task: the spec it asks for, rescheduling a failed build, and its bounds."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from overcast import errors
@@ -52,7 +54,7 @@ async def test_a_failed_spawn_is_rescheduled_away_from_the_host_that_failed(cond
 
 
 async def test_reschedules_stop_at_the_attempt_bound(conductor):
-    conductor.builds.max_attempts = 1
+    conductor.builds.limits = dataclasses.replace(conductor.builds.limits, max_attempts=1)
     conductor.peers.compute.failing = {"h1", "h2"}
     [inst] = conductor.create_servers(CTX, request=boot_request())
     await wait_status(conductor, inst["id"], "ERROR")

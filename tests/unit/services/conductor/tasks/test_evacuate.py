@@ -2,6 +2,7 @@
 through the ``Builds`` interface alone."""
 from __future__ import annotations
 
+import inspect
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore
 from services.conductor.models import Base, Instance
 from services.conductor.queries import Queries
+from services.conductor.tasks.build import BuildLimits, BuildTask
 from services.conductor.tasks.evacuate import EVENT_SCHEDULE, Builds, Evacuator
 
 ADMIN = RequestContext(user_id="admin", project_id="p0", roles=("admin",))
@@ -23,7 +25,7 @@ FLAVOR = {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}
 class BuildsTwin:
     """Records what the evacuator asks; ``run`` keeps the work for the test to step."""
 
-    max_attempts = 2
+    limits = BuildLimits(max_attempts=2)
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
@@ -70,6 +72,9 @@ class BuildsTwin:
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
 
+    def specs(self) -> list:
+        return [c[2] for c in self.calls if c[0] == "select_host"]
+
 
 @pytest.fixture
 def world(tmp_path):
@@ -101,9 +106,26 @@ def add_instance(evacuator: Evacuator, *, host: str = "h1", vm_state: str = stat
     return instance_id
 
 
-def test_the_twin_is_what_the_evacuator_asks_for():
-    twin: Builds = BuildsTwin()  # type-checks against the protocol the build task meets
-    assert twin.max_attempts == 2
+async def moved_to_h2(evacuator: Evacuator, builds: BuildsTwin) -> str:
+    """An instance of h1, evacuated to h2 after h1 went down; the calls so far forgotten."""
+    moving = add_instance(evacuator)
+    await evacuator.host_down("h1")
+    await builds.step()
+    builds.calls.clear()
+    return moving
+
+
+@pytest.mark.parametrize("builds", [BuildTask, BuildsTwin], ids=["BuildTask", "twin"])
+def test_the_build_task_and_its_twin_offer_what_the_evacuator_asks_for(builds):
+    # Names and parameters, so the twin cannot drift from the interface the real task meets.
+    asked = {name for name, member in vars(Builds).items()
+             if callable(member) and not name.startswith("_")}
+    for name in asked:
+        wanted = inspect.signature(getattr(Builds, name)).parameters
+        offered = inspect.signature(getattr(builds, name)).parameters
+        assert list(offered) == list(wanted), name
+    assert "limits" in Builds.__annotations__
+    assert hasattr(builds, "limits") or "limits" in builds.__dataclass_fields__
 
 
 async def test_host_down_fences_claims_then_moves_each_instance(world):
@@ -119,7 +141,7 @@ async def test_host_down_fences_claims_then_moves_each_instance(world):
     assert ("run", moving, "evacuate", EVENT_SCHEDULE) in builds.calls
     assert queries.instances_on_host("h1") == [building, deleting]
     await builds.step()
-    [spec] = [c[2] for c in builds.calls if c[0] == "select_host"]
+    [spec] = builds.specs()
     assert spec.ignore_hosts == ("h1",) and spec.force_hosts == ()
     assert builds.calls[-2:] == [("allocate_network", moving, "h2"),
                                  ("send_to_host", moving, "h2")]
@@ -154,14 +176,11 @@ async def test_a_port_binding_failure_sets_error(world):
 
 async def test_a_failed_rebuild_is_retried_within_the_attempt_bound(world):
     evacuator, builds, _ = world
-    moving = add_instance(evacuator)
-    await evacuator.host_down("h1")
-    await builds.step()
-    builds.calls.clear()
+    moving = await moved_to_h2(evacuator, builds)
     await evacuator.spawn_failed(ADMIN, instance_id=moving, host="h2", reason="boom")
     assert builds.names() == ["run"]
     await builds.step()
-    [spec] = [c[2] for c in builds.calls if c[0] == "select_host"]
+    [spec] = builds.specs()
     assert spec.ignore_hosts == ("h1", "h2")
     builds.calls.clear()
     # Tried h1 (the source), h2 and now h2 again: past the bound of 2 it gives up.
@@ -182,16 +201,13 @@ async def test_by_hand_the_source_must_be_down_and_the_target_another_host(world
     with pytest.raises(errors.Conflict):
         await evacuator.evacuate_server(ADMIN, instance_id=moving, host="h2")
     await builds.step()
-    [spec] = [c[2] for c in builds.calls if c[0] == "select_host"]
+    [spec] = builds.specs()
     assert spec.force_hosts == ("h2",)
 
 
 async def test_resume_after_a_restart_resends_or_reschedules(world):
     evacuator, builds, _ = world
-    moving = add_instance(evacuator)
-    await evacuator.host_down("h1")
-    await builds.step()
-    builds.calls.clear()
+    moving = await moved_to_h2(evacuator, builds)
     await evacuator.resume(moving, idle=0, grace=30)
     assert builds.calls == []
     await evacuator.resume(moving, idle=60, grace=30)
