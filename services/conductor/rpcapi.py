@@ -87,7 +87,8 @@ class ConductorAPI(RpcClient):
             metadata: dict,
             replace: bool
     ) -> dict:
-        return await self.call(ctx, "set_metadata", instance_id=instance_id, metadata=metadata, replace=replace)
+        return await self.call(ctx, "set_metadata", instance_id=instance_id, metadata=metadata,
+                               replace=replace)
 
     async def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
         await self.call(ctx, "delete_metadata", instance_id=instance_id, key=key)
@@ -117,7 +118,8 @@ class ConductorAPI(RpcClient):
             public_key: str | None,
             key_type: str = "ssh"
     ) -> dict:
-        return await self.call(ctx, "create_keypair", name=name, public_key=public_key, key_type=key_type)
+        return await self.call(ctx, "create_keypair", name=name, public_key=public_key,
+                               key_type=key_type)
 
     async def list_keypairs(
             self, ctx: RequestContext, *, user_id: str | None = None
@@ -171,7 +173,8 @@ class ConductorAPI(RpcClient):
             disabled_reason: str | None = None,
             forced_down: bool | None = None
     ) -> dict:
-        return await self.call(ctx, "update_service", service_id=service_id, disabled=disabled, disabled_reason=disabled_reason, forced_down=forced_down)
+        return await self.call(ctx, "update_service", service_id=service_id, disabled=disabled,
+                               disabled_reason=disabled_reason, forced_down=forced_down)
 
     async def delete_service(self, ctx: RequestContext, *, service_id: str) -> None:
         await self.call(ctx, "delete_service", service_id=service_id)
