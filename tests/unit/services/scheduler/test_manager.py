@@ -6,7 +6,7 @@ import pytest
 
 from overcast import errors
 from overcast.db import Database
-from services.scheduler.filters import RequestSpec
+from services.scheduler.contract import RequestSpec
 from services.scheduler.manager import SchedulerManager
 from services.scheduler.models import Base
 
@@ -89,7 +89,7 @@ def test_claim_is_idempotent_and_survives_restart(db):
 def test_reschedule_moves_the_claim(db):
     manager = make(db)
     first = manager.select_destination(spec("a"), up("h1", "h2"))
-    second = manager.select_destination(spec("a", ignore_hosts=frozenset({first})),
+    second = manager.select_destination(spec("a", ignore_hosts=(first,)),
                                         up("h1", "h2"))
     assert second != first
     assert manager.hosts[first].memory_mb_used == 0
@@ -101,16 +101,16 @@ def test_server_group_policies(db):
     status = up("h1", "h2", "h3")
     anti = [manager.select_destination(
         spec(f"a{i}", group_policy="anti-affinity",
-             group_hosts=manager.hosts_of([f"a{j}" for j in range(i)])), status)
+             group_members=tuple(f"a{j}" for j in range(i + 1))), status)
         for i in range(3)]
     assert len(set(anti)) == 3
     with pytest.raises(errors.NoValidHost):
         manager.select_destination(spec("a3", group_policy="anti-affinity",
-                                        group_hosts=manager.hosts_of(["a0", "a1", "a2"])),
+                                        group_members=("a0", "a1", "a2", "a3")),
                                    status)
     first = manager.select_destination(spec("b0", group_policy="affinity"), status)
     others = {manager.select_destination(spec(f"b{i}", group_policy="affinity",
-                                              group_hosts=manager.hosts_of(["b0"])), status)
+                                              group_members=("b0", f"b{i}")), status)
               for i in range(1, 3)}
     assert others == {first}
 

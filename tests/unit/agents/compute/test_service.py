@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from agents.compute.contract import RUNNING, FlavorSpec, InstancePayload
 from agents.compute.fake import FakeDriver
-from agents.compute.manager import RUNNING, ComputeManager
+from agents.compute.manager import ComputeManager
 from agents.compute.service import ComputeConfig, ComputeService
 
-INSTANCE = {"id": "i-1", "name": "vm1", "flavor": {"vcpus": 1, "ram": 512, "disk": 1}}
+INSTANCE = InstancePayload(id="i-1", name="vm1", project_id="p1", user_id="u1",
+                           flavor=FlavorSpec(id="1", name="m1.tiny", vcpus=1, ram=512, disk=1))
 
 
 class Conductor:
@@ -35,7 +37,7 @@ class Conductor:
             await asyncio.sleep(timeout or 3600)
             raise TimeoutError("conductor.instances_on_host did not answer")
         await asyncio.sleep(self.delay)
-        return [INSTANCE["id"]]
+        return [INSTANCE.id]
 
 
 async def _agent(tmp_path) -> tuple[ComputeService, Conductor]:  # noqa: ANN001
@@ -52,7 +54,7 @@ async def _agent(tmp_path) -> tuple[ComputeService, Conductor]:  # noqa: ANN001
 
 
 def _power(agent: ComputeService) -> int:
-    return agent.manager.driver.get_info(INSTANCE["id"]).power_state
+    return agent.manager.driver.get_info(INSTANCE.id).power_state
 
 
 async def test_heartbeats_go_on_while_a_reconcile_hangs(tmp_path):
@@ -74,7 +76,7 @@ async def test_only_a_heartbeat_that_got_through_undoes_a_self_fence(tmp_path):
     conductor.reachable = False
     agent._last_beat_ok = time.monotonic() - 1
     await agent._heartbeat()  # the watchdog fences first; the beat itself fails
-    assert agent.manager.fenced_guests == {INSTANCE["id"]}
+    assert agent.manager.fenced_guests == {INSTANCE.id}
     assert _power(agent) != RUNNING
 
     await agent._periodic_reconcile()  # the conductor answers, but heartbeats still fail
