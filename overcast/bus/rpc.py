@@ -50,6 +50,10 @@ class RpcServer:
         }
         self._signatures = {name: inspect.signature(method)
                             for name, method in self.methods.items()}
+        for name, signature in self._signatures.items():
+            if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+                raise TypeError(f"@rpc handler {name} takes **kwargs: name its arguments, "
+                                "so a request it cannot take is refused as a bad request")
         # The server speaks the newest version any of its entry points was added in.
         self.version = max((m.__rpc_version__ for m in self.methods.values()),
                            key=lambda v: tuple(int(p) for p in v.split(".")), default="1.0")

@@ -166,3 +166,13 @@ async def test_a_malformed_message_is_dropped_not_redelivered_forever():
                        endpoint=Endpoint())
     await server._handle(_Message(b"not json", log))
     assert log == ["reject requeue=False"]
+
+
+def test_a_handler_taking_kwargs_is_refused_at_start():
+    class Loose:
+        @rpc()
+        async def anything(self, ctx: RequestContext, **kwargs: object) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="anything takes \\*\\*kwargs"):
+        RpcServer(bus=None, topic="demo", server=None, endpoint=Loose())  # type: ignore[arg-type]
