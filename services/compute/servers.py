@@ -54,22 +54,22 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
             raise errors.BadRequest(f"Image {image_id} is not active.")
         await network.validate_networks(ctx, project_id=ctx.project_id,
                                         requested_networks=requested_networks)
-        hints = (payload.get("os:scheduler_hints") or payload.get("OS-SCH-HNT:scheduler_hints")
-                 or {})
-        groups = [g["name"] if isinstance(g, dict) else g
-                  for g in body.get("security_groups") or []]
+        hints = check.scheduler_hints(payload)
         boot = BootRequest(
             name=name, flavor_id=flavor_id, image_ref=image_id,
             image=ImageRequirements(min_ram=image.get("min_ram") or 0,
                                     min_disk=image.get("min_disk") or 0),
-            key_name=body.get("key_name"), metadata=check.metadata(body.get("metadata")),
+            key_name=check.optional_string(body.get("key_name"), field="key_name"),
+            metadata=check.metadata(body.get("metadata")),
             user_data=check.user_data(body.get("user_data")),
-            availability_zone=body.get("availability_zone"),
+            availability_zone=check.optional_string(body.get("availability_zone"),
+                                                    field="availability_zone"),
             networks=requested_networks if isinstance(requested_networks, str)
             else tuple(requested_networks),
-            security_groups=tuple(groups), min_count=min_count, max_count=max_count,
-            group_id=hints.get("group"), description=body.get("description"),
-            tags=tuple(body.get("tags") or ()))
+            security_groups=check.security_groups(body.get("security_groups")),
+            min_count=min_count, max_count=max_count,
+            group_id=check.optional_string(hints.get("group"), field="group"),
+            description=body.get("description"), tags=check.tags(body.get("tags")))
         if boot.description is not None:
             check.name(boot.description, field="description")
         created = await conductor.create_servers(ctx, request=boot)
