@@ -20,10 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from overcast import errors
+from overcast.clock import utcnow
 from overcast.context import RequestContext
 from overcast.db import Database
 from services.image import fields, query
-from services.image.models import Image, ImageMember, ImageTag, utcnow
+from services.image.models import Image, ImageMember, ImageTag
 from services.image.store import ImageStore
 from services.image.views import image_view, member_view
 
