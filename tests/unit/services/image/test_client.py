@@ -5,7 +5,7 @@ import hashlib
 import os
 
 import pytest
-from tests.unit.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
 
 from overcast import errors
 from services.image.client import ImageClient

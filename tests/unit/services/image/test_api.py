@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from tests.unit.image.image_helpers import ADMIN, ALICE, BOB
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB
 
 from overcast import errors
 from overcast.context import RequestContext
