@@ -217,7 +217,11 @@ class ImageManager:
 
     async def upload(self, ctx: RequestContext, image_id: str,
                      chunks: AsyncIterator[bytes]) -> dict:
-        """Store ``chunks`` as the data of a ``queued`` image and make it ``active``."""
+        """Store ``chunks`` as the data of a ``queued`` image and make it ``active``.
+
+        Every check (owner or admin, status, formats) is made and the image claimed
+        (``saving``) before ``chunks`` is first read, so a refused upload reads no data.
+        """
         with self.db.session() as session:
             image = self._load_for_write(session, ctx, image_id)
             if image.status != "queued":
