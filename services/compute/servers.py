@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from overcast import errors
-from overcast.http import FastJSONResponse
-from services.api.auth import Context
+from overcast.rest.auth import Context
+from overcast.rest.responses import FastJSONResponse
+from overcast.rest.routing import JSONRoute
 from services.compute import validation as check
 from services.compute import views
-from services.api.routing import JSONRoute
 from services.compute.microversion import Version
 from services.conductor.rpcapi import BootRequest, ImageRequirements
 

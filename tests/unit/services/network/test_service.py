@@ -11,7 +11,7 @@ from overcast.bus import envelope
 from overcast.bus import remote
 from services.network.rpcapi import NetworkAPI
 from services.network.service import NetworkEndpoint
-from tests.unit.network.network_helpers import DEMO, DEMO_PROJECT, make_net
+from tests.unit.services.network.network_helpers import DEMO, DEMO_PROJECT, make_net
 
 
 def _rpc_methods(obj: object) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tests.unit.image.image_helpers import chunks_of
+from tests.unit.services.image.image_helpers import chunks_of
 
 from overcast import errors
 from services.image.store import FileStore, ImageStore, MemoryStore

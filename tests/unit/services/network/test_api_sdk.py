@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from services.api.app import create_app
 from services.network.api import build_router
-from tests.unit.network.network_helpers import FakeAuthenticator
+from tests.unit.services.network.network_helpers import FakeAuthenticator
 
 openstack = pytest.importorskip("openstack")
 uvicorn = pytest.importorskip("uvicorn")

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from overcast.http import FastJSONResponse
+from overcast.rest.responses import FastJSONResponse
 
 
 def add_response_header(request: Request, name: str, value: str) -> None:

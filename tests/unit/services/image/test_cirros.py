@@ -5,7 +5,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.unit.image.image_helpers import BOB
+from tests.unit.services.image.image_helpers import BOB
 
 from services.image import cirros
 from services.image.client import ImageClient

@@ -8,7 +8,7 @@ import pytest
 from overcast import errors
 from services.network import exceptions as exc
 from services.network import ipam
-from tests.unit.network.network_helpers import ADMIN, DEMO, make_net
+from tests.unit.services.network.network_helpers import ADMIN, DEMO, make_net
 
 
 def test_default_pools_skip_network_broadcast_and_gateway():

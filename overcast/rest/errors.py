@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from overcast.http import FastJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from overcast import errors
 from overcast.bus import CallTimeout, ConnectionLost
+from overcast.rest.responses import FastJSONResponse
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def error_body(path: str, code: int, message: str, *, kind: str = "") -> dict:
 
 def error_response(request: Request, code: int, message: str, *, kind: str = "",
                    headers: dict | None = None) -> FastJSONResponse:
+    """``error_body`` for the request's path, as a response with status ``code``."""
     return FastJSONResponse(error_body(request.url.path, code, message, kind=kind),
                           status_code=code, headers=headers)
 
@@ -77,7 +78,8 @@ async def on_peer_unavailable(request: Request, exc: Exception) -> FastJSONRespo
                           "try again later.", kind="ServiceUnavailable")
 
 
-def install(app) -> None:  # noqa: ANN001
+def install(app: FastAPI) -> None:
+    """Render every error ``app`` raises as the owning service's error document."""
     app.add_exception_handler(errors.OvercastError, on_domain_error)
     app.add_exception_handler(CallTimeout, on_peer_unavailable)
     app.add_exception_handler(ConnectionLost, on_peer_unavailable)

@@ -1,13 +1,15 @@
 """The Glance v2 REST router, in the real API app, against a real in-process gRPC image server."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from tests.unit.image.image_helpers import ADMIN, ALICE, BOB
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB
 
 from overcast import errors
 from overcast.context import RequestContext
@@ -164,6 +166,39 @@ async def test_upload_content_type_and_ownership(http):
         "Content-Type": "application/json"}))
     assert wrong.status_code == 415
     assert (await http.put(url, content=b"x", headers=auth("bob", **OCTET))).status_code == 403
+
+
+async def test_upload_by_non_owner_is_403_before_any_data_moves_when_the_service_is_slow(
+        http, image_service, monkeypatch):
+    """Regression: on a loaded machine a PUT by a user who does not own the image got 500
+    ("Internal error from Core") instead of 403. The API began streaming the body into the
+    gRPC call before the image service had checked ownership, and grpc.aio turns a write
+    that meets the service's refusal into INTERNAL. Here the service is made slow to refuse
+    (it waits, boundedly, for body bytes to arrive): the answer must still be 403, and not
+    one byte of the body may have been read."""
+    image = await _create(http, name="x", disk_format="raw", container_format="bare",
+                          visibility="community")
+    body_read = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        body_read.set()
+        yield b"x" * 100_000
+
+    check_and_store = image_service.manager.upload
+
+    async def slow_to_refuse(ctx: RequestContext, image_id: str,
+                             chunks: AsyncIterator[bytes]) -> dict:
+        # A loaded service answers late; the bound is what "late" means here.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(body_read.wait(), timeout=1.0)
+        return await check_and_store(ctx, image_id, chunks)
+
+    monkeypatch.setattr(image_service.manager, "upload", slow_to_refuse)
+    response = await http.put(f"/image/v2/images/{image['id']}/file", content=body(),
+                              headers=auth("bob", **OCTET))
+    assert response.status_code == 403, response.text
+    assert response.json()["title"] == "Forbidden"
+    assert not body_read.is_set(), "the API read image data before the service accepted it"
 
 
 async def test_patch(http):

@@ -1,4 +1,8 @@
-"""Token checks for every protected route, as FastAPI dependencies."""
+"""Token checks for every protected route, as FastAPI dependencies.
+
+The app holds a ``TokenValidator`` (``app.state.authenticator``), handed in when the process
+wires its routers (``overcast.rest.app.rest_app``); this module knows no identity service.
+"""
 from __future__ import annotations
 
 from typing import Annotated, Protocol
@@ -9,7 +13,7 @@ from overcast import context, errors
 from overcast.context import RequestContext
 
 
-class Authenticator(Protocol):
+class TokenValidator(Protocol):
     def authenticate(self, token: str, *, request_id: str) -> RequestContext:
         """The context of a valid token; raises ``Unauthorized`` for a bad or revoked one."""
 
@@ -19,8 +23,8 @@ async def request_context(request: Request) -> RequestContext:
     token = request.headers.get("x-auth-token")
     if not token:
         raise errors.Unauthorized("The request you have made requires authentication.")
-    ctx = request.app.state.authenticator.authenticate(
-        token, request_id=request.state.request_id)
+    validator: TokenValidator = request.app.state.authenticator
+    ctx = validator.authenticate(token, request_id=request.state.request_id)
     context.bind(ctx)
     return ctx
 

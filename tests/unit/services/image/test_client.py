@@ -1,13 +1,16 @@
 """ImageClient against the real gRPC image server, in process on 127.0.0.1:0."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+from collections.abc import AsyncIterator
 
 import pytest
-from tests.unit.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
 
 from overcast import errors
+from overcast.context import RequestContext
 from services.image.client import ImageClient
 
 RAW = {"disk_format": "raw", "container_format": "bare"}
@@ -131,3 +134,38 @@ async def test_members_through_grpc(client: ImageClient):
     with pytest.raises(errors.NotFound):
         await client.get_image(BOB, image["id"])
     assert (await client.get_image(ADMIN, image["id"]))["id"] == image["id"]
+
+
+async def test_upload_cut_short_by_the_size_cap_is_413_not_internal_error(
+        client: ImageClient, image_service, monkeypatch):
+    """Regression: when the service ends an upload while the client is writing, grpc.aio
+    replaces the service's status with INTERNAL ("Internal error from Core"), and the API
+    answered 500. Each upload here writes its last chunk just as the service refuses (after
+    0 to 14 turns of the event loop, so that some writes are in flight when the refusal
+    lands); every one must come back as the 413 the service sent."""
+    monkeypatch.setattr(image_service.manager, "max_image_size", 1000)
+    refused = asyncio.Event()
+    store_data = image_service.manager.upload
+
+    async def signal_refusal(ctx: RequestContext, image_id: str,
+                             chunks: AsyncIterator[bytes]) -> dict:
+        try:
+            return await store_data(ctx, image_id, chunks)
+        finally:
+            refused.set()
+
+    monkeypatch.setattr(image_service.manager, "upload", signal_refusal)
+    for attempt in range(150):
+        image = await client.create_image(ALICE, {"name": f"cap-{attempt}", **RAW})
+        refused.clear()
+
+        async def over_the_cap(turns: int = attempt % 15) -> AsyncIterator[bytes]:
+            yield b"x" * 1500
+            await refused.wait()
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            yield b"y" * 10
+
+        with pytest.raises(errors.PayloadTooLarge):
+            await client.upload(ALICE, image["id"], over_the_cap())
+        assert (await client.get_image(ALICE, image["id"]))["status"] == "killed"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.network.network_helpers import auth
+from tests.unit.services.network.network_helpers import auth
 
 ADMIN_H, DEMO_H, OTHER_H = auth("admin-token"), auth("demo-token"), auth("other-token")
 

@@ -6,7 +6,7 @@ import pytest
 from overcast import errors
 from services.network import exceptions as exc
 from services.network.query import ListQuery
-from tests.unit.network.network_helpers import (ADMIN, ADMIN_PROJECT, DEMO, DEMO_PROJECT,
+from tests.unit.services.network.network_helpers import (ADMIN, ADMIN_PROJECT, DEMO, DEMO_PROJECT,
                                                 OTHER, make_net)
 
 

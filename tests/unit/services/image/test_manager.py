@@ -6,7 +6,7 @@ import hashlib
 import os
 
 import pytest
-from tests.unit.image.image_helpers import ADMIN, ALICE, BOB, CAROL, chunks_of
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, CAROL, chunks_of
 
 from overcast import errors
 from overcast.context import RequestContext
