@@ -7,6 +7,7 @@ from typing import Any
 
 from overcast import errors
 from overcast.context import RequestContext
+from services.conductor.rpcapi import BootRequest
 
 MEMBER = RequestContext(user_id="u-member", project_id="p-1", roles=("member",))
 OTHER = RequestContext(user_id="u-other", project_id="p-2", roles=("member",))
@@ -89,10 +90,11 @@ class ConductorTwin:
 
     # -- servers ---------------------------------------------------------------------------
 
-    async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:
+    async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         self._record("create_servers", request=request)
-        made = [instance_record(ctx, name=request["name"], security_groups=request["security_groups"]
-                         or ["default"]) for _ in range(request["min_count"])]
+        made = [instance_record(ctx, name=request.name,
+                                security_groups=list(request.security_groups) or ["default"])
+                for _ in range(request.min_count)]
         self.servers.update({item["id"]: item for item in made})
         return made
 

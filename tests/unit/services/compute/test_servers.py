@@ -6,6 +6,7 @@ import base64
 import pytest
 
 from overcast import errors
+from services.conductor.rpcapi import BootRequest, ImageRequirements
 from tests.unit.services.compute.compute_twins import (IMAGE_ID, MEMBER, OTHER,
                                                        QUEUED_IMAGE_ID, auth)
 
@@ -30,11 +31,12 @@ async def test_create_casts_one_request_and_answers_202_with_location(http, cond
     assert response.headers["location"] == f"http://testserver{SERVERS}/{server['id']}"
     assert server["security_groups"] == [{"name": "web"}] and server["adminPass"]
     [request] = [c["request"] for c in conductor.asked("create_servers")]
-    assert request["flavor_id"] == "1" and request["image_ref"] == IMAGE_ID
-    assert request["image"] == {"min_ram": 64, "min_disk": 1}
-    assert (request["min_count"], request["max_count"]) == (2, 3)
-    assert request["metadata"] == {"role": "web"} and request["user_data"] == user_data
-    assert request["group_id"] == "g-1" and request["security_groups"] == ["web"]
+    assert isinstance(request, BootRequest)
+    assert request.flavor_id == "1" and request.image_ref == IMAGE_ID
+    assert request.image == ImageRequirements(min_ram=64, min_disk=1)
+    assert (request.min_count, request.max_count) == (2, 3)
+    assert request.metadata == {"role": "web"} and request.user_data == user_data
+    assert request.group_id == "g-1" and request.security_groups == ("web",)
     assert network.validated == [(MEMBER.project_id, [
         {"uuid": "3f0e2f9c-5a0b-4c4e-9a59-0f7a1c2b3d4e"}])]
 
@@ -54,6 +56,13 @@ async def test_create_can_answer_with_the_reservation_id_only(http):
     ({"user_data": "%%%"}, "valid base 64"),
     ({"networks": "everything"}, "networks"),
     ({"metadata": {"k": 1}}, "Invalid metadata value"),
+    ({"tags": "web"}, "list of at most 50 tags"),
+    ({"tags": ["a/b"]}, "without '/' or ','"),
+    ({"tags": [f"t{i}" for i in range(51)]}, "at most 50 tags"),
+    ({"security_groups": "default"}, "security_groups"),
+    ({"security_groups": [{"nom": "x"}]}, "security_groups"),
+    ({"key_name": ["k"]}, "key_name"),
+    ({"availability_zone": 3}, "availability_zone"),
 ])
 async def test_bad_boot_requests_are_400_and_reach_no_conductor(http, conductor, server,
                                                                  message):
@@ -206,3 +215,18 @@ async def test_instance_actions_follow_the_microversion_and_the_role(http, condu
     admin = (await http.get(f"{base}/req-1", headers=auth("admin", "2.62"))).json()
     assert admin["instanceAction"]["events"] == [
         {"event": "build", "host": "hv-1", "traceback": "tb"}]
+
+
+async def test_scheduler_hints_that_are_not_an_object_are_400(http, conductor):
+    body = {"server": _boot()["server"], "os:scheduler_hints": "group"}
+    response = await http.post(SERVERS, headers=auth(), json=body)
+    assert response.status_code == 400, response.text
+    assert "os:scheduler_hints" in response.json()["badRequest"]["message"]
+    assert conductor.asked("create_servers") == []
+
+
+async def test_tags_reach_the_conductor_as_given(http, conductor):
+    response = await http.post(SERVERS, headers=auth(), json=_boot(tags=["web", "blue"]))
+    assert response.status_code == 202, response.text
+    [request] = [c["request"] for c in conductor.asked("create_servers")]
+    assert request.tags == ("web", "blue")
