@@ -18,29 +18,33 @@ import time
 from pathlib import Path
 
 import docker
+import openstack
 
-from overcast.testing.stack import HOSTS, ServiceWatch, Stack, back_in_pool, down
+from overcast.cli.chaos import ComposeChaos
+from overcast.testing.stack import HOSTS, ServiceWatch, back_in_pool, down
 
 
-def detect_trials(stack: Stack, watch: ServiceWatch, *, how: str, trials: int) -> list[float]:
+def detect_trials(chaos: ComposeChaos, watch: ServiceWatch, *, how: str, trials: int
+                  ) -> list[float]:
     figures = []
     for index in range(trials):
         host = HOSTS[index % len(HOSTS)]
         watch.wait(host, back_in_pool, timeout=60)
         started = time.monotonic()
-        getattr(stack.chaos, how)(host)
+        getattr(chaos, how)(host)
         figures.append(time.monotonic() - started + watch.wait(host, down, timeout=30,
                                                                interval=0.02))
         if how == "pause":
-            stack.chaos.unpause(host)
+            chaos.unpause(host)
         else:
-            stack.chaos.start(host)
+            chaos.start(host)
         watch.wait(host, back_in_pool, timeout=90)
         print(f"  {how} {host}: down after {figures[-1]:.2f} s")
     return figures
 
 
-def evacuation_trial(stack: Stack, conn, watch: ServiceWatch, *, count: int) -> dict:  # noqa: ANN001
+def evacuation_trial(chaos: ComposeChaos, conn, watch: ServiceWatch, *, count: int  # noqa: ANN001
+                     ) -> dict:
     victim = HOSTS[1]
     others = [s for s in conn.compute.services() if s.binary == "nova-compute"
               and s.host != victim]
@@ -58,7 +62,7 @@ def evacuation_trial(stack: Stack, conn, watch: ServiceWatch, *, count: int) -> 
         for service in others:
             conn.compute.enable_service(service, service.host, service.binary)
     started = time.monotonic()
-    stack.chaos.kill(victim)
+    chaos.kill(victim)
     detect = watch.wait(victim, down, timeout=30, interval=0.02)
     deadline = time.monotonic() + 120
     while True:
@@ -68,7 +72,7 @@ def evacuation_trial(stack: Stack, conn, watch: ServiceWatch, *, count: int) -> 
         assert time.monotonic() < deadline, "evacuation did not finish"
         time.sleep(0.05)
     elapsed = time.monotonic() - started
-    stack.chaos.start(victim)
+    chaos.start(victim)
     watch.wait(victim, back_in_pool, timeout=90)
     for server in servers:
         conn.compute.delete_server(server)
@@ -125,8 +129,8 @@ def main() -> None:
     parser.add_argument("--hog-seconds", type=float, default=600)
     parser.add_argument("--output", type=Path, default=Path("bench/results/failover.json"))
     args = parser.parse_args()
-    stack = Stack()
-    conn = stack.connect()
+    chaos = ComposeChaos()  # the make up stack, project overcast
+    conn = openstack.connect(cloud="overcast-admin")  # ./clouds.yaml, from make up
     watch = ServiceWatch(conn)
     result = {"conditions": {"hosts": len(HOSTS), "cpus": os.cpu_count(),
                              "service_down_time_s": 3, "report_interval_s": 1,
@@ -134,14 +138,14 @@ def main() -> None:
     result["memory_idle"] = stack_memory_mb()
     print(f"memory, idle stack: {result['memory_idle']['total_mb']:.0f} MB")
     print(f"kill -> marked down, {args.trials} trials")
-    kills = detect_trials(stack, watch, how="kill", trials=args.trials)
+    kills = detect_trials(chaos, watch, how="kill", trials=args.trials)
     print(f"pause -> marked down, {args.trials} trials")
-    pauses = detect_trials(stack, watch, how="pause", trials=args.trials)
+    pauses = detect_trials(chaos, watch, how="pause", trials=args.trials)
     result["kill_to_down_s"] = {"p50": statistics.median(kills), "max": max(kills),
                                 "trials": kills}
     result["pause_to_down_s"] = {"p50": statistics.median(pauses), "max": max(pauses),
                                  "trials": pauses}
-    result["evacuation"] = evacuation_trial(stack, conn, watch, count=args.evacuate)
+    result["evacuation"] = evacuation_trial(chaos, conn, watch, count=args.evacuate)
     print(f"kill -> {args.evacuate} instances ACTIVE elsewhere: "
           f"{result['evacuation']['all_active_s']:.2f} s")
     print(f"CPU hog on every core for {args.hog_seconds:.0f} s ...")

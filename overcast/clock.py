@@ -5,6 +5,7 @@ import datetime as dt
 
 
 def utcnow() -> dt.datetime:
+    """Now, in naive UTC, to the microsecond (so rows sort in creation order)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 

@@ -6,18 +6,9 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-import orjson
 import uvicorn
-from fastapi.responses import JSONResponse
 
 logger = logging.getLogger(__name__)
-
-
-class FastJSONResponse(JSONResponse):
-    """JSON rendered by orjson: several times faster for large server lists."""
-
-    def render(self, content) -> bytes:  # noqa: ANN001
-        return orjson.dumps(content)
 
 
 class _EmbeddedServer(uvicorn.Server):

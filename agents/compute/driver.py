@@ -5,6 +5,8 @@ import abc
 import dataclasses
 from pathlib import Path
 
+from agents.compute.contract import InstancePayload
+
 
 class SpawnError(Exception):
     """The guest could not be started; the driver left nothing behind."""
@@ -46,8 +48,8 @@ class ComputeDriver(abc.ABC):
         """The guest's state; raises ``GuestNotFound``."""
 
     @abc.abstractmethod
-    async def spawn(self, instance: dict, *, image: Path | None, network_info: list[dict]
-                    ) -> None:
+    async def spawn(self, instance: InstancePayload, *, image: Path | None,
+                    network_info: list[dict]) -> None:
         """Create and start the guest. On failure leave nothing behind and raise SpawnError."""
 
     @abc.abstractmethod

@@ -10,9 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
 from agents.compute.driver import ComputeDriver, GuestInfo, GuestNotFound, SpawnError
-
-RUNNING, SHUTDOWN = 1, 4
 
 
 class FakeDriver(ComputeDriver):
@@ -51,17 +50,17 @@ class FakeDriver(ComputeDriver):
         except KeyError:
             raise GuestNotFound(instance_id) from None
 
-    async def spawn(self, instance: dict, *, image: Path | None, network_info: list[dict]
-                    ) -> None:
+    async def spawn(self, instance: InstancePayload, *, image: Path | None,
+                    network_info: list[dict]) -> None:
         if self.spawn_delay:
             await asyncio.sleep(self.spawn_delay)
         if self.fail_spawn:
             raise SpawnError("the fake driver is configured to fail every spawn")
-        flavor = instance["flavor"]
-        self.guests[instance["id"]] = GuestInfo(
-            instance_id=instance["id"], name=instance["name"], power_state=RUNNING,
-            vcpus=flavor["vcpus"], memory_mb=flavor["ram"], disk_gb=flavor["disk"])
-        self.console[instance["id"]] = [f"{instance['name']} login:"]
+        flavor = instance.flavor
+        self.guests[instance.id] = GuestInfo(
+            instance_id=instance.id, name=instance.name, power_state=RUNNING,
+            vcpus=flavor.vcpus, memory_mb=flavor.ram, disk_gb=flavor.disk)
+        self.console[instance.id] = [f"{instance.name} login:"]
         self._save()
 
     async def destroy(self, instance_id: str) -> None:

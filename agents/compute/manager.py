@@ -9,13 +9,12 @@ import datetime as dt
 import logging
 from typing import Any
 
+from agents.compute.contract import NOSTATE, RUNNING, InstancePayload
 from agents.compute.driver import ComputeDriver, GuestNotFound
 from overcast.clock import utcnow
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
-
-RUNNING, SHUTDOWN = 1, 4
 
 
 class ComputeManager:
@@ -29,8 +28,9 @@ class ComputeManager:
         self.fenced_guests: set[str] | None = None
         self.reconciled_at: dt.datetime | None = None
 
-    async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict) -> None:
-        instance_id = instance["id"]
+    async def build_and_run_instance(self, ctx: RequestContext, *,
+                                     instance: InstancePayload) -> None:
+        instance_id = instance.id
         if instance_id in self._terminated:
             return
         try:
@@ -41,7 +41,7 @@ class ComputeManager:
         if not already_running:
             try:
                 await self.driver.spawn(instance, image=None,
-                                        network_info=instance.get("network_info", []))
+                                        network_info=list(instance.network_info))
             except Exception as exc:  # noqa: BLE001 - any spawn failure is reported
                 logger.warning("spawn of %s failed: %s", instance_id, exc)
                 await self.driver.destroy(instance_id)
@@ -71,7 +71,7 @@ class ComputeManager:
         try:
             power_state = self.driver.get_info(instance_id).power_state
         except GuestNotFound:
-            power_state = 0
+            power_state = NOSTATE
         await self.conductor.instance_power_changed(
             ctx, instance_id=instance_id, host=self.host, action=action,
             power_state=power_state, error=error)

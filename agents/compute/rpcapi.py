@@ -1,20 +1,27 @@
 """The compute agent's AMQP contract: topic ``compute``, one queue per host.
 
 Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
+The instance a build carries is an ``InstancePayload`` (its wire form is the JSON object the
+1.0 dict was, so the version stays).
 """
 from __future__ import annotations
 
+from agents.compute.contract import (CRASHED, NOSTATE, PAUSED, RUNNING, SHUTDOWN, FlavorSpec,
+                                     InstancePayload)
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
+
+__all__ = ["CRASHED", "NOSTATE", "PAUSED", "RUNNING", "SHUTDOWN", "ComputeAgentAPI",
+           "FlavorSpec", "InstancePayload"]
 
 
 class ComputeAgentAPI(RpcClient):
     topic = "compute"
 
-    async def build_and_run_instance(self, ctx: RequestContext, *, host: str, instance: dict
-                                     ) -> None:
+    async def build_and_run_instance(self, ctx: RequestContext, *, host: str,
+                                     instance: InstancePayload) -> None:
         """Spawn ``instance`` on ``host``; the host reports back to the conductor."""
-        await self.cast(ctx, "build_and_run_instance", server=host, instance=instance)
+        await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
 
     async def power_action(self, ctx: RequestContext, *, host: str, instance_id: str,
                            action: str, hard: bool = False) -> None:

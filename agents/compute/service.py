@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 
+from agents.compute.contract import InstancePayload
 from agents.compute.driver import ComputeDriver
 from agents.compute.fake import FakeDriver
 from agents.compute.manager import ComputeManager
@@ -159,7 +160,8 @@ class ComputeService(Service):
 
     @rpc()
     async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict) -> None:
-        await self.manager.build_and_run_instance(ctx, instance=instance)
+        await self.manager.build_and_run_instance(ctx,
+                                                  instance=InstancePayload.from_wire(instance))
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,

@@ -17,7 +17,7 @@ import aiormq
 import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
-from overcast.bus import envelope
+from overcast.bus import envelope, remote
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -165,8 +165,7 @@ class Bus:
         finally:
             self._pending.pop(correlation_id, None)
         if "error" in reply:
-            from overcast.bus.rpc import raise_remote
-            raise_remote(reply["error"])
+            raise remote.from_wire(reply["error"])
         return reply.get("result")
 
     async def cast(self, ctx: RequestContext, topic: str, method: str, /, *,

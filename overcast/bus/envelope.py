@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from overcast.bus import remote
 from overcast.context import RequestContext
 
 
@@ -30,8 +31,7 @@ class Request:
 
 def encode_reply(result: Any = None, *, error: BaseException | None = None) -> bytes:
     if error is not None:
-        return orjson.dumps({"error": {"type": type(error).__name__, "message": str(error),
-                                       "details": getattr(error, "details", {}) or {}}})
+        return orjson.dumps({"error": remote.to_wire(error)})
     return orjson.dumps({"result": result}, default=_default)
 
 

@@ -11,32 +11,10 @@ from aio_pika.abc import AbstractIncomingMessage
 from overcast import context, errors
 from overcast.bus import envelope
 from overcast.bus.bus import Bus
+from overcast.bus.remote import UnsupportedVersion
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
-
-
-class RemoteError(Exception):
-    """An unexpected error raised by the remote side, carried back as ``{type, message}``."""
-
-    def __init__(self, exc_type: str, message: str) -> None:
-        super().__init__(f"{exc_type}: {message}")
-        self.exc_type = exc_type
-        self.message = message
-
-
-class UnsupportedVersion(errors.BadRequest):
-    """The server does not speak the requested RPC version."""
-
-
-def raise_remote(error: dict[str, Any]) -> None:
-    """Raise the domain error the remote side raised, or a ``RemoteError``."""
-    cls = errors.BY_NAME.get(error.get("type", ""))
-    if cls is None and error.get("type") == "UnsupportedVersion":
-        cls = UnsupportedVersion
-    if cls is not None:
-        raise cls(error.get("message", ""), **(error.get("details") or {}))
-    raise RemoteError(error.get("type", "Exception"), error.get("message", ""))
 
 
 def rpc(version: str = "1.0"):
@@ -70,6 +48,12 @@ class RpcServer:
             name: member for name, member in inspect.getmembers(endpoint, inspect.ismethod)
             if hasattr(member, "__rpc_version__")
         }
+        self._signatures = {name: inspect.signature(method)
+                            for name, method in self.methods.items()}
+        for name, signature in self._signatures.items():
+            if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+                raise TypeError(f"@rpc handler {name} takes **kwargs: name its arguments, "
+                                "so a request it cannot take is refused as a bad request")
         # The server speaks the newest version any of its entry points was added in.
         self.version = max((m.__rpc_version__ for m in self.methods.values()),
                            key=lambda v: tuple(int(p) for p in v.split(".")), default="1.0")
@@ -123,6 +107,11 @@ class RpcServer:
         if not _version_ok(request.version, self.version):
             return envelope.encode_reply(error=UnsupportedVersion(
                 f"{self.topic} speaks {self.version}, not {request.version}"))
+        try:
+            self._signatures[request.method].bind(request.context, **request.args)
+        except TypeError as exc:
+            return envelope.encode_reply(error=errors.BadRequest(
+                f"{self.topic}.{request.method}: {exc}"))
         try:
             result = await method(request.context, **request.args)
             return envelope.encode_reply(result)

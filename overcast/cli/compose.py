@@ -1,12 +1,16 @@
 """Compose mode: the cloud as containers (``compose/docker-compose.yml``), one per host.
 
-``up`` builds the images if needed (offline when no registry answers, see ``images``), runs
-``docker compose up``, waits until every container is healthy and the conductor sees every
-hypervisor up, and writes ``clouds.yaml``. ``down`` removes the containers and keeps the named
-volumes; ``down(volumes=True)`` removes those too.
+``prepare`` does what the stack needs before it starts: the compose plugin, current images
+(offline when no registry answers, see ``images``), the api's passwords, the object ring and
+the compose variables (``ComposeCloud.variables``, also written to an env file for
+``docker compose --env-file``). ``up`` prepares, runs ``docker compose up --wait`` (every
+container healthy), waits until the API answers and the conductor sees every hypervisor up,
+and writes ``clouds.yaml``. ``down`` removes the containers and keeps the named volumes;
+``down(volumes=True)`` removes those too. Tests start the same stack through testcontainers
+(``overcast.testing.OvercastCloud``), after the same ``prepare``.
 
-From Python (tests, benchmarks): ``ComposeCloud().compose("ps")`` runs any compose command
-against the stack; ``compose_command()`` is the argv prefix.
+From Python: ``ComposeCloud().compose("ps")`` runs any compose command against the stack;
+``compose_command()`` is the argv prefix.
 """
 from __future__ import annotations
 
@@ -85,16 +89,25 @@ class ComposeCloud:
 
     state_dir: Path = Path("state/compose")
     hypervisors: int = 3
-    storage_nodes: int = 3  # 0 to MAX_STORAGE_NODES (compose/docker-compose.yml has four)
+    storage_nodes: int = 3  # 0, or 3 to MAX_STORAGE_NODES (one per replica, a zone each)
     api_port: int = 8770
     amqp_port: int = 5673
     object_port: int = 8080
     project: str = PROJECT
     compose_file: Path = COMPOSE_FILE
 
+    def __post_init__(self) -> None:
+        if self.storage_nodes and not 3 <= self.storage_nodes <= MAX_STORAGE_NODES:
+            raise ValueError(f"storage nodes: 0, or 3 to {MAX_STORAGE_NODES} (the ring keeps "
+                             f"3 replicas in distinct zones), not {self.storage_nodes}")
+
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def identity_url(self) -> str:
+        return f"{self.api_url}/identity/v3"
 
     @property
     def transport_url(self) -> str:
@@ -112,7 +125,13 @@ class ComposeCloud:
 
     @property
     def env_file(self) -> Path:
+        """The api container's passwords (``env_file`` in docker-compose.yml)."""
         return self.state_dir.resolve() / "api.env"
+
+    @property
+    def compose_env_file(self) -> Path:
+        """``variables()`` as a file for ``docker compose --env-file``."""
+        return self.state_dir.resolve() / "compose.env"
 
     def hosts(self) -> list[str]:
         return [f"hypervisor-{n}" for n in range(1, self.hypervisors + 1)]
@@ -122,15 +141,7 @@ class ComposeCloud:
 
     def profiles(self) -> list[str]:
         """Compose profiles to enable: storage-4 when there are four storage nodes."""
-        return ["--profile", "storage-4"] if self.storage_nodes >= 4 else []
-
-    def storage_scale(self) -> list[str]:
-        """``--scale`` arguments that leave out the storage nodes (and proxy) not wanted."""
-        # storage-1..3 always exist in the file; storage-4 only runs with its profile.
-        args = [f"storage-{n}=0" for n in range(self.storage_nodes + 1, MAX_STORAGE_NODES)]
-        if not self.storage_nodes:
-            args.append("object-proxy=0")
-        return [a for arg in args for a in ("--scale", arg)]
+        return ["storage-4"] if self.storage_nodes >= 4 else []
 
     def storage_nodes_in_ring(self) -> int:
         """The highest N of the ring's storage-N devices (0 without a ring), so ``up`` never
@@ -148,14 +159,20 @@ class ComposeCloud:
         return local.ensure_ring(self.ring_file, [(name, f"{name}:{STORAGE_PORT}")
                                                   for name in self.storage_hosts()])
 
-    def environment(self) -> dict[str, str]:
-        """The variables docker-compose.yml reads (ports, replicas, the api's env file)."""
-        return {**os.environ, "OVERCAST_API_ENV_FILE": str(self.env_file),
+    def variables(self) -> dict[str, str]:
+        """What docker-compose.yml reads: the project name, ports, how many hypervisors,
+        whether there is object storage, and where the api's env file and the ring are."""
+        return {"COMPOSE_PROJECT_NAME": self.project,
+                "OVERCAST_API_ENV_FILE": str(self.env_file),
                 "OVERCAST_API_PORT": str(self.api_port),
                 "OVERCAST_AMQP_PORT": str(self.amqp_port),
                 "OVERCAST_HYPERVISORS": str(self.hypervisors),
+                "OVERCAST_OBJECT_STORAGE": "1" if self.storage_nodes else "0",
                 "OVERCAST_OBJECT_PORT": str(self.object_port),
                 "OVERCAST_RING_DIR": str(self.ring_file.parent)}
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self.variables()}
 
     def compose(self, *args: str, check: bool = True, capture: bool = False
                 ) -> subprocess.CompletedProcess[str]:
@@ -174,71 +191,81 @@ class ComposeCloud:
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def write_api_env(cloud: ComposeCloud, passwords: dict[str, str]) -> None:
-    """The api container's passwords, kept on the host (mode 0600), never in an image."""
-    cloud.env_file.parent.mkdir(parents=True, exist_ok=True)
-    text = (f"OVERCAST_API_ADMIN_PASSWORD={passwords['admin_password']}\n"
-            f"OVERCAST_API_DEMO_PASSWORD={passwords['demo_password']}\n")
-    fd = os.open(cloud.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 (it holds passwords)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
 
 
-def _compute_hosts_up(cloud: ComposeCloud) -> set[str]:
-    bus_cloud = local.LocalCloud(state_dir=cloud.state_dir, transport_url=cloud.transport_url)
-    services = asyncio.run(local.service_states(bus_cloud, timeout=3.0))
-    return {s["host"] for s in services if s["binary"] == "nova-compute" and s["state"] == "up"}
-
-
-def wait_healthy(cloud: ComposeCloud, *, timeout: float = 180.0) -> None:
-    """Return once every container is healthy, the API answers on the host and the conductor
-    sees every hypervisor up."""
-    deadline = time.monotonic() + timeout
-    problem = "starting"
-    while time.monotonic() < deadline:
-        containers = cloud.containers()
-        unhealthy = sorted(c["Name"] for c in containers
-                           if c.get("State") != "running" or c.get("Health") not in
-                           ("healthy", "")) if containers else ["(none)"]
-        if unhealthy:
-            problem = f"not healthy yet: {', '.join(unhealthy)}"
-            time.sleep(0.5)
-            continue
-        try:
-            httpx.get(f"{cloud.api_url}/identity/v3", timeout=2).raise_for_status()
-            missing = set(cloud.hosts()) - _compute_hosts_up(cloud)
-        except Exception as exc:  # noqa: BLE001 - not up yet
-            problem = str(exc) or type(exc).__name__
-            time.sleep(0.5)
-            continue
-        if not missing:
-            return
-        problem = f"hosts not up yet: {', '.join(sorted(missing))}"
-        time.sleep(0.3)
-    raise RuntimeError(f"the stack did not become healthy in {timeout:.0f}s ({problem}); "
-                       f"see docker compose -p {cloud.project} logs")
-
-
-def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: bool = False,
-       say: Callable[[str], None] = print) -> str:
-    """Build what is missing, start the stack, wait until healthy; the clouds.yaml text."""
+def prepare(cloud: ComposeCloud, *, pull: bool = False, say: Callable[[str], None] = print
+            ) -> tuple[ComposeCloud, dict[str, str]]:
+    """Everything the stack needs before ``docker compose up``: a working compose plugin,
+    current images, the api's passwords (kept on the host, mode 0600, never in an image), the
+    object ring and the compose env file. Returns the cloud to start (with as many storage
+    nodes as the ring has, if more) and its passwords."""
     ensure_plugin(say=say)
     images.ensure_images(pull=pull, say=say)
     passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
-    write_api_env(cloud, passwords)
+    _write_private(cloud.env_file,
+                   f"OVERCAST_API_ADMIN_PASSWORD={passwords['admin_password']}\n"
+                   f"OVERCAST_API_DEMO_PASSWORD={passwords['demo_password']}\n")
     if cloud.storage_nodes and cloud.ensure_ring():
         say(f"object ring written: {cloud.ring_file} ({cloud.storage_nodes} storage nodes)")
     in_ring = min(cloud.storage_nodes_in_ring(), MAX_STORAGE_NODES)
     if in_ring > cloud.storage_nodes:
         say(f"the ring has storage-{in_ring}: keeping {in_ring} storage nodes")
         cloud = dataclasses.replace(cloud, storage_nodes=in_ring)
-    cloud.compose(*cloud.profiles(), "up", "--detach", "--remove-orphans",
-                  "--scale", f"hypervisor={cloud.hypervisors}", *cloud.storage_scale())
-    wait_healthy(cloud, timeout=timeout)
-    text = cloudconfig.clouds_yaml(auth_url=f"{cloud.api_url}/identity/v3",
-                                   passwords=passwords)
-    cloudconfig.write_clouds_yaml(clouds_file, text)
+    _write_private(cloud.compose_env_file,
+                   "".join(f"{key}={value}\n" for key, value in cloud.variables().items()))
+    return cloud, passwords
+
+
+def write_clouds_file(cloud: ComposeCloud, passwords: dict[str, str], path: Path) -> str:
+    """Write the stack's ``clouds.yaml`` to ``path``; its text."""
+    text = cloudconfig.clouds_yaml(auth_url=cloud.identity_url, passwords=passwords)
+    cloudconfig.write_clouds_yaml(path, text)
     return text
+
+
+def missing_hosts(cloud: ComposeCloud) -> set[str]:
+    """The hypervisors the conductor does not see up yet (asked over the stack's bus)."""
+    bus_cloud = local.LocalCloud(state_dir=cloud.state_dir, transport_url=cloud.transport_url)
+    services = asyncio.run(local.service_states(bus_cloud, timeout=3.0))
+    return set(cloud.hosts()) - {s["host"] for s in services
+                                 if s["binary"] == "nova-compute" and s["state"] == "up"}
+
+
+def wait_ready(cloud: ComposeCloud, *, timeout: float) -> None:
+    """Once every container is healthy: return when the API answers on the host and the
+    conductor sees every hypervisor up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(cloud.identity_url, timeout=2).raise_for_status()
+            missing = missing_hosts(cloud)
+            problem = f"hosts not up yet: {', '.join(sorted(missing))}" if missing else ""
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            problem = str(exc) or type(exc).__name__
+        if not problem:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the stack did not become ready in {timeout:.0f}s ({problem}); "
+                               f"see docker compose -p {cloud.project} logs")
+        time.sleep(0.3)
+
+
+def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: bool = False,
+       say: Callable[[str], None] = print) -> str:
+    """Prepare, start the stack, wait until healthy and ready; the clouds.yaml text."""
+    started = time.monotonic()
+    cloud, passwords = prepare(cloud, pull=pull, say=say)
+    profiles = [arg for name in cloud.profiles() for arg in ("--profile", name)]
+    cloud.compose(*profiles, "up", "--wait", "--wait-timeout", str(int(timeout)),
+                  "--remove-orphans")
+    wait_ready(cloud, timeout=max(timeout - (time.monotonic() - started), 30.0))
+    return write_clouds_file(cloud, passwords, clouds_file)
 
 
 def down(cloud: ComposeCloud, *, volumes: bool = False) -> None:

@@ -7,6 +7,11 @@ root made here with debootstrap and ``docker import`` once, then kept as the cac
 machine has fallen back to it, later builds use it without trying the registry again
 (``--pull`` tries again).
 
+The Debian base comes from the mirror the host's own apt uses (``/etc/apt/sources.list``,
+``sources.list.d/*.list`` and ``*.sources``), so it builds behind whatever mirror or proxy the
+machine has; ``OVERCAST_DEBIAN_MIRROR`` and ``OVERCAST_DEBIAN_SECURITY_MIRROR`` override it
+(see ``debian_mirror``).
+
 A built image carries a label with a hash of its build context and base image id, so an
 unchanged tree costs no ``docker build`` at all. Run ``python -m overcast.cli.images``.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import ipaddress
 import logging
 import os
 import shutil
@@ -23,8 +29,9 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +43,174 @@ RABBITMQ_TAG = "overcast/rabbitmq:latest"
 HASH_LABEL = "org.overcast.context-hash"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_IN_CONTEXT = COMPOSE_DIR / ".ca-bundle.crt"
-DEBIAN_MIRROR = os.environ.get("OVERCAST_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 # What both images need from the Debian base; the rest comes from their Dockerfiles.
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "busybox-static", "iproute2")
 PULL_TIMEOUT = 30.0
+
+
+APT_ROOT = Path("/etc/apt")
+# Suite names of the Debian archive itself (not of third-party repositories), bare or with a
+# suffix such as -updates, -backports or -security.
+DEBIAN_SUITES = frozenset({"buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
+                           "oldoldstable", "oldstable", "stable", "testing", "unstable",
+                           "experimental"})
+
+
+@dataclasses.dataclass(frozen=True)
+class AptSource:
+    """One apt source: a repository URI with its suites and components (``deb`` only)."""
+
+    uri: str
+    suites: tuple[str, ...]
+    components: tuple[str, ...]
+
+    def debian_suites(self) -> tuple[str, ...]:
+        """Those suites that belong to the Debian archive (``bookworm``, ``sid-updates``,
+        ``bookworm-security``, ``buster/updates``...)."""
+        return tuple(s for s in self.suites
+                     if s.replace("/", "-").split("-", 1)[0] in DEBIAN_SUITES)
+
+    def is_security(self) -> bool:
+        return any(s.endswith(("-security", "/updates")) for s in self.debian_suites())
+
+
+@dataclasses.dataclass(frozen=True)
+class DebianMirror:
+    """Where the Debian base comes from: the archive and, optionally, the security archive
+    (whose suite is ``<suite>-security`` from bullseye on, whatever the host runs)."""
+
+    archive: str
+    security: str | None = None
+
+    def sources_list(self, suite: str) -> str:
+        """The base image's ``/etc/apt/sources.list`` for ``suite``."""
+        lines = [f"deb {self.archive} {suite} main", f"deb {self.archive} {suite}-updates main"]
+        if self.security:
+            lines.append(f"deb {self.security} {suite}-security main")
+        return "\n".join(lines) + "\n"
+
+    def on_loopback(self) -> bool:
+        """True when the archive is on this machine (an apt-cacher-ng, say), which a build
+        container reaches only on the host's network."""
+        host = urlsplit(self.archive).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+def _resolve_uri(uri: str) -> str | None:
+    """A URI debootstrap can use: ``mirror+file:`` lists give their first mirror; CD-ROMs and
+    unreadable lists give None."""
+    uri = uri.strip().rstrip("/")
+    if uri.startswith("cdrom:"):
+        return None
+    if uri.startswith("mirror+file:"):
+        path = Path(urlsplit(uri.removeprefix("mirror+")).path)
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            return None
+        first = next((line.split()[0] for line in lines
+                      if line.strip() and not line.lstrip().startswith("#")), None)
+        return _resolve_uri(first) if first else None
+    return uri.removeprefix("mirror+")
+
+
+def parse_one_line_sources(text: str) -> list[AptSource]:
+    """The ``deb`` lines of a ``sources.list``-format file (``deb [options] URI suite
+    component...``); ``deb-src`` lines and comments are skipped."""
+    found = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line.startswith("deb "):
+            continue
+        rest = line[4:].strip()
+        if rest.startswith("["):  # [arch=amd64 signed-by=...]
+            rest = rest.partition("]")[2].strip()
+        words = rest.split()
+        if len(words) >= 2 and (uri := _resolve_uri(words[0])):
+            found.append(AptSource(uri=uri, suites=(words[1],), components=tuple(words[2:])))
+    return found
+
+
+def parse_deb822_sources(text: str) -> list[AptSource]:
+    """The enabled ``Types: deb`` stanzas of a deb822 ``*.sources`` file, one source per
+    URI."""
+    stanzas: list[dict[str, str]] = [{}]
+    key = ""
+    for raw in text.splitlines():
+        if raw.lstrip().startswith("#"):
+            continue
+        if not raw.strip():
+            stanzas.append({})
+            key = ""
+        elif raw[0].isspace() and key:  # a continuation line of the field before
+            stanzas[-1][key] += " " + raw.strip()
+        elif ":" in raw:
+            key, _, value = raw.partition(":")
+            key = key.strip().lower()
+            stanzas[-1][key] = value.strip()
+    found = []
+    for fields in stanzas:
+        if "deb" not in fields.get("types", "").split():
+            continue
+        if fields.get("enabled", "yes").strip().lower() == "no":
+            continue
+        suites = tuple(fields.get("suites", "").split())
+        components = tuple(fields.get("components", "").split())
+        for uri in fields.get("uris", "").split():
+            if suites and (resolved := _resolve_uri(uri)):
+                found.append(AptSource(uri=resolved, suites=suites, components=components))
+    return found
+
+
+def host_apt_sources(apt_root: Path = APT_ROOT) -> list[AptSource]:
+    """Every ``deb`` source of the host's apt, in apt's own order: ``sources.list``, then
+    ``sources.list.d/*.list`` and ``*.sources`` by name."""
+    files = [apt_root / "sources.list"]
+    parts = apt_root / "sources.list.d"
+    if parts.is_dir():
+        files += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
+    found = []
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        parse = parse_deb822_sources if path.suffix == ".sources" else parse_one_line_sources
+        found += parse(text)
+    return found
+
+
+def debian_mirror(*, environ: Mapping[str, str] | None = None,
+                  apt_root: Path = APT_ROOT) -> DebianMirror:
+    """The mirror to debootstrap from.
+
+    ``OVERCAST_DEBIAN_MIRROR`` names the archive, if set; otherwise the host's first Debian
+    source (with ``main``, at a path ending in ``/debian`` if there is one) that is not the
+    security archive. The security archive is
+    ``OVERCAST_DEBIAN_SECURITY_MIRROR`` if set (empty: none), otherwise the host's security
+    source, otherwise none: a host without one may have a mirror that carries no security
+    suite, and the image then gets no line it could not fetch. With neither a variable nor a
+    Debian source on the host, the archive is deb.debian.org.
+    """
+    environ = os.environ if environ is None else environ
+    sources = [s for s in host_apt_sources(apt_root) if s.debian_suites()]
+    # A third-party repository may name Debian's suites too (``bookworm main``); Debian's
+    # archive and its mirrors are at a path ending in /debian, so those come first.
+    archives = sorted((s for s in sources if not s.is_security() and "main" in s.components),
+                      key=lambda s: not s.uri.endswith("/debian"))
+    archive = environ.get("OVERCAST_DEBIAN_MIRROR", "").strip().rstrip("/") or next(
+        (s.uri for s in archives), "http://deb.debian.org/debian")
+    security_source = next((s for s in sources if s.is_security()), None)
+    if "OVERCAST_DEBIAN_SECURITY_MIRROR" in environ:
+        security = environ["OVERCAST_DEBIAN_SECURITY_MIRROR"].strip().rstrip("/") or None
+    else:
+        security = security_source.uri if security_source else None
+    return DebianMirror(archive=archive, security=security)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +287,11 @@ def context_hash(spec: ImageSpec, base_id: str) -> str:
 
 
 def build_debian_base(*, tag: str = BASE_TAG, suite: str = "bookworm",
+                      mirror: DebianMirror | None = None,
                       say: Callable[[str], None] = print) -> None:
-    """Make ``tag`` from Debian packages: debootstrap a minimal root, then ``docker import``."""
+    """Make ``tag`` from Debian packages: debootstrap a minimal root from ``mirror`` (the
+    host's, by default), then ``docker import``."""
+    mirror = mirror or debian_mirror()
     if shutil.which("debootstrap") is None:
         say("installing debootstrap (apt-get)")
         subprocess.run(["apt-get", "update", "-qq"], check=True)
@@ -126,14 +300,11 @@ def build_debian_base(*, tag: str = BASE_TAG, suite: str = "bookworm",
                        stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="overcast-rootfs-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp, "rootfs")
-        say(f"debootstrap {suite} ({', '.join(BASE_PACKAGES)}) from {DEBIAN_MIRROR}")
+        say(f"debootstrap {suite} ({', '.join(BASE_PACKAGES)}) from {mirror.archive}")
         subprocess.run(["debootstrap", "--variant=minbase",
                         f"--include={','.join(BASE_PACKAGES)}", suite, str(rootfs),
-                        DEBIAN_MIRROR], check=True, stdout=subprocess.DEVNULL)
-        (rootfs / "etc/apt/sources.list").write_text(
-            f"deb {DEBIAN_MIRROR} {suite} main\n"
-            f"deb {DEBIAN_MIRROR} {suite}-updates main\n"
-            f"deb http://deb.debian.org/debian-security {suite}-security main\n")
+                        mirror.archive], check=True, stdout=subprocess.DEVNULL)
+        (rootfs / "etc/apt/sources.list").write_text(mirror.sources_list(suite))
         # Smaller image: no package caches, docs or translations (apt-get update refills the
         # lists when a Dockerfile needs a package).
         for sub in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc",
@@ -206,8 +377,12 @@ def build(spec: ImageSpec, *, base: str, force: bool = False,
     verbose = os.environ.get("OVERCAST_BUILD_VERBOSE") == "1"
     # The classic builder: BuildKit needs the buildx plugin, which Debian bookworm lacks.
     env = {**os.environ, "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
+    # A Debian base on a mirror on this machine (an apt-cacher-ng, say) is reachable from the
+    # build's apt-get only on the host's network.
+    network = ("--network", "host") if base == BASE_TAG and debian_mirror().on_loopback() \
+        else ()
     result = subprocess.run(
-        ["docker", "build", *(() if verbose else ("-q",)), "-f", str(spec.dockerfile),
+        ["docker", "build", *(() if verbose else ("-q",)), *network, "-f", str(spec.dockerfile),
          "-t", spec.tag, "--build-arg", f"BASE_IMAGE={base}",
          "--label", f"{HASH_LABEL}={wanted}",
          "--label", f"org.opencontainers.image.base.name={base}", str(spec.context)],

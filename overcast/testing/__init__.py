@@ -1,4 +1,6 @@
-"""Helpers for tests: wait for conditions, never for time."""
+"""Helpers for tests: wait for conditions, never for time; and ``OvercastCloud``, a whole
+cloud in containers for a suite of your own (``overcast.testing.stack``; its pytest fixture is
+``overcast.testing.fixtures.overcast_cloud``)."""
 from __future__ import annotations
 
 import asyncio
@@ -42,3 +44,11 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(_explain(message, timeout, last))
         time.sleep(interval)
+
+
+def __getattr__(name: str) -> Any:
+    # OvercastCloud needs testcontainers and docker: imported only when it is asked for.
+    if name == "OvercastCloud":
+        from overcast.testing.stack import OvercastCloud
+        return OvercastCloud
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,8 +6,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 
 from overcast import errors
-from services.api.auth import AdminContext, Context
-from services.api.routing import JSONRoute
+from overcast.rest.auth import AdminContext, Context
+from overcast.rest.routing import JSONRoute
 from services.compute.microversion import Version
 
 _STAT_FIELDS = ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",

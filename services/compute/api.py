@@ -5,8 +5,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from overcast.rest.routing import JSONRoute
 from services.compute import admin_api, resources_api, servers
-from services.api.routing import JSONRoute
 from services.compute.microversion import MAX_VERSION, MIN_VERSION, text
 
 _UPDATED = "2013-07-23T11:33:21Z"

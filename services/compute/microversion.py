@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from overcast import errors
-from services.api.routing import add_response_header
+from overcast.rest.routing import add_response_header
 
 MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 79)

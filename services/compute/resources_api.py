@@ -6,11 +6,11 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from overcast import errors
-from overcast.http import FastJSONResponse
-from services.api.auth import AdminContext, Context
+from overcast.rest.auth import AdminContext, Context
+from overcast.rest.responses import FastJSONResponse
+from overcast.rest.routing import JSONRoute
 from services.compute import validation as check
 from services.compute import views
-from services.api.routing import JSONRoute
 from services.compute.microversion import Version
 
 _REMOVED_IN_2_57 = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")

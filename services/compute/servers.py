@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from overcast import errors
-from overcast.http import FastJSONResponse
-from services.api.auth import Context
+from overcast.rest.auth import Context
+from overcast.rest.responses import FastJSONResponse
+from overcast.rest.routing import JSONRoute
 from services.compute import validation as check
 from services.compute import views
-from services.api.routing import JSONRoute
 from services.compute.microversion import Version
+from services.conductor.rpcapi import BootRequest, ImageRequirements
 
 
 def _base(request: Request) -> str:
@@ -53,23 +54,25 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
             raise errors.BadRequest(f"Image {image_id} is not active.")
         await network.validate_networks(ctx, project_id=ctx.project_id,
                                         requested_networks=requested_networks)
-        hints = (payload.get("os:scheduler_hints") or payload.get("OS-SCH-HNT:scheduler_hints")
-                 or {})
-        groups = [g["name"] if isinstance(g, dict) else g
-                  for g in body.get("security_groups") or []]
-        request_spec = {
-            "name": name, "flavor_id": flavor_id, "image_ref": image_id,
-            "image": {"min_ram": image.get("min_ram", 0), "min_disk": image.get("min_disk", 0)},
-            "key_name": body.get("key_name"), "metadata": check.metadata(body.get("metadata")),
-            "user_data": check.user_data(body.get("user_data")),
-            "availability_zone": body.get("availability_zone"),
-            "networks": requested_networks, "security_groups": groups,
-            "min_count": min_count, "max_count": max_count,
-            "group_id": hints.get("group"), "description": body.get("description"),
-            "tags": body.get("tags") or []}
-        if request_spec["description"] is not None:
-            check.name(request_spec["description"], field="description")
-        created = await conductor.create_servers(ctx, request=request_spec)
+        hints = check.scheduler_hints(payload)
+        boot = BootRequest(
+            name=name, flavor_id=flavor_id, image_ref=image_id,
+            image=ImageRequirements(min_ram=image.get("min_ram") or 0,
+                                    min_disk=image.get("min_disk") or 0),
+            key_name=check.optional_string(body.get("key_name"), field="key_name"),
+            metadata=check.metadata(body.get("metadata")),
+            user_data=check.user_data(body.get("user_data")),
+            availability_zone=check.optional_string(body.get("availability_zone"),
+                                                    field="availability_zone"),
+            networks=requested_networks if isinstance(requested_networks, str)
+            else tuple(requested_networks),
+            security_groups=check.security_groups(body.get("security_groups")),
+            min_count=min_count, max_count=max_count,
+            group_id=check.optional_string(hints.get("group"), field="group"),
+            description=body.get("description"), tags=check.tags(body.get("tags")))
+        if boot.description is not None:
+            check.name(boot.description, field="description")
+        created = await conductor.create_servers(ctx, request=boot)
         if body.get("return_reservation_id"):
             return {"reservation_id": created[0]["reservation_id"]}
         first = created[0]

@@ -102,3 +102,49 @@ def count(value: Any, field: str) -> int:
         raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
                                 "Value must be >= 1")
     return number
+
+
+def optional_string(value: Any, *, field: str, max_len: int = 255) -> str | None:
+    """``value`` if it is absent or a string of at most ``max_len`` characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
+                                f"Value must be a string of at most {max_len} characters")
+    return value
+
+
+def tags(value: Any) -> tuple[str, ...]:
+    """Nova's server tags: at most 50 strings of 1-60 characters without '/' or ','."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > 50:
+        raise errors.BadRequest("Invalid input for field/attribute tags. "
+                                "Value must be a list of at most 50 tags")
+    for tag in value:
+        if not isinstance(tag, str) or not 1 <= len(tag) <= 60 or "/" in tag or "," in tag:
+            raise errors.BadRequest(f"Invalid input for field/attribute tags. Value: {tag!r}. "
+                                    "Tags are 1-60 characters without '/' or ','")
+    return tuple(value)
+
+
+def security_groups(value: Any) -> tuple[str, ...]:
+    """The names in ``[{"name": ...}]`` (a bare name is taken too)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise errors.BadRequest("Invalid input for field/attribute security_groups. "
+                                "Value must be a list")
+    names = []
+    for group in value:
+        group_name = group.get("name") if isinstance(group, dict) else group
+        names.append(name(group_name, field="security_groups"))
+    return tuple(names)
+
+
+def scheduler_hints(payload: dict) -> dict:
+    hints = payload.get("os:scheduler_hints") or payload.get("OS-SCH-HNT:scheduler_hints") or {}
+    if not isinstance(hints, dict):
+        raise errors.BadRequest("Invalid input for field/attribute os:scheduler_hints. "
+                                "Value must be an object")
+    return hints

@@ -201,6 +201,10 @@ class HostTracker:
         return {rec.host: {"up": self.is_up(rec, now), "disabled": rec.disabled}
                 for rec in self._compute_records()}
 
+    def compute_is_up(self, host: str) -> bool:
+        """Whether the compute service of ``host`` is up now (an unknown host is not)."""
+        return self.compute_status().get(host, {}).get("up", False)
+
     def zones(self) -> dict[str, list[str]]:
         zones: dict[str, list[str]] = {}
         for rec in self._compute_records():

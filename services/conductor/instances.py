@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agents.compute.contract import FlavorSpec, InstancePayload
 from overcast.clock import iso
 from overcast.db import Database
 from services.conductor import states
@@ -46,6 +47,31 @@ def public_view(full: dict) -> dict:
          "mac": vif["mac_address"], "type": "fixed"}
         for vif in full["network_info"] for ip in vif.get("fixed_ips", ())]
     return view
+
+
+def notification(instance: dict) -> dict:
+    """The payload of a ``compute.instance.*`` notification about ``instance``."""
+    keys = ("id", "name", "project_id", "user_id", "host", "vm_state", "task_state",
+            "power_state", "status", "image_ref", "availability_zone", "fault")
+    payload = {k: instance.get(k) for k in keys}
+    payload["flavor"] = instance["flavor"]["name"]
+    return payload
+
+
+def payload_of(instance: dict) -> InstancePayload:
+    """What a host is sent to build ``instance`` (an ``instance_dict``)."""
+    flavor = instance["flavor"]
+    return InstancePayload(
+        id=instance["id"], name=instance["name"], project_id=instance["project_id"],
+        user_id=instance["user_id"], image_ref=instance["image_ref"],
+        flavor=FlavorSpec(id=flavor["id"], name=flavor["name"], vcpus=flavor["vcpus"],
+                          ram=flavor["ram"], disk=flavor["disk"],
+                          ephemeral=flavor.get("ephemeral", 0), swap=flavor.get("swap", 0),
+                          extra_specs=dict(flavor.get("extra_specs") or {})),
+        key_name=instance["key_name"], key_data=instance["key_data"],
+        user_data=instance["user_data"], metadata=dict(instance["metadata"]),
+        availability_zone=instance["availability_zone"],
+        launch_index=instance["launch_index"], network_info=tuple(instance["network_info"]))
 
 
 class InstanceStore:

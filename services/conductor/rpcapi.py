@@ -1,13 +1,16 @@
 """The conductor's AMQP contract; the API, the scheduler and compute agents import only this.
 
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
-list_migrations.
+list_migrations. The request of create_servers is a ``BootRequest`` (its wire form is the
+JSON object the 1.0 dict was, so the version stays).
 """
 from __future__ import annotations
 
-
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
+from services.conductor.contract import BootRequest, ImageRequirements
+
+__all__ = ["BootRequest", "ConductorAPI", "ImageRequirements"]
 
 
 class ConductorAPI(RpcClient):
@@ -52,9 +55,9 @@ class ConductorAPI(RpcClient):
         return await self.call(ctx, "instances_on_host", host=host, timeout=timeout)
 
     # -- from the API --------------------------------------------------------------------
-    async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:
+    async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Record new instances in BUILD (validated, quota-checked); building goes on after."""
-        return await self.call(ctx, "create_servers", request=request)
+        return await self.call(ctx, "create_servers", request=request.to_wire())
 
     async def get_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
         return await self.call(ctx, "get_server", instance_id=instance_id)
@@ -84,7 +87,8 @@ class ConductorAPI(RpcClient):
             metadata: dict,
             replace: bool
     ) -> dict:
-        return await self.call(ctx, "set_metadata", instance_id=instance_id, metadata=metadata, replace=replace)
+        return await self.call(ctx, "set_metadata", instance_id=instance_id, metadata=metadata,
+                               replace=replace)
 
     async def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
         await self.call(ctx, "delete_metadata", instance_id=instance_id, key=key)
@@ -114,7 +118,8 @@ class ConductorAPI(RpcClient):
             public_key: str | None,
             key_type: str = "ssh"
     ) -> dict:
-        return await self.call(ctx, "create_keypair", name=name, public_key=public_key, key_type=key_type)
+        return await self.call(ctx, "create_keypair", name=name, public_key=public_key,
+                               key_type=key_type)
 
     async def list_keypairs(
             self, ctx: RequestContext, *, user_id: str | None = None
@@ -168,7 +173,8 @@ class ConductorAPI(RpcClient):
             disabled_reason: str | None = None,
             forced_down: bool | None = None
     ) -> dict:
-        return await self.call(ctx, "update_service", service_id=service_id, disabled=disabled, disabled_reason=disabled_reason, forced_down=forced_down)
+        return await self.call(ctx, "update_service", service_id=service_id, disabled=disabled,
+                               disabled_reason=disabled_reason, forced_down=forced_down)
 
     async def delete_service(self, ctx: RequestContext, *, service_id: str) -> None:
         await self.call(ctx, "delete_service", service_id=service_id)

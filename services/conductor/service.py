@@ -12,11 +12,14 @@ from overcast.db import Database, sqlite_url
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
 from agents.compute.rpcapi import ComputeAgentAPI
+from services.conductor.contract import BootRequest
 from services.conductor.detector import FailureDetector
 from services.conductor.hosts import HostTracker
 from services.conductor.manager import ConductorManager
 from services.conductor.models import Base
+from services.conductor.peers import Peers
 from services.conductor.resources import DEFAULT_QUOTAS, ComputeResources
+from services.conductor.tasks.build import BuildLimits
 from services.network.rpcapi import NetworkAPI
 from services.scheduler.rpcapi import SchedulerAPI
 
@@ -34,13 +37,6 @@ class ConductorConfig(CommonConfig):
     recovery_interval: float = 5.0
     detector_interval: float = 0.25
     auto_evacuate: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class Peers:
-    scheduler: SchedulerAPI
-    compute: ComputeAgentAPI
-    network: NetworkAPI
 
 
 def _require_admin(ctx: RequestContext) -> None:
@@ -65,11 +61,12 @@ class ConductorService(Service):
         self.hosts = HostTracker(self.db, service_down_time=cfg.service_down_time)
         self.resources = ComputeResources(self.db)
         self.resources.seed_flavors()
-        peers = Peers(SchedulerAPI(self.bus), ComputeAgentAPI(self.bus), NetworkAPI(self.bus))
+        peers = Peers(scheduler=SchedulerAPI(self.bus), compute=ComputeAgentAPI(self.bus),
+                      network=NetworkAPI(self.bus))
         self.manager = ConductorManager(
             self.db, hosts=self.hosts, resources=self.resources, peers=peers,
-            notify=self._notify, max_attempts=cfg.max_build_attempts,
-            build_timeout=cfg.build_timeout)
+            notify=self._notify, limits=BuildLimits(max_attempts=cfg.max_build_attempts,
+                                                    build_timeout=cfg.build_timeout))
         self.server = RpcServer(self.bus, topic="conductor", server=cfg.host, endpoint=self)
         await self.server.start()
         self.detector = FailureDetector(
@@ -80,7 +77,7 @@ class ConductorService(Service):
         self.bus.on_reconnect.append(self._on_reconnect)
         self.periodic = [
             PeriodicTask("heartbeat", self._heartbeat, interval=cfg.report_interval),
-            PeriodicTask("recover_stuck", self.manager.recover_stuck,
+            PeriodicTask("recover_stuck", self.manager.recovery.recover_stuck,
                          interval=cfg.recovery_interval),
             PeriodicTask("failure_detector", self.detector.run_once,
                          interval=cfg.detector_interval),
@@ -121,71 +118,82 @@ class ConductorService(Service):
                                 reconciled_at=reconciled_at)
 
     @rpc()
-    async def instance_built(self, ctx: RequestContext, **kwargs) -> None:  # noqa: ANN003
-        await self.manager.instance_built(ctx, **kwargs)
+    async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
+                             power_state: int) -> None:
+        await self.manager.builds.instance_built(ctx, instance_id=instance_id, host=host,
+                                                 power_state=power_state)
 
     @rpc()
-    async def build_failed(self, ctx: RequestContext, **kwargs) -> None:  # noqa: ANN003
-        await self.manager.build_failed(ctx, **kwargs)
+    async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                           reason: str) -> None:
+        await self.manager.build_failed(ctx, instance_id=instance_id, host=host, reason=reason)
 
     @rpc()
-    async def instance_power_changed(self, ctx: RequestContext, **kwargs) -> None:  # noqa: ANN003
-        await self.manager.instance_power_changed(ctx, **kwargs)
+    async def instance_power_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                     action: str, power_state: int,
+                                     error: str | None = None) -> None:
+        await self.manager.builds.instance_power_changed(
+            ctx, instance_id=instance_id, host=host, action=action, power_state=power_state,
+            error=error)
 
     @rpc()
-    async def instance_destroyed(self, ctx: RequestContext, **kwargs) -> None:  # noqa: ANN003
-        await self.manager.instance_destroyed(ctx, **kwargs)
+    async def instance_destroyed(self, ctx: RequestContext, *, instance_id: str, host: str
+                                 ) -> None:
+        await self.manager.builds.instance_destroyed(ctx, instance_id=instance_id, host=host)
 
     @rpc()
     async def instances_on_host(self, ctx: RequestContext, *, host: str) -> list[str]:
-        return self.manager.instances_on_host(host)
+        return self.manager.queries.instances_on_host(host)
 
     # -- servers ---------------------------------------------------------------------------
 
     @rpc()
     async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:
-        return self.manager.create_servers(ctx, request=request)
+        return self.manager.create_servers(ctx, request=BootRequest.from_wire(request))
 
     @rpc()
     async def get_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
-        return self.manager.get_server(ctx, instance_id)
+        return self.manager.queries.get_server(ctx, instance_id)
 
     @rpc()
     async def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
-        return self.manager.list_servers(ctx, filters=filters)
+        return self.manager.queries.list_servers(ctx, filters=filters)
 
     @rpc()
     async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
-        await self.manager.delete_server(ctx, instance_id=instance_id)
+        await self.manager.operations.delete_server(ctx, instance_id=instance_id)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
                            hard: bool = False) -> None:
-        await self.manager.power_action(ctx, instance_id=instance_id, action=action, hard=hard)
+        await self.manager.operations.power_action(ctx, instance_id=instance_id,
+                                                   action=action, hard=hard)
 
     @rpc()
     async def update_server(self, ctx: RequestContext, *, instance_id: str, changes: dict
                             ) -> dict:
-        return self.manager.update_server(ctx, instance_id=instance_id, changes=changes)
+        return self.manager.operations.update_server(ctx, instance_id=instance_id,
+                                                     changes=changes)
 
     @rpc()
     async def set_metadata(self, ctx: RequestContext, *, instance_id: str, metadata: dict,
                            replace: bool) -> dict:
-        return self.manager.set_metadata(ctx, instance_id=instance_id, metadata=metadata,
-                                         replace=replace)
+        return self.manager.operations.set_metadata(ctx, instance_id=instance_id,
+                                                    metadata=metadata, replace=replace)
 
     @rpc()
     async def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
-        self.manager.delete_metadata(ctx, instance_id=instance_id, key=key)
+        self.manager.operations.delete_metadata(ctx, instance_id=instance_id, key=key)
 
     @rpc()
     async def list_actions(self, ctx: RequestContext, *, instance_id: str) -> list[dict]:
-        return self.manager.list_actions(ctx, instance_id=instance_id)
+        return self.manager.queries.list_actions(ctx, instance_id=instance_id)
 
     @rpc()
     async def get_action(self, ctx: RequestContext, *, instance_id: str, request_id: str
                          ) -> dict:
-        return self.manager.get_action(ctx, instance_id=instance_id, request_id=request_id)
+        return self.manager.queries.get_action(ctx, instance_id=instance_id,
+                                               request_id=request_id)
 
     @rpc("1.1")
     async def evacuate_server(self, ctx: RequestContext, *, instance_id: str,
@@ -196,7 +204,7 @@ class ConductorService(Service):
     @rpc("1.1")
     async def list_migrations(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         _require_admin(ctx)
-        return self.manager.list_migrations(filters=filters)
+        return self.manager.queries.list_migrations(filters=filters)
 
     # -- flavors, key pairs, quotas, server groups ------------------------------------------
 
@@ -245,7 +253,7 @@ class ConductorService(Service):
         if not ctx.is_admin and project_id != ctx.project_id:
             raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
         return {"limits": self.resources.quota_limits(project_id),
-                "usage": self.manager.usage(project_id),
+                "usage": self.manager.admission.usage(project_id),
                 "defaults": dict(DEFAULT_QUOTAS)}
 
     @rpc()

@@ -1,6 +1,8 @@
-"""The instance state machine: vm_state, task_state, power_state and the API status they show.
+"""The instance state machine: vm_state, task_state and the API status they show.
 
-The values and the status table follow Nova's, so stock clients read them unchanged.
+The values and the status table follow Nova's, so stock clients read them unchanged. The
+power_state values are what hosts report: they are the compute agent's contract
+(``agents.compute.contract``).
 """
 from __future__ import annotations
 
@@ -23,13 +25,6 @@ REBOOTING = "rebooting"
 REBOOTING_HARD = "rebooting_hard"
 REBUILDING = "rebuilding"
 DELETING = "deleting"
-
-# power_state, as the hypervisor reports it.
-NOSTATE = 0
-RUNNING = 1
-PAUSED = 3
-SHUTDOWN = 4
-CRASHED = 6
 
 _STATUS = {
     BUILDING: {None: "BUILD"},

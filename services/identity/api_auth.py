@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from overcast.errors import BadRequest, Forbidden
-from services.api.auth import Context
+from overcast.rest.auth import Context
 from services.identity.api_common import POLICY_DENIED, JsonBody, Urls
 from services.identity.auth_request import parse_auth_request
 from services.identity.manager import IdentityManager

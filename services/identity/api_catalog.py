@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from overcast.errors import BadRequest
-from services.api.auth import AdminContext, Context
+from overcast.rest.auth import AdminContext, Context
 from services.identity import validation as v
 from services.identity.api_common import JsonBody, Urls, query
 from services.identity.manager import IdentityManager

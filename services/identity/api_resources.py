@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from overcast.errors import BadRequest, Forbidden
-from services.api.auth import AdminContext, Context
+from overcast.rest.auth import AdminContext, Context
 from services.identity import validation as v
 from services.identity.api_common import (POLICY_DENIED, JsonBody, Urls, enabled_filter,
                                           extra_attributes, query, require_admin_or_self)

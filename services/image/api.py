@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from overcast import errors
-from services.api.auth import Context
+from overcast.rest.auth import Context
 from services.image import api_docs, api_parse
 from services.image.client import ImageClient
 

@@ -23,9 +23,7 @@ from overcast.grpc.client import as_domain_error
 from protos.overcast.image.v1 import image_pb2 as pb
 from protos.overcast.image.v1 import image_pb2_grpc
 from services.image import convert
-
-# Bytes per upload message; well under the gRPC message limit.
-UPLOAD_CHUNK = 256 * 1024
+from services.image.upload import send_upload
 
 _LIST_SCALARS = ("name", "status", "visibility", "owner", "member_status", "disk_format",
                  "container_format", "id")
@@ -149,32 +147,18 @@ class ImageClient:
                      chunks: AsyncIterator[bytes]) -> dict:
         """Stream ``chunks`` as the image's data; the image once active.
 
-        If ``chunks`` raises, the upload is aborted (the image ends up killed) and that
-        error is raised here: domain errors as they are, others as BadRequest.
+        The image service checks the caller and the image before ``chunks`` is read, so a
+        refusal (Forbidden, Conflict, ...) is raised with no data sent. If ``chunks``
+        raises, the upload is aborted (the image ends up killed) and that error is raised
+        here: domain errors as they are, others as BadRequest.
         """
-        failure: list[BaseException] = []
-
-        async def requests() -> AsyncIterator[pb.UploadImageRequest]:
-            yield pb.UploadImageRequest(image_id=image_id)
-            try:
-                async for chunk in chunks:
-                    for start in range(0, len(chunk), UPLOAD_CHUNK):
-                        yield pb.UploadImageRequest(chunk=chunk[start:start + UPLOAD_CHUNK])
-            except Exception as exc:
-                failure.append(exc)
-                raise
-
+        call = self.stub.UploadImage(**self._kw(ctx, stream=True))
         try:
-            response = await self.stub.UploadImage(requests(), **self._kw(ctx, stream=True))
+            response = await send_upload(call, image_id=image_id, chunks=chunks)
         except grpc.aio.AioRpcError as exc:
-            if failure:
-                raise _source_error(failure[0]) from failure[0]
             raise as_domain_error(exc) from None
-        except asyncio.CancelledError:
-            # grpc cancels the call when the request iterator fails; report the real cause.
-            if failure:
-                raise _source_error(failure[0]) from failure[0]
-            raise
+        except Exception as exc:
+            raise _source_error(exc) from exc
         return convert.image_from_proto(response.image)
 
     async def open_download(self, ctx: RequestContext, image_id: str) -> ImageDownload:

@@ -14,6 +14,7 @@ from protos.overcast.image.v1 import image_pb2 as pb
 from protos.overcast.image.v1 import image_pb2_grpc
 from services.image import convert
 from services.image.manager import Change, ImageManager
+from services.image.upload import UPLOAD_READY
 
 
 def _list_filters(request: pb.ListImagesRequest) -> dict:
@@ -44,6 +45,9 @@ class ImageServicer(image_pb2_grpc.ImageServiceServicer):
             raise errors.BadRequest("The first upload message must name the image.")
 
         async def chunks() -> AsyncIterator[bytes]:
+            # The manager reads the data only once it has accepted the upload; the client
+            # sends none before this go-ahead, so a refusal ends a call nobody writes to.
+            await context.send_initial_metadata((UPLOAD_READY,))
             async for message in request_iterator:
                 if message.WhichOneof("payload") != "chunk":
                     raise errors.BadRequest("Upload messages after the first carry data only.")

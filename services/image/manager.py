@@ -20,10 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from overcast import errors
+from overcast.clock import utcnow
 from overcast.context import RequestContext
 from overcast.db import Database
 from services.image import fields, query
-from services.image.models import Image, ImageMember, ImageTag, utcnow
+from services.image.models import Image, ImageMember, ImageTag
 from services.image.store import ImageStore
 from services.image.views import image_view, member_view
 
@@ -216,7 +217,11 @@ class ImageManager:
 
     async def upload(self, ctx: RequestContext, image_id: str,
                      chunks: AsyncIterator[bytes]) -> dict:
-        """Store ``chunks`` as the data of a ``queued`` image and make it ``active``."""
+        """Store ``chunks`` as the data of a ``queued`` image and make it ``active``.
+
+        Every check (owner or admin, status, formats) is made and the image claimed
+        (``saving``) before ``chunks`` is first read, so a refused upload reads no data.
+        """
         with self.db.session() as session:
             image = self._load_for_write(session, ctx, image_id)
             if image.status != "queued":

@@ -7,10 +7,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, as stored in the database."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+from overcast.clock import utcnow
 
 
 class Base(DeclarativeBase):

@@ -1,7 +1,7 @@
 """The Neutron v2.0 REST API (a subset), mounted by the api process under ``/network``.
 
 Translation only: parse the body and query, call the manager, wrap the result in Neutron's
-envelope. Errors are domain errors; ``services.api.errors`` renders them as NeutronError.
+envelope. Errors are domain errors; ``overcast.rest.errors`` renders them as NeutronError.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from services.api.auth import Context
+from overcast.rest.auth import Context
 from services.network import exceptions as exc
 from services.network.extensions import BY_ALIAS, EXTENSIONS
 from services.network.manager import NetworkManager

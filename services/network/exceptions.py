@@ -2,8 +2,8 @@
 
 The REST edge names the NeutronError ``type`` after the class, so these keep Neutron's class
 names and messages. Each subclasses one of ``overcast.errors``' classes, which fixes the HTTP
-code; on the bus ``service.py`` sends them as that base class with the Neutron name in
-``details["error_type"]``.
+code; a caller across the bus gets that base class, with the Neutron name in
+``details["error_type"]`` (``overcast.bus.remote``).
 """
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from overcast.clock import utcnow
+
 
 class Base(DeclarativeBase):
     """The network service's own declarative base: its tables live in its own database."""
@@ -21,12 +23,6 @@ class Base(DeclarativeBase):
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def utcnow() -> dt.datetime:
-    """Now, in naive UTC. Kept to the microsecond so rows sort in creation order; the API
-    shows whole seconds, as Neutron does."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class StandardAttrs:

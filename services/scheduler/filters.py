@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from services.scheduler.contract import RequestSpec
+
 
 @dataclasses.dataclass
 class HostState:
@@ -40,60 +42,54 @@ class HostState:
 
 
 @dataclasses.dataclass(frozen=True)
-class RequestSpec:
-    """What one instance needs, and where it may or may not go."""
+class FilterRequest:
+    """What the filters judge a host against: the spec, and the hosts that the other members
+    of its server group hold (the scheduler knows these from its own claims)."""
 
-    instance_id: str
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-    availability_zone: str | None = None
-    group_policy: str | None = None
+    spec: RequestSpec
     group_hosts: frozenset[str] = frozenset()
-    ignore_hosts: frozenset[str] = frozenset()
-    force_hosts: frozenset[str] = frozenset()
 
 
-Filter = Callable[[HostState, RequestSpec], bool]
+Filter = Callable[[HostState, FilterRequest], bool]
 
 
-def compute_filter(host: HostState, spec: RequestSpec) -> bool:
+def compute_filter(host: HostState, request: FilterRequest) -> bool:
     """The host's compute service is up and enabled."""
     return host.up and not host.disabled
 
 
-def ram_filter(host: HostState, spec: RequestSpec) -> bool:
-    return host.free_ram_mb >= spec.memory_mb
+def ram_filter(host: HostState, request: FilterRequest) -> bool:
+    return host.free_ram_mb >= request.spec.memory_mb
 
 
-def core_filter(host: HostState, spec: RequestSpec) -> bool:
-    return host.free_vcpus >= spec.vcpus
+def core_filter(host: HostState, request: FilterRequest) -> bool:
+    return host.free_vcpus >= request.spec.vcpus
 
 
-def disk_filter(host: HostState, spec: RequestSpec) -> bool:
-    return host.free_disk_gb >= spec.disk_gb
+def disk_filter(host: HostState, request: FilterRequest) -> bool:
+    return host.free_disk_gb >= request.spec.disk_gb
 
 
-def availability_zone_filter(host: HostState, spec: RequestSpec) -> bool:
-    return not spec.availability_zone or host.zone == spec.availability_zone
+def availability_zone_filter(host: HostState, request: FilterRequest) -> bool:
+    return not request.spec.availability_zone or host.zone == request.spec.availability_zone
 
 
-def server_group_filter(host: HostState, spec: RequestSpec) -> bool:
+def server_group_filter(host: HostState, request: FilterRequest) -> bool:
     """Affinity keeps a group on its members' host; anti-affinity keeps them apart."""
-    if spec.group_policy == "affinity":
-        return not spec.group_hosts or host.host in spec.group_hosts
-    if spec.group_policy == "anti-affinity":
-        return host.host not in spec.group_hosts
+    if request.spec.group_policy == "affinity":
+        return not request.group_hosts or host.host in request.group_hosts
+    if request.spec.group_policy == "anti-affinity":
+        return host.host not in request.group_hosts
     return True
 
 
-def ignore_hosts_filter(host: HostState, spec: RequestSpec) -> bool:
+def ignore_hosts_filter(host: HostState, request: FilterRequest) -> bool:
     """Hosts already tried for this instance (rescheduling) are skipped."""
-    return host.host not in spec.ignore_hosts
+    return host.host not in request.spec.ignore_hosts
 
 
-def force_hosts_filter(host: HostState, spec: RequestSpec) -> bool:
-    return not spec.force_hosts or host.host in spec.force_hosts
+def force_hosts_filter(host: HostState, request: FilterRequest) -> bool:
+    return not request.spec.force_hosts or host.host in request.spec.force_hosts
 
 
 DEFAULT_FILTERS: dict[str, Filter] = {

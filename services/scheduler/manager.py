@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from overcast import errors
 from overcast.db import Database
 from services.scheduler import filters as flt
+from services.scheduler.contract import RequestSpec
 from services.scheduler.models import Allocation, Inventory, utcnow
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class SchedulerManager:
 
     # -- scheduling -----------------------------------------------------------------------
 
-    def select_destination(self, spec: flt.RequestSpec,
+    def select_destination(self, spec: RequestSpec,
                            host_status: Mapping[str, Mapping[str, bool]]) -> str:
         """Pick a host for ``spec`` and claim its resources there, atomically.
 
@@ -99,31 +100,33 @@ class SchedulerManager:
             if existing.host not in spec.ignore_hosts:
                 return existing.host
             self.release(spec.instance_id)
+        request = flt.FilterRequest(spec=spec, group_hosts=self.hosts_of(
+            [m for m in spec.group_members if m != spec.instance_id]))
         candidates = []
         for host in self.hosts.values():
             status = host_status.get(host.host)
             host.up = bool(status and status.get("up"))
             host.disabled = bool(not status or status.get("disabled"))
-            if all(check(host, spec) for check in self.filters.values()):
+            if all(check(host, request) for check in self.filters.values()):
                 candidates.append(host)
         if not candidates:
-            raise errors.NoValidHost(self._explain(spec, host_status))
+            raise errors.NoValidHost(self._explain(request))
         weights = flt.ram_weigher(candidates)
         chosen = max(candidates, key=lambda h: (weights[h.host], -len(h.instances), h.host))
         self._claim(spec, chosen.host)
         return chosen.host
 
-    def _explain(self, spec: flt.RequestSpec, host_status: Mapping) -> str:
+    def _explain(self, request: flt.FilterRequest) -> str:
         if not self.hosts:
             return "No valid host was found. There are no compute hosts."
         reasons = []
         for name, check in self.filters.items():
-            if not any(check(h, spec) for h in self.hosts.values()):
+            if not any(check(h, request) for h in self.hosts.values()):
                 reasons.append(name)
         detail = f" Filters that rejected every host: {', '.join(reasons)}." if reasons else ""
         return f"No valid host was found. There are not enough hosts available.{detail}"
 
-    def _claim(self, spec: flt.RequestSpec, host: str) -> None:
+    def _claim(self, spec: RequestSpec, host: str) -> None:
         alloc = Allocation(instance_id=spec.instance_id, host=host, vcpus=spec.vcpus,
                            memory_mb=spec.memory_mb, disk_gb=spec.disk_gb)
         with self.db.session() as session:

@@ -10,7 +10,7 @@ from overcast.db import Database, sqlite_url
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
 from services.conductor.rpcapi import ConductorAPI
-from services.scheduler import filters
+from services.scheduler.contract import RequestSpec
 from services.scheduler.manager import SchedulerManager
 from services.scheduler.models import Base
 
@@ -57,15 +57,7 @@ class SchedulerService(Service):
     @rpc("1.0")
     async def select_destination(self, ctx: RequestContext, *, spec: dict,
                                  host_status: dict[str, dict]) -> str:
-        request = filters.RequestSpec(
-            instance_id=spec["instance_id"], vcpus=spec["vcpus"], memory_mb=spec["memory_mb"],
-            disk_gb=spec["disk_gb"], availability_zone=spec.get("availability_zone"),
-            group_policy=spec.get("group_policy"),
-            group_hosts=self.manager.hosts_of(
-                [m for m in spec.get("group_members", ()) if m != spec["instance_id"]]),
-            ignore_hosts=frozenset(spec.get("ignore_hosts", ())),
-            force_hosts=frozenset(spec.get("force_hosts", ())))
-        return self.manager.select_destination(request, host_status)
+        return self.manager.select_destination(RequestSpec.from_wire(spec), host_status)
 
     @rpc("1.0")
     async def release(self, ctx: RequestContext, *, instance_id: str) -> bool:

@@ -38,35 +38,35 @@ def _settle(conn, ids, timeout=180):
     return wait_until(done, timeout=timeout, interval=1)
 
 
-def test_kill_conductor_scheduler_api_during_boots(stack, conn, watch):
+def test_kill_conductor_scheduler_api_during_boots(cloud, conn, watch):
     for host in HOSTS:
         watch.wait(host, back_in_pool, timeout=60)
     deadline = time.monotonic() + 90
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        booting = pool.submit(_boot_many, stack.connect(), "flight", 30, deadline=deadline)
+        booting = pool.submit(_boot_many, cloud.connect(), "flight", 30, deadline=deadline)
         for target in ("conductor", "scheduler", "api"):
             time.sleep(2)
-            stack.chaos.kill(target)
+            cloud.kill(target)
             time.sleep(1)
-            stack.chaos.start(target)
+            cloud.start(target)
         accepted, refused = booting.result()
-    stack.wait_api()
+    cloud.wait_api()
     assert len(accepted) >= 10, (len(accepted), refused)
-    final = _settle(stack.connect(), accepted)
+    final = _settle(cloud.connect(), accepted)
     for server in final.values():
         assert server.status in ("ACTIVE", "ERROR"), (server.id, server.status)
         if server.status == "ERROR":
             assert server.fault and server.fault.get("message")
     for server_id in accepted:
-        stack.connect().compute.delete_server(server_id)
+        cloud.connect().compute.delete_server(server_id)
 
 
-def test_rabbitmq_restart_services_reconnect_and_boot(stack, conn, watch):
-    stack.chaos.restart("rabbitmq")
-    stack.wait_api()
+def test_rabbitmq_restart_services_reconnect_and_boot(cloud, conn, watch):
+    cloud.restart("rabbitmq")
+    cloud.wait_api()
     for host in HOSTS:
         watch.wait(host, back_in_pool, timeout=120)
-    fresh = stack.connect()
+    fresh = cloud.connect()
     image = fresh.image.find_image("cirros")
     fresh.compute.create_server(name="after-restart", image_id=image.id, flavor_id="1",
                                 networks="auto", min_count=3, max_count=3)

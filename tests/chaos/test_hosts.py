@@ -50,9 +50,9 @@ def _wait_moved_off(conn, prefix, victim, *, timeout):
     return wait_until(moved, timeout=timeout, message=where)
 
 
-def assert_no_guest_on_two_hosts(stack, conn, prefix):
+def assert_no_guest_on_two_hosts(cloud, conn, prefix):
     """Every server runs on exactly one host (by the hosts' own lists): the API's host."""
-    lists = stack.guests(running_only=True)
+    lists = cloud.guests(running_only=True)
     where = collections.defaultdict(list)
     for host, ids in lists.items():
         assert ids is not None, f"{host} did not answer"
@@ -63,54 +63,54 @@ def assert_no_guest_on_two_hosts(stack, conn, prefix):
         assert where[server.id] == [server.compute_host], (server.id, where[server.id])
 
 
-def test_killed_hypervisor_is_evacuated_same_ids_and_ips(stack, conn, watch):
+def test_killed_hypervisor_is_evacuated_same_ids_and_ips(cloud, conn, watch):
     victim = HOSTS[1]
     before = _boot_on(conn, victim, "kill", 6)
-    stack.chaos.kill(victim)
+    cloud.kill(victim)
     try:
         watch.wait(victim, down, timeout=10)
         after = _wait_moved_off(conn, "kill", victim, timeout=30)
     finally:
-        stack.chaos.start(victim)
+        cloud.start(victim)
     assert set(after) == set(before)
     for server_id, server in before.items():
         assert _addresses(after[server_id]) == _addresses(server)
     watch.wait(victim, back_in_pool, timeout=90)
-    assert stack.guests([victim])[victim] == []
-    assert_no_guest_on_two_hosts(stack, conn, "kill")
+    assert cloud.guests([victim])[victim] == []
+    assert_no_guest_on_two_hosts(cloud, conn, "kill")
 
 
-def test_paused_hypervisor_is_detected_and_never_runs_a_moved_guest(stack, conn, watch):
+def test_paused_hypervisor_is_detected_and_never_runs_a_moved_guest(cloud, conn, watch):
     victim = HOSTS[2]
     before = _boot_on(conn, victim, "pause", 3)
-    stack.chaos.pause(victim)
+    cloud.pause(victim)
     try:
         watch.wait(victim, down, timeout=8)
         _wait_moved_off(conn, "pause", victim, timeout=30)
     finally:
-        stack.chaos.unpause(victim)
+        cloud.unpause(victim)
     watch.wait(victim, back_in_pool, timeout=60)
-    assert not set(stack.guests([victim])[victim]) & set(before)
-    assert_no_guest_on_two_hosts(stack, conn, "pause")
+    assert not set(cloud.guests([victim])[victim]) & set(before)
+    assert_no_guest_on_two_hosts(cloud, conn, "pause")
 
 
-def test_partitioned_hypervisor_is_fenced_no_duplicates_after_heal(stack, conn, watch):
+def test_partitioned_hypervisor_is_fenced_no_duplicates_after_heal(cloud, conn, watch):
     victim = HOSTS[0]
     before = _boot_on(conn, victim, "part", 3)
-    stack.chaos.partition(victim)
+    cloud.partition(victim)
     try:
         watch.wait(victim, down, timeout=10)
         _wait_moved_off(conn, "part", victim, timeout=30)
         service = watch.computes()[victim]
         assert service["forced_down"] and service["status"] == "disabled"
     finally:
-        stack.chaos.heal(victim)
+        cloud.heal(victim)
     watch.wait(victim, back_in_pool, timeout=90)
-    assert not set(stack.guests([victim])[victim]) & set(before)
-    assert_no_guest_on_two_hosts(stack, conn, "part")
+    assert not set(cloud.guests([victim])[victim]) & set(before)
+    assert_no_guest_on_two_hosts(cloud, conn, "part")
 
 
-def test_no_host_reported_down_while_every_core_is_busy(stack, conn, watch):
+def test_no_host_reported_down_while_every_core_is_busy(cloud, conn, watch):
     """A CPU hog on each core for a minute: no healthy host may be marked down or fenced.
     (bench/failover.py runs the same for ten minutes.)"""
     from bench.failover import false_positive_run

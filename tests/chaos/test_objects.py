@@ -16,12 +16,12 @@ from overcast.testing import wait_until
 NODES = ("storage-1", "storage-2", "storage-3")
 
 
-def test_killed_storage_node_reads_and_writes_go_on_then_it_heals(stack):
-    swift = stack.swift()
+def test_killed_storage_node_reads_and_writes_go_on_then_it_heals(cloud):
+    swift = cloud.swift()
     account = swift.url.rstrip("/").rsplit("/", 1)[-1]
     swift.put_container("chaos")
     victim = NODES[1]
-    stack.chaos.kill(victim)
+    cloud.kill(victim)
     try:
         written = {}
         for index in range(30):
@@ -38,15 +38,15 @@ def test_killed_storage_node_reads_and_writes_go_on_then_it_heals(stack):
                    == sorted(written), timeout=30, interval=1,
                    message="the listing never showed every object written")
         for name in written:  # three nodes, three replicas: the two live ones hold each
-            assert not stack.object_files(victim, account, "chaos", name), name
+            assert not cloud.object_files(victim, account, "chaos", name), name
             for node in NODES:
                 if node != victim:
-                    assert stack.object_files(node, account, "chaos", name), (node, name)
+                    assert cloud.object_files(node, account, "chaos", name), (node, name)
     finally:
-        stack.chaos.start(victim)
+        cloud.start(victim)
 
     def healed():
-        return all(stack.object_files(victim, account, "chaos", name) for name in written)
+        return all(cloud.object_files(victim, account, "chaos", name) for name in written)
     wait_until(healed, timeout=90, interval=1,
                message=f"{victim} did not get its replicas back in 90 s")
     for name, data in written.items():

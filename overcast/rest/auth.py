@@ -1,0 +1,41 @@
+"""Token checks for every protected route, as FastAPI dependencies.
+
+The app holds a ``TokenValidator`` (``app.state.authenticator``), handed in when the process
+wires its routers (``overcast.rest.app.rest_app``); this module knows no identity service.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from overcast import context, errors
+from overcast.context import RequestContext
+
+
+class TokenValidator(Protocol):
+    def authenticate(self, token: str, *, request_id: str) -> RequestContext:
+        """The context of a valid token; raises ``Unauthorized`` for a bad or revoked one."""
+
+
+async def request_context(request: Request) -> RequestContext:
+    """The caller's context from ``X-Auth-Token``; 401 when missing or invalid."""
+    token = request.headers.get("x-auth-token")
+    if not token:
+        raise errors.Unauthorized("The request you have made requires authentication.")
+    validator: TokenValidator = request.app.state.authenticator
+    ctx = validator.authenticate(token, request_id=request.state.request_id)
+    context.bind(ctx)
+    return ctx
+
+
+async def admin_context(ctx: Annotated[RequestContext, Depends(request_context)]
+                        ) -> RequestContext:
+    """As ``request_context``, but 403 unless the caller holds the admin role."""
+    if not ctx.is_admin:
+        raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
+    return ctx
+
+
+Context = Annotated[RequestContext, Depends(request_context)]
+AdminContext = Annotated[RequestContext, Depends(admin_context)]

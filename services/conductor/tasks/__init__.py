@@ -1,0 +1,1 @@
+"""The conductor's long-running work: building instances, evacuating hosts, recovering."""

@@ -1,0 +1,23 @@
+"""Twins for the REST plumbing tests: a token validator and an httpx client on an app."""
+from __future__ import annotations
+
+from overcast import errors
+from overcast.context import RequestContext
+
+MEMBER = RequestContext(user_id="u-member", project_id="p-1", roles=("member",))
+ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member"))
+
+
+class TokenValidatorTwin:
+    """Tokens are names: "member" and "admin"; any other token is refused."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def authenticate(self, token: str, *, request_id: str) -> RequestContext:
+        self.asked.append((token, request_id))
+        known = {"member": MEMBER, "admin": ADMIN}
+        if token not in known:
+            raise errors.Unauthorized("The request you have made requires authentication.")
+        return RequestContext(**{**known[token].to_dict(), "roles": known[token].roles,
+                                 "request_id": request_id})

@@ -1,0 +1,31 @@
+"""OvercastCloud's own wait strategy: ready once the conductor sees every hypervisor up."""
+from __future__ import annotations
+
+import pytest
+
+from overcast.cli import compose
+from overcast.testing.stack import ComputeHostsUp
+
+
+def _strategy(timeout: float) -> ComputeHostsUp:
+    return ComputeHostsUp(compose.ComposeCloud()).with_startup_timeout(timeout) \
+        .with_poll_interval(0.01)
+
+
+def test_ready_once_no_host_is_missing(monkeypatch):
+    answers = iter([ConnectionError("bus not up"), {"hypervisor-2"}, set()])
+
+    def missing(_cloud):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    monkeypatch.setattr(compose, "missing_hosts", missing)
+    _strategy(5).wait_until_ready(None)
+    assert next(answers, "done") == "done"
+
+
+def test_times_out_saying_which_hosts_are_missing(monkeypatch):
+    monkeypatch.setattr(compose, "missing_hosts", lambda _cloud: {"hypervisor-3"})
+    with pytest.raises(TimeoutError, match="hosts not up: hypervisor-3"):
+        _strategy(0.05).wait_until_ready(None)

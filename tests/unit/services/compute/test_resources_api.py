@@ -1,0 +1,113 @@
+"""Flavors, key pairs, limits, quotas and server groups, against a conductor twin."""
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.services.compute.compute_twins import auth
+
+V21 = "/compute/v2.1"
+
+
+async def test_flavor_listing_follows_is_public_and_the_microversion(http, conductor):
+    public = (await http.get(f"{V21}/flavors", headers=auth())).json()["flavors"]
+    assert [f["id"] for f in public] == ["1"] and "description" not in public[0]
+    everything = await http.get(f"{V21}/flavors?is_public=none", headers=auth(version="2.55"))
+    assert [f["id"] for f in everything.json()["flavors"]] == ["1", "2"]
+    assert everything.json()["flavors"][0]["description"] is None
+    private = await http.get(f"{V21}/flavors/detail?is_public=false", headers=auth())
+    assert [f["id"] for f in private.json()["flavors"]] == ["2"]
+    assert [c["is_public"] for c in conductor.asked("list_flavors")] == [True, None, False]
+
+
+async def test_flavor_detail_and_extra_specs(http):
+    old = (await http.get(f"{V21}/flavors/1", headers=auth())).json()["flavor"]
+    assert old["swap"] == "" and "extra_specs" not in old and old["ram"] == 512
+    assert old["links"][0]["href"] == f"http://testserver{V21}/flavors/1"
+    new = (await http.get(f"{V21}/flavors/1", headers=auth(version="2.75"))).json()["flavor"]
+    assert new["swap"] == 0 and new["extra_specs"] == {"hw:cpu": "1"}
+    specs = await http.get(f"{V21}/flavors/1/os-extra_specs", headers=auth())
+    assert specs.json() == {"extra_specs": {"hw:cpu": "1"}}
+    assert (await http.get(f"{V21}/flavors/9", headers=auth())).status_code == 404
+
+
+async def test_creating_a_flavor_is_for_admins_and_checks_numbers(http, conductor):
+    body = {"flavor": {"name": "m1.big", "id": "big", "vcpus": 4, "ram": 4096, "disk": 40,
+                       "swap": "", "os-flavor-access:is_public": False}}
+    assert (await http.post(f"{V21}/flavors", headers=auth(), json=body)).status_code == 403
+    made = await http.post(f"{V21}/flavors", headers=auth("admin"), json=body)
+    assert made.status_code == 200 and made.json()["flavor"]["id"] == "big"
+    [asked] = conductor.asked("create_flavor")
+    assert asked["flavor"] == {"name": "m1.big", "id": "big", "description": None, "vcpus": 4,
+                               "ram": 4096, "disk": 40, "ephemeral": 0, "swap": 0,
+                               "is_public": False, "rxtx_factor": 1.0}
+    bad = await http.post(f"{V21}/flavors", headers=auth("admin"),
+                          json={"flavor": {"name": "x", "vcpus": 0, "ram": 1}})
+    assert bad.status_code == 400 and "vcpus" in bad.json()["badRequest"]["message"]
+    deleted = await http.delete(f"{V21}/flavors/big", headers=auth("admin"))
+    assert deleted.status_code == 202
+
+
+async def test_keypair_create_status_and_type_follow_2_2(http, conductor):
+    old = await http.post(f"{V21}/os-keypairs", headers=auth(),
+                          json={"keypair": {"name": "k", "type": "x509"}})
+    assert old.status_code == 200 and "type" not in old.json()["keypair"]
+    assert old.json()["keypair"]["private_key"] and old.json()["keypair"]["user_id"]
+    new = await http.post(f"{V21}/os-keypairs", headers=auth(version="2.2"),
+                          json={"keypair": {"name": "k2", "type": "x509",
+                                            "public_key": "ssh-rsa AAA"}})
+    assert new.status_code == 201 and new.json()["keypair"]["type"] == "x509"
+    assert [c["key_type"] for c in conductor.asked("create_keypair")] == ["ssh", "x509"]
+    bad = await http.post(f"{V21}/os-keypairs", headers=auth(version="2.2"),
+                          json={"keypair": {"name": "k3", "type": "pgp"}})
+    assert bad.status_code == 400
+
+
+async def test_limits_show_usage_and_drop_fields_by_microversion(http, conductor):
+    old = (await http.get(f"{V21}/limits", headers=auth())).json()["limits"]
+    assert old["rate"] == [] and old["absolute"]["maxTotalCores"] == 20
+    assert old["absolute"]["totalRAMUsed"] == 1024 and old["absolute"]["maxImageMeta"] == 128
+    assert old["absolute"]["maxPersonality"] == 5
+    new = (await http.get(f"{V21}/limits", headers=auth(version="2.57"))).json()["limits"]
+    assert "maxPersonality" not in new["absolute"] and "maxImageMeta" not in new["absolute"]
+    # Only an admin may ask about another project.
+    await http.get(f"{V21}/limits?tenant_id=p-9", headers=auth())
+    await http.get(f"{V21}/limits?tenant_id=p-9", headers=auth("admin"))
+    assert [c["project_id"] for c in conductor.asked("get_quotas")][-2:] == ["p-1", "p-9"]
+
+
+async def test_quota_sets(http, conductor):
+    shown = (await http.get(f"{V21}/os-quota-sets/p-1", headers=auth())).json()["quota_set"]
+    assert shown["id"] == "p-1" and shown["injected_files"] == 5
+    detail = await http.get(f"{V21}/os-quota-sets/p-1/detail", headers=auth(version="2.57"))
+    assert detail.json()["quota_set"]["cores"] == {"limit": 20, "in_use": 2, "reserved": 0}
+    assert "injected_files" not in detail.json()["quota_set"]
+    defaults = await http.get(f"{V21}/os-quota-sets/p-1/defaults", headers=auth())
+    assert defaults.json()["quota_set"]["instances"] == 10
+    body = {"quota_set": {"cores": 40, "force": True}}
+    assert (await http.put(f"{V21}/os-quota-sets/p-1", headers=auth(),
+                           json=body)).status_code == 403
+    updated = await http.put(f"{V21}/os-quota-sets/p-1", headers=auth("admin"), json=body)
+    assert updated.json()["quota_set"]["cores"] == 40 and "id" not in updated.json()["quota_set"]
+    assert conductor.asked("update_quotas") == [{"project_id": "p-1", "values": {"cores": 40}}]
+
+
+@pytest.mark.parametrize(("version", "body", "policy"), [
+    (None, {"name": "g", "policies": ["anti-affinity"]}, "anti-affinity"),
+    ("2.64", {"name": "g", "policy": "affinity", "rules": {}}, "affinity"),
+])
+async def test_server_groups_take_policies_or_a_policy(http, conductor, version, body, policy):
+    response = await http.post(f"{V21}/os-server-groups", headers=auth(version=version),
+                               json={"server_group": body})
+    assert response.status_code == 200, response.text
+    group = response.json()["server_group"]
+    if version:
+        assert group["policy"] == policy and "metadata" not in group
+    else:
+        assert group["policies"] == [policy] and group["metadata"] == {}
+    assert conductor.asked("create_group")[-1]["policy"] == policy
+
+
+async def test_server_group_policies_must_be_one(http):
+    response = await http.post(f"{V21}/os-server-groups", headers=auth(), json={
+        "server_group": {"name": "g", "policies": ["affinity", "anti-affinity"]}})
+    assert response.status_code == 400

@@ -1,0 +1,105 @@
+"""In-memory twins of the conductor's peers (scheduler, compute hosts, network) and helpers
+the conductor's unit tests share."""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
+from overcast.context import RequestContext
+from overcast.testing import eventually
+from services.conductor.contract import BootRequest
+from services.scheduler.contract import RequestSpec
+from services.scheduler.manager import SchedulerManager
+
+CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",))
+
+
+def over_the_wire(value):
+    """``value.to_wire()`` after a JSON round trip, as the receiving service reads it."""
+    return orjson.loads(orjson.dumps(value.to_wire()))
+
+
+class SchedulerTwin:
+    """The real scheduler manager, reached through the spec's wire form (so there is no copy
+    of the spec to drift); ``available`` False makes it time out."""
+
+    def __init__(self, db):
+        self.manager = SchedulerManager(db)
+        self.available = True
+        self.specs: list[RequestSpec] = []
+
+    async def select_destination(self, ctx, *, spec: RequestSpec, host_status,
+                                 timeout=None) -> str:
+        if not self.available:
+            raise TimeoutError("scheduler down")
+        self.specs.append(spec)
+        return self.manager.select_destination(RequestSpec.from_wire(over_the_wire(spec)),
+                                               host_status)
+
+    async def release(self, ctx, *, instance_id):
+        self.manager.release(instance_id)
+
+
+class ComputeTwin:
+    """Answers like a compute host; ``failing`` hosts fail every spawn."""
+
+    def __init__(self):
+        self.conductor = None
+        self.failing: set[str] = set()
+        self.guests: dict[str, set[str]] = {}
+        self.built: list[tuple[str, InstancePayload]] = []
+
+    async def build_and_run_instance(self, ctx, *, host: str,
+                                     instance: InstancePayload) -> None:
+        self.built.append((host, InstancePayload.from_wire(over_the_wire(instance))))
+        if host in self.failing:
+            asyncio.get_running_loop().create_task(self.conductor.build_failed(
+                ctx, instance_id=instance.id, host=host, reason="boom"))
+            return
+        self.guests.setdefault(host, set()).add(instance.id)
+        asyncio.get_running_loop().create_task(self.conductor.builds.instance_built(
+            ctx, instance_id=instance.id, host=host, power_state=RUNNING))
+
+    async def power_action(self, ctx, *, host, instance_id, action,
+                           hard=False):
+        asyncio.get_running_loop().create_task(self.conductor.builds.instance_power_changed(
+            ctx, instance_id=instance_id, host=host, action=action,
+            power_state=SHUTDOWN if action == "stop" else RUNNING))
+
+    async def terminate_instance(self, ctx, *, host, instance_id):
+        self.guests.get(host, set()).discard(instance_id)
+        asyncio.get_running_loop().create_task(self.conductor.builds.instance_destroyed(
+            ctx, instance_id=instance_id, host=host))
+
+
+class NetworkTwin:
+    def __init__(self):
+        self.ports: dict[str, list] = {}
+
+    async def allocate_for_instance(self, ctx, *, instance_id, project_id,
+                                    requested_networks, security_groups, host=None):
+        self.ports.setdefault(instance_id, [{"port_id": "p-" + instance_id,
+                                             "network_id": "n1", "network_name": "private",
+                                             "mac_address": "fa:16:3e:00:00:01",
+                                             "fixed_ips": [{"ip_address": "10.0.0.5",
+                                                            "subnet_id": "s1"}]}])
+        return self.ports[instance_id]
+
+    async def bind_ports(self, ctx, *, instance_id, host):
+        return None
+
+    async def deallocate_for_instance(self, ctx, *, instance_id):
+        self.ports.pop(instance_id, None)
+
+
+def boot_request(**changes) -> BootRequest:
+    """A valid boot request (flavor 1, any image, automatic network), changed as asked."""
+    return BootRequest(**{"name": "vm", "flavor_id": "1", "image_ref": "img",
+                          "networks": "auto", **changes})
+
+
+async def wait_status(manager, instance_id: str, status: str) -> None:
+    await eventually(lambda: manager.queries.get_server(CTX, instance_id)["status"] == status,
+                     timeout=5, message=f"{instance_id} never {status}")
