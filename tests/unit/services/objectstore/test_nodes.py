@@ -1,13 +1,15 @@
 """The proxy's node orderings and its one retry loop for writes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from overcast import errors
-from overcast.ring import RingBuilder, RingHolder
+from overcast.ring import Device, RingBuilder, RingHolder
 from agents.storage.client import NodeError, StorageClient
 from services.objectstore.nodes import ErrorLimiter, Nodes
 
 
-def five_nodes(tmp_path) -> Nodes:  # noqa: ANN001
+def five_nodes(tmp_path: Path) -> Nodes:
     path = tmp_path / "object.ring"
     RingBuilder.with_devices([(f"storage-{i}", f"127.0.0.1:{6200 + i}", None)
                               for i in range(1, 6)], part_power=4).save(path)
@@ -22,7 +24,7 @@ async def test_a_handoff_stands_in_for_each_node_that_fails(tmp_path):
     down = {primaries[0].address, handoffs[0].address}
     asked = []
 
-    async def write(index: int, dev) -> str:  # noqa: ANN001
+    async def write(index: int, dev: Device) -> str:
         asked.append((index, dev.address))
         if dev.address in down:
             raise NodeError("down")
@@ -43,7 +45,7 @@ async def test_no_handoff_left_gives_the_last_node_error(tmp_path):
     nodes = five_nodes(tmp_path)
     part = nodes.ring.get_part("AUTH_a", "c", "o")
 
-    async def write(index: int, dev) -> str:  # noqa: ANN001
+    async def write(index: int, dev: Device) -> str:
         raise NodeError(f"{dev.name} down")
 
     outcomes = await nodes.write_all(part, write, quorum=2)
