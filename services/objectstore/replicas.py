@@ -17,7 +17,7 @@ from overcast import errors
 from overcast.context import RequestContext
 from overcast.ring import Device
 from overcast.swift import limits, timestamps
-from agents.storage.client import NodeError, ObjectUpload, PutStream, StoredObject, object_path
+from agents.storage.client import ObjectUpload, PutStream, StoredObject, object_path
 from services.objectstore.http import HTTPError, Request, Response, http_date
 from services.objectstore.proxy import Proxy
 
