@@ -7,7 +7,7 @@ OVERCAST := $(VENV)/bin/overcast
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 APT_PACKAGES := rabbitmq-server busybox-static
 
-.PHONY: up up-local down down-local status test unit integration protos check-protos deps venv \
+.PHONY: up up-local down down-local status test unit integration protos check-protos lint deps venv \
         bench clean compose-plugin images
 
 venv: $(VENV)/.installed
@@ -39,6 +39,10 @@ check-protos: venv
 	for f in $$(cd $$tmp && find protos -name '*.py' -o -name '*.pyi'); do \
 	  cmp -s $$tmp/$$f $$f || { echo "stale generated stub: $$f (run make protos)"; status=1; }; \
 	done; rm -rf $$tmp; exit $$status
+
+# The rule set and why each rule is on: [tool.ruff] in pyproject.toml.
+lint: venv
+	$(PY) -m ruff check .
 
 up-local: venv deps
 	$(OVERCAST) up --local
@@ -73,7 +77,7 @@ unit: venv
 integration: venv deps
 	$(PY) -m pytest tests/integration -q
 
-test: venv deps check-protos compose-plugin
+test: venv deps check-protos lint compose-plugin
 	$(PY) -m pytest tests/unit tests/integration tests/chaos -q -p no:cacheprovider
 
 bench: venv deps

@@ -29,7 +29,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def token_for(cloud) -> tuple[str, str]:  # noqa: ANN001
+async def token_for(cloud) -> tuple[str, str]:
     async with httpx.AsyncClient() as client:
         response = await client.post(f"{cloud.cloud.api_url}/identity/v3/auth/tokens", json={
             "auth": {"identity": {"methods": ["password"], "password": {"user": {
@@ -40,7 +40,7 @@ async def token_for(cloud) -> tuple[str, str]:  # noqa: ANN001
         return response.headers["X-Subject-Token"], response.json()["token"]["project"]["id"]
 
 
-async def boot_phase(cloud, *, servers: int, concurrency: int) -> dict:  # noqa: ANN001
+async def boot_phase(cloud, *, servers: int, concurrency: int) -> dict:
     token, project_id = await token_for(cloud)
     base = f"{cloud.cloud.api_url}/compute/v2.1"
     headers = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
@@ -96,7 +96,7 @@ async def boot_phase(cloud, *, servers: int, concurrency: int) -> dict:  # noqa:
             "wall_s": finished - began, "token": token}
 
 
-async def list_phase(cloud, token: str, *, clients: int, duration: float) -> dict:  # noqa: ANN001
+async def list_phase(cloud, token: str, *, clients: int, duration: float) -> dict:
     url = f"{cloud.cloud.api_url}/compute/v2.1/servers/detail"
     headers = {"X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"}
     latencies: list[float] = []
@@ -121,7 +121,7 @@ async def list_phase(cloud, token: str, *, clients: int, duration: float) -> dic
             "response_bytes": statistics.median(sizes)}
 
 
-def memory_mb(cloud) -> dict:  # noqa: ANN001
+def memory_mb(cloud) -> dict:
     per_process = {}
     for name, pid in local.read_pids(cloud.cloud).items():
         try:

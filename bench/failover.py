@@ -43,7 +43,7 @@ def detect_trials(chaos: ComposeChaos, watch: ServiceWatch, *, how: str, trials:
     return figures
 
 
-def evacuation_trial(chaos: ComposeChaos, conn, watch: ServiceWatch, *, count: int  # noqa: ANN001
+def evacuation_trial(chaos: ComposeChaos, conn, watch: ServiceWatch, *, count: int
                      ) -> dict:
     victim = HOSTS[1]
     others = [s for s in conn.compute.services() if s.binary == "nova-compute"
@@ -79,7 +79,7 @@ def evacuation_trial(chaos: ComposeChaos, conn, watch: ServiceWatch, *, count: i
     return {"instances": count, "detect_s": detect, "all_active_s": elapsed}
 
 
-def _named(conn, prefix: str) -> list:  # noqa: ANN001
+def _named(conn, prefix: str) -> list:
     return [s for s in conn.compute.servers(details=True) if s.name.startswith(prefix)]
 
 

@@ -32,9 +32,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from overcast.cli import local  # noqa: E402
-from tests.integration.objectstore.harness import (ObjectCluster,  # noqa: E402
-                                                   object_cluster)
+from overcast.cli import local  # noqa: E402 - after the sys.path entry above
+from tests.integration.objectstore.harness import ObjectCluster, object_cluster  # noqa: E402 - likewise
 
 ANCHOR = {"swift_put": 94.0, "swift_get": 346.0}
 TARGET = {"put": 300.0, "get": 800.0, "large_mb_s": 150.0, "repair_s": 30.0}

@@ -6,7 +6,7 @@ import datetime as dt
 
 def utcnow() -> dt.datetime:
     """Now, in naive UTC, to the microsecond (so rows sort in creation order)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def iso(value: dt.datetime | None) -> str | None:

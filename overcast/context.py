@@ -34,7 +34,7 @@ class RequestContext:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "RequestContext":
+    def from_dict(cls, data: dict[str, Any] | None) -> RequestContext:
         if not data:
             return cls()
         known = {f.name for f in dataclasses.fields(cls)}
@@ -43,7 +43,7 @@ class RequestContext:
         return cls(**values)
 
     @classmethod
-    def admin(cls, *, request_id: str | None = None) -> "RequestContext":
+    def admin(cls, *, request_id: str | None = None) -> RequestContext:
         """A context for a service acting on its own behalf (periodic tasks, recovery)."""
         return cls(request_id=request_id or new_request_id(), roles=("admin",),
                    user_name="overcast-system")

@@ -6,9 +6,11 @@ WAL mode a commit costs well under a millisecond, which is cheaper than a thread
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
 from collections.abc import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -22,7 +24,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -36,7 +38,7 @@ def make_engine(url: str) -> Engine:
 class Database:
     """An engine, its tables and a session factory."""
 
-    def __init__(self, url: str, metadata) -> None:  # noqa: ANN001
+    def __init__(self, url: str, metadata: MetaData) -> None:
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -56,5 +58,5 @@ class Database:
         self.engine.dispose()
 
 
-def sqlite_url(path) -> str:  # noqa: ANN001
+def sqlite_url(path: str | os.PathLike[str]) -> str:
     return f"sqlite:///{path}"

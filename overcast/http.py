@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 
@@ -20,7 +20,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app, *, host: str, port: int) -> None:  # noqa: ANN001
+    def __init__(self, app: Callable[..., Awaitable[None]], *, host: str, port: int) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_config=None,
                                 access_log=False, lifespan="off", timeout_keep_alive=30,
                                 backlog=2048)

@@ -6,8 +6,15 @@ The instance a build carries is an ``InstancePayload`` (its wire form is the JSO
 """
 from __future__ import annotations
 
-from agents.compute.contract import (CRASHED, NOSTATE, PAUSED, RUNNING, SHUTDOWN, FlavorSpec,
-                                     InstancePayload)
+from agents.compute.contract import (
+    CRASHED,
+    NOSTATE,
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    FlavorSpec,
+    InstancePayload,
+)
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from overcast import config, log, service
 from agents.storage.service import StorageConfig, StorageNode, StorageService
+from overcast import config, log, service
 
 ONCE = {"replicator": "replicate_once", "auditor": "audit_once", "updater": "update_once"}
 

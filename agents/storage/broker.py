@@ -11,6 +11,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS sync_points (remote_id TEXT PRIMARY KEY, sync_point I
 class Row:
     """A listing row as a light object (``name`` plus the table's columns)."""
 
-    __slots__ = ("values", "name", "row")
+    __slots__ = ("name", "row", "values")
 
     def __init__(self, values: dict[str, Any], row: int = 0) -> None:
         self.values = values
@@ -126,7 +127,7 @@ class Broker:
 
     # -- rows ------------------------------------------------------------------------------
 
-    def _transaction(self):  # noqa: ANN202
+    def _transaction(self) -> _Transaction:
         return _Transaction(self.conn)
 
     def merge_rows(self, rows: Sequence[dict[str, Any]]) -> bool:
@@ -248,5 +249,6 @@ class _Transaction:
     def __enter__(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -21,9 +21,8 @@ from overcast.context import RequestContext
 from overcast.grpc import metadata_for
 from overcast.grpc.client import as_domain_error
 from protos.overcast.object.v1 import listing_pb2 as lpb
-from protos.overcast.object.v1 import listing_pb2_grpc
+from protos.overcast.object.v1 import listing_pb2_grpc, object_pb2_grpc
 from protos.overcast.object.v1 import object_pb2 as pb
-from protos.overcast.object.v1 import object_pb2_grpc
 
 MAX_MESSAGE = 8 << 20
 CHANNEL_OPTIONS = [
@@ -246,7 +245,7 @@ class StorageClient:
                 raise NodeError("node did not connect in time")
             try:
                 await asyncio.wait_for(channel.wait_for_state_change(state), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise NodeError("node did not connect in time") from None
             state = channel.get_state(try_to_connect=True)
 
@@ -312,7 +311,7 @@ class StorageClient:
             first = await asyncio.wait_for(call.read(), self.timeout)
         except grpc.aio.AioRpcError as exc:
             _raise(exc)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             call.cancel()
             raise NodeError("the node did not start the download in time") from None
         if first is grpc.aio.EOF or first.WhichOneof("payload") != "state":

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from agents.storage.broker import Broker
 from overcast import errors
 from overcast.ring import RingHolder
 from overcast.swift import timestamps
-from agents.storage.broker import Broker
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +185,8 @@ class DatabaseManager:
                           delete_timestamp=sender["delete_timestamp"],
                           metadata=sender["metadata"])
         point = broker.sync_point(sender["db_id"])
-        if rows:
-            if broker.merge_rows(rows):
-                self._mark_dirty(path)
+        if rows and broker.merge_rows(rows):
+            self._mark_dirty(path)
         if max_row > point:
             broker.set_sync_point(sender["db_id"], max_row)
             point = max_row

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 from agents.storage.broker import Broker
 from agents.storage.client import NodeError, StorageClient, db_path
 from agents.storage.databases import DatabaseManager
 from overcast.ring import RingHolder
 from overcast.swift import timestamps
+from protos.overcast.object.v1 import listing_pb2 as lpb
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ class DatabaseReplicator:
         sem = asyncio.Semaphore(self.concurrency)
         pushed = 0
 
-        async def one(kind: str, part: int, file) -> None:  # noqa: ANN001
+        async def one(kind: str, part: int, file: Path) -> None:
             nonlocal pushed
             broker = self.databases.open_file(kind, file)
             info = broker.info()
@@ -68,7 +70,8 @@ class DatabaseReplicator:
                                if part < ring.partitions))
         return pushed
 
-    async def _sync(self, address: str, path, broker: Broker, info: dict) -> int:  # noqa: ANN001
+    async def _sync(self, address: str, path: lpb.DatabasePath, broker: Broker,
+                    info: dict) -> int:
         point = await self.client.sync_db(address, path, info=info)
         pushed = 0
         while point < info["max_row"]:

@@ -16,6 +16,7 @@ metadata (JSON), the metadata's length and a magic number, so data, metadata and
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -152,7 +153,7 @@ class DiskStore:
         newest: str | None = None
         meta_kept = False
         for name in names:
-            stamp, ext = split_name(name)
+            _stamp, ext = split_name(name)
             if newest is None and ext in (".data", ".ts"):
                 newest = name
                 keep.append(name)
@@ -376,10 +377,8 @@ def _is_sys(header: str) -> bool:
 
 
 def _unlink(path: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _rmdir_tree_if_empty(hash_dir: Path) -> None:

@@ -5,20 +5,20 @@ Domain errors raised by the managers become status codes in the shared intercept
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import grpc
 
-from overcast import errors
 from agents.storage import client as convert
 from agents.storage.databases import DatabaseManager, DbPath
 from agents.storage.diskfile import ObjectState
 from agents.storage.objects import ObjectManager, ObjectPath, PutSpec
 from agents.storage.replication import ReplicationManager
+from overcast import errors
 from protos.overcast.object.v1 import listing_pb2 as lpb
-from protos.overcast.object.v1 import listing_pb2_grpc
+from protos.overcast.object.v1 import listing_pb2_grpc, object_pb2_grpc
 from protos.overcast.object.v1 import object_pb2 as pb
-from protos.overcast.object.v1 import object_pb2_grpc
 
 
 def _path(msg: pb.ObjectPath) -> ObjectPath:
@@ -142,7 +142,7 @@ def _db(msg: lpb.DatabasePath) -> DbPath:
     return DbPath(msg.account, msg.container, msg.partition)
 
 
-def _meta(metadata) -> dict[str, list]:  # noqa: ANN001
+def _meta(metadata: Mapping[str, Any]) -> dict[str, list]:
     return {k: [v.value, v.timestamp] for k, v in metadata.items()}
 
 

@@ -11,12 +11,12 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+from agents.storage.diskfile import DiskStore, ObjectState
+from agents.storage.updates import UpdateQueue
 from overcast import errors
 from overcast.ring import RingHolder
 from overcast.swift.limits import MAX_FILE_SIZE
 from overcast.swift.timestamps import normalize
-from agents.storage.diskfile import DiskStore, ObjectState
-from agents.storage.updates import UpdateQueue
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import os
 import re
 from collections.abc import AsyncIterator
 
-from overcast import errors
 from agents.storage import hashes
 from agents.storage.diskfile import EXTENSIONS, DiskStore, ObjectWriter
+from overcast import errors
 
 logger = logging.getLogger(__name__)
 

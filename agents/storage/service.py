@@ -8,11 +8,6 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from overcast.config import CommonConfig
-from overcast.grpc import GrpcServer
-from overcast.periodic import PeriodicTask
-from overcast.ring import RingHolder
-from overcast.service import Service
 from agents.storage import grpc_api
 from agents.storage.auditor import ObjectAuditor
 from agents.storage.client import StorageClient, db_path
@@ -23,6 +18,11 @@ from agents.storage.objects import ObjectManager
 from agents.storage.replication import ReplicationManager
 from agents.storage.replicator import ObjectReplicator
 from agents.storage.updates import UpdateQueue
+from overcast.config import CommonConfig
+from overcast.grpc import GrpcServer
+from overcast.periodic import PeriodicTask
+from overcast.ring import RingHolder
+from overcast.service import Service
 
 logger = logging.getLogger(__name__)
 

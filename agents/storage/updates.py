@@ -139,17 +139,8 @@ class UpdateQueue:
             account, container = record["account"], record["container"]
             done = set(record.get("done", []))
             targets = [t for t in self.resolve(account, container) if t[0] not in done]
-
-            async def attempt(target: tuple[str, int]) -> str | None:
-                try:
-                    async with self._sem:
-                        await self.send(target[0], account, container, target[1],
-                                        record["rows"])
-                    return target[0]
-                except Exception:  # noqa: BLE001 - retried next pass
-                    return None
-
-            results = await asyncio.gather(*(attempt(t) for t in targets))
+            results = await asyncio.gather(*(
+                self._attempt(t, account, container, record["rows"]) for t in targets))
             done.update(r for r in results if r)
             if all(results):
                 path.unlink(missing_ok=True)
@@ -164,6 +155,17 @@ class UpdateQueue:
                 tmp.write_bytes(orjson.dumps(record))
                 os.replace(tmp, path)
         return completed
+
+    async def _attempt(self, target: tuple[str, int], account: str, container: str,
+                       rows: list[dict]) -> str | None:
+        """Send a saved batch to one primary; its address if it took the batch, else None."""
+        address, partition = target
+        try:
+            async with self._sem:
+                await self.send(address, account, container, partition, rows)
+            return address
+        except Exception:  # noqa: BLE001 - any failure leaves the batch saved for the next pass
+            return None
 
     async def run_once(self) -> None:
         await self.flush()
@@ -180,7 +182,7 @@ class UpdateQueue:
                 await asyncio.sleep(interval)
             try:
                 await self.flush()
-            except Exception:  # noqa: BLE001 - keep flushing
+            except Exception:
                 logger.exception("flushing listing updates failed")
 
     def close(self) -> None:

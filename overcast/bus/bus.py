@@ -80,7 +80,7 @@ class Bus:
                     self.url, client_properties={"connection_name": self.name},
                     reconnect_interval=0.5, fail_fast=True, timeout=5)
                 break
-            except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, aiormq.exceptions.AMQPError):
                 if loop.time() > deadline:
                     raise
                 await asyncio.sleep(0.5)
@@ -134,7 +134,7 @@ class Bus:
     async def wait_connected(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ConnectionLost("the message bus is not reachable") from None
 
     # -- sending ---------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class Bus:
             reply = await asyncio.wait_for(future, timeout)
         except aio_pika.exceptions.DeliveryError:
             raise CallTimeout(f"no queue for {queue_name(topic, server)}") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CallTimeout(
                 f"{queue_name(topic, server)}.{method} did not answer in {timeout}s") from None
         finally:

@@ -22,7 +22,7 @@ class Request:
                              "args": self.args, "context": self.context.to_dict()})
 
     @classmethod
-    def decode(cls, body: bytes) -> "Request":
+    def decode(cls, body: bytes) -> Request:
         data = orjson.loads(body)
         return cls(method=data["method"], version=data.get("version", "1.0"),
                    args=data.get("args") or {},

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage
 
@@ -16,11 +18,13 @@ from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
 
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
-def rpc(version: str = "1.0"):
+
+def rpc(version: str = "1.0") -> Callable[[Handler], Handler]:
     """Mark a service method as an RPC entry point available since ``version``."""
 
-    def mark(func):
+    def mark(func: Handler) -> Handler:
         func.__rpc_version__ = version
         return func
 
@@ -66,10 +70,8 @@ class RpcServer:
     async def stop(self, *, grace: float = 10.0) -> None:
         """Stop taking messages and let those in flight finish (unfinished ones are requeued)."""
         for queue, tag in self._consumers:
-            try:
+            with contextlib.suppress(Exception):  # the connection may already be gone
                 await queue.cancel(tag)
-            except Exception:  # the connection may already be gone
-                pass
         self._consumers = []
         if self._inflight:
             await asyncio.wait(self._inflight, timeout=grace)
@@ -82,7 +84,7 @@ class RpcServer:
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
             request = envelope.Request.decode(message.body)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever a sender put there, it is not a request
             logger.warning("dropping a malformed message on %s", self.topic)
             await message.reject(requeue=False)
             return

@@ -22,6 +22,7 @@ This module must import nothing but the standard library: it runs before anythin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -139,11 +140,9 @@ def prepare(role: str | None, modules: list[str], environ: dict[str, str]) -> di
     # A SIGKILLed process leaves its ready file behind; it must not count as healthy.
     for stale in ready_dir.glob("*.ready"):
         stale.unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):  # not in a container (a test): no healthcheck to feed
         HEALTH_FILE.write_text(f"OVERCAST_READY_DIR={ready_dir}\n"
                                f"OVERCAST_PROCESSES={len(modules)}\n")
-    except OSError:  # not in a container (a test): there is no healthcheck to feed
-        pass
     return {**environ, "OVERCAST_HOST": host, "OVERCAST_STATE_DIR": str(state),
             "PYTHONUNBUFFERED": "1"}
 

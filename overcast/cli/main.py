@@ -5,6 +5,7 @@ import asyncio
 import datetime as dt
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -24,7 +25,7 @@ TRANSPORT = typer.Option("amqp://guest:guest@127.0.0.1:5672/", "--transport-url"
                          envvar="OVERCAST_TRANSPORT_URL", help="The RabbitMQ broker.")
 
 
-def _cloud(state_dir: Path, transport_url: str, **kw) -> local.LocalCloud:  # noqa: ANN003
+def _cloud(state_dir: Path, transport_url: str, **kw: Any) -> local.LocalCloud:
     return local.LocalCloud(state_dir=state_dir.resolve(), transport_url=transport_url, **kw)
 
 
@@ -120,7 +121,7 @@ def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
     except Exception as exc:  # noqa: BLE001 - shown to the operator
         console.print(f"[red]conductor not reachable: {exc}[/]")
         raise typer.Exit(1) from None
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     table = Table(title="services (as the conductor sees them)")
     for column in ("binary", "host", "zone", "status", "state", "heartbeat age"):
         table.add_column(column)

@@ -1,8 +1,11 @@
 """Client channels whose calls carry the request context and raise domain errors."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import grpc
 import orjson
+from google.protobuf.message import Message
 
 from overcast import errors
 from overcast.context import RequestContext
@@ -41,7 +44,11 @@ def as_domain_error(exc: grpc.aio.AioRpcError) -> Exception:
 class ErrorMappingInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     """Raises domain errors (NotFound, Conflict, ...) instead of raw ``AioRpcError``."""
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):  # noqa: ANN001
+    async def intercept_unary_unary(
+            self, continuation: Callable[[grpc.aio.ClientCallDetails, Message],
+                                         Awaitable[grpc.aio.UnaryUnaryCall]],
+            client_call_details: grpc.aio.ClientCallDetails,
+            request: Message) -> grpc.aio.UnaryUnaryCall:
         call = await continuation(client_call_details, request)
         try:
             await call

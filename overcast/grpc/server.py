@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -48,11 +48,11 @@ async def _abort_for(exc: Exception, servicer_context: grpc.aio.ServicerContext)
 
 
 def _wrap_unary(behavior: Callable) -> Callable:
-    async def wrapper(request, servicer_context):  # noqa: ANN001
+    async def wrapper(request: Any, servicer_context: grpc.aio.ServicerContext) -> Any:
         token = context.bind(request_context(servicer_context))
         try:
             return await behavior(request, servicer_context)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every error becomes a status the client can read
             await _abort_for(exc, servicer_context)
         finally:
             context.reset(token)
@@ -60,12 +60,13 @@ def _wrap_unary(behavior: Callable) -> Callable:
 
 
 def _wrap_stream(behavior: Callable) -> Callable:
-    async def wrapper(request, servicer_context):  # noqa: ANN001
+    async def wrapper(request: Any, servicer_context: grpc.aio.ServicerContext
+                      ) -> AsyncIterator[Any]:
         token = context.bind(request_context(servicer_context))
         try:
             async for item in behavior(request, servicer_context):
                 yield item
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - every error becomes a status the client can read
             await _abort_for(exc, servicer_context)
         finally:
             # A stream the client abandons is closed from another context; the binding
@@ -78,7 +79,10 @@ def _wrap_stream(behavior: Callable) -> Callable:
 class DomainErrorInterceptor(grpc.aio.ServerInterceptor):
     """Turns domain errors raised by servicers into status codes; binds the context for logs."""
 
-    async def intercept_service(self, continuation, handler_call_details):  # noqa: ANN001
+    async def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails],
+                                         Awaitable[grpc.RpcMethodHandler | None]],
+            handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None

@@ -15,8 +15,9 @@ from overcast.rest.responses import FastJSONResponse
 logger = logging.getLogger(__name__)
 
 _NOVA_TITLES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-                405: "badMethod", 409: "conflictingRequest", 413: "overLimit",
-                406: "notAcceptable", 415: "unsupportedMediaType", 500: "computeFault", 503: "serviceUnavailable"}
+                405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",
+                413: "overLimit", 415: "unsupportedMediaType", 500: "computeFault",
+                503: "serviceUnavailable"}
 
 
 def _phrase(code: int) -> str:

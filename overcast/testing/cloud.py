@@ -11,8 +11,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from overcast.cli import cloudconfig, local
+
+if TYPE_CHECKING:  # the stock clients are test extras, imported when first used
+    from openstack.connection import Connection
 
 
 def guest_lists(transport_url: str, hosts: list[str], *, timeout: float = 10.0,
@@ -35,11 +39,19 @@ def guest_lists(transport_url: str, hosts: list[str], *, timeout: float = 10.0,
                 for h in hosts), return_exceptions=True)
             return {h: None if isinstance(a, BaseException) else sorted(
                 g["instance_id"] for g in a if not running_only or g["power_state"] == 1)
-                for h, a in zip(hosts, answers)}
+                for h, a in zip(hosts, answers, strict=True)}
         finally:
             await bus.close()
 
     return asyncio.run(ask())
+
+
+def sdk_connection(clouds_file: Path, cloud: str) -> Connection:
+    """An openstacksdk connection as ``cloud`` of ``clouds_file`` (never the environment)."""
+    from openstack import config, connection
+    region = config.OpenStackConfig(config_files=[str(clouds_file)],
+                                    load_envvars=False).get_one(cloud=cloud)
+    return connection.Connection(config=region)
 
 
 def free_port() -> int:
@@ -63,11 +75,8 @@ class TestCloud:
         return {**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.clouds_file),
                 "OS_CLOUD": "overcast-admin"}
 
-    def connect(self, cloud: str = "overcast-admin"):  # noqa: ANN201
-        from openstack import config, connection
-        region = config.OpenStackConfig(config_files=[str(self.clouds_file)],
-                                        load_envvars=False).get_one(cloud=cloud)
-        return connection.Connection(config=region)
+    def connect(self, cloud: str = "overcast-admin") -> Connection:
+        return sdk_connection(self.clouds_file, cloud)
 
     def openstack(self, *args: str, cloud: str = "overcast-admin", check: bool = True,
                   timeout: float = 120) -> subprocess.CompletedProcess:
@@ -146,7 +155,7 @@ def running_cloud(*, hosts: int = 3, base_url: str = "amqp://guest:guest@127.0.0
         for name in cloud.processes():
             tail = test_cloud.log(name)[-3000:]
             if "Traceback" in tail or "ERROR" in tail:
-                print(f"--- {name}.log (tail) ---\n{tail}")
+                print(f"--- {name}.log (tail) ---\n{tail}")  # noqa: T201 - shown with the failing test
         raise
     finally:
         local.stop_all(cloud)

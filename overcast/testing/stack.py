@@ -22,8 +22,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 from testcontainers.compose import DockerCompose
@@ -32,7 +34,11 @@ from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from overcast.cli import compose
 from overcast.cli.chaos import ComposeChaos
-from overcast.testing.cloud import free_port, guest_lists
+from overcast.testing.cloud import free_port, guest_lists, sdk_connection
+
+if TYPE_CHECKING:  # the stock clients are test extras, imported when first used
+    from openstack.connection import Connection
+    from swiftclient.client import Connection as SwiftConnection
 
 HOSTS = ("hypervisor-1", "hypervisor-2", "hypervisor-3")
 LOG_LINES_ON_FAILURE = 60
@@ -55,7 +61,7 @@ class ComputeHostsUp(WaitStrategy):
         self.problem = f"hosts not up: {', '.join(sorted(missing))}"
         return not missing
 
-    def wait_until_ready(self, container: WaitStrategyTarget) -> None:  # noqa: ARG002
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         if not self._poll(self._all_up):
             raise TimeoutError(f"the conductor did not see every hypervisor up in "
                                f"{self._startup_timeout:.0f}s ({self.problem})")
@@ -168,14 +174,11 @@ class OvercastCloud(ComposeChaos):
         """The hypervisor hosts: hypervisor-1..N."""
         return self._stack().hosts()
 
-    def connect(self, cloud: str = "overcast-admin"):  # noqa: ANN201 - openstack Connection
+    def connect(self, cloud: str = "overcast-admin") -> Connection:
         """An openstacksdk connection, as ``cloud`` of ``clouds.yaml``."""
-        from openstack import config, connection
-        region = config.OpenStackConfig(config_files=[str(self.clouds_file)],
-                                        load_envvars=False).get_one(cloud=cloud)
-        return connection.Connection(config=region)
+        return sdk_connection(self.clouds_file, cloud)
 
-    def swift(self, cloud: str = "overcast-admin"):  # noqa: ANN201 - swiftclient Connection
+    def swift(self, cloud: str = "overcast-admin") -> SwiftConnection:
         """A python-swiftclient connection to the object store, with a Keystone token and the
         storage URL from the catalog."""
         from swiftclient.client import Connection
@@ -214,8 +217,8 @@ class OvercastCloud(ComposeChaos):
     def object_files(self, node: str, account: str, container: str, obj: str) -> list[Path]:
         """The files of one object in storage node ``node``'s own directory (read from its
         volume, ``<project>_storage-N``, on the host)."""
-        from overcast.testing.objects import object_files
         from overcast.ring import Ring
+        from overcast.testing.objects import object_files
         volume = self.client.volumes.get(f"{self.project}_{node}")
         return object_files(Path(volume.attrs["Mountpoint"]) / "storage" / node,
                             Ring.load(self.ring_file), account, container, obj)
@@ -224,7 +227,7 @@ class OvercastCloud(ComposeChaos):
 class ServiceWatch:
     """Polls ``os-services`` cheaply with one token, for timing state changes."""
 
-    def __init__(self, conn) -> None:  # noqa: ANN001
+    def __init__(self, conn: Connection) -> None:
         self.url = conn.endpoint_for("compute").rstrip("/") + "/os-services"
         self.headers = {"X-Auth-Token": conn.auth_token,
                         "OpenStack-API-Version": "compute 2.79"}
@@ -236,8 +239,8 @@ class ServiceWatch:
         response.raise_for_status()
         return {s["host"]: s for s in response.json()["services"]}
 
-    def wait(self, host: str, predicate, *, timeout: float, interval: float = 0.05  # noqa: ANN001
-             ) -> float:
+    def wait(self, host: str, predicate: Callable[[dict], bool], *, timeout: float,
+             interval: float = 0.05) -> float:
         """Seconds until ``predicate(service)`` holds for ``host``."""
         started = time.monotonic()
         while True:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from sqlalchemy import MetaData
+
 from overcast import db as dbutil
 from overcast.bus import Bus, RpcServer
 from overcast.config import CommonConfig
@@ -58,7 +60,7 @@ class ApiService(Service):
         super().__init__(cfg)
         self.cfg: ApiConfig = cfg
 
-    def _database(self, url: str, filename: str, metadata) -> dbutil.Database:  # noqa: ANN001
+    def _database(self, url: str, filename: str, metadata: MetaData) -> dbutil.Database:
         return dbutil.Database(url or dbutil.sqlite_url(self.cfg.state_path("api", filename)),
                                metadata)
 

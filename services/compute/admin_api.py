@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 
 from overcast import errors
+from overcast.context import RequestContext
 from overcast.rest.auth import AdminContext, Context
 from overcast.rest.routing import JSONRoute
 from services.compute.microversion import Version
@@ -59,7 +60,7 @@ def build_router(*, conductor: Any) -> APIRouter:
             disabled_reason=payload.get("disabled_reason"), forced_down=forced)
         return {"service": service}
 
-    async def _legacy_update(ctx, action: str, payload: dict) -> dict:  # noqa: ANN001
+    async def _legacy_update(ctx: RequestContext, action: str, payload: dict) -> dict:
         matches = await conductor.list_services(ctx, binary=payload.get("binary"),
                                                 host=payload.get("host"))
         if len(matches) != 1:
@@ -81,7 +82,7 @@ def build_router(*, conductor: Any) -> APIRouter:
     async def delete_service(service_id: str, ctx: AdminContext, mv: Version) -> None:
         await conductor.delete_service(ctx, service_id=service_id)
 
-    async def _nodes(ctx, request: Request) -> list[dict]:  # noqa: ANN001
+    async def _nodes(ctx: RequestContext, request: Request) -> list[dict]:
         nodes = await conductor.list_hypervisors(ctx)
         pattern = request.query_params.get("hypervisor_hostname_pattern")
         return [n for n in nodes if not pattern or pattern in n["host"]]

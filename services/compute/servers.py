@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Request, Response
 
 from overcast import errors
+from overcast.context import RequestContext
 from overcast.rest.auth import Context
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
@@ -28,7 +29,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         if not check.is_uuid(server_id):
             raise errors.NotFound(f"Instance {server_id} could not be found.")
 
-    async def _server(ctx, server_id: str) -> dict:  # noqa: ANN001
+    async def _server(ctx: RequestContext, server_id: str) -> dict:
         _require_uuid(server_id)
         return await conductor.get_server(ctx, instance_id=server_id)
 

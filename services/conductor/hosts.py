@@ -5,10 +5,11 @@ import datetime as dt
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from overcast import errors
-from overcast.db import Database
 from overcast.clock import iso
+from overcast.db import Database
 from services.conductor.models import ComputeNode, ServiceRecord, utcnow
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class HostTracker:
                 self._update_node(session, host, node, now)
 
     @staticmethod
-    def _update_node(session, host: str, node: dict, now: dt.datetime) -> None:  # noqa: ANN001
+    def _update_node(session: Session, host: str, node: dict, now: dt.datetime) -> None:
         record = session.scalar(select(ComputeNode).where(ComputeNode.host == host))
         if record is None:
             record = ComputeNode(host=host)

@@ -30,7 +30,7 @@ from services.conductor.tasks.recovery import Recovery
 
 class ConductorManager:
     def __init__(self, db: Database, *, hosts: HostTracker, resources: ComputeResources,
-                 peers: Peers, notify: Notifier, limits: BuildLimits = BuildLimits()
+                 peers: Peers, notify: Notifier, limits: BuildLimits | None = None
                  ) -> None:
         self.hosts = hosts
         self.resources = resources
@@ -38,7 +38,7 @@ class ConductorManager:
         self.store = InstanceStore(db)
         self.admission = Admission(store=self.store, hosts=hosts, resources=resources)
         self.builds = BuildTask(store=self.store, hosts=hosts, resources=resources,
-                                peers=peers, notify=notify, limits=limits)
+                                peers=peers, notify=notify, limits=limits or BuildLimits())
         self.recovery = Recovery(db, store=self.store, hosts=hosts, builds=self.builds,
                                  peers=peers)
         self.evacuator = self.recovery.evacuator

@@ -10,8 +10,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from overcast.clock import utcnow
 
 
-
-
 def new_uuid() -> str:
     return str(uuid.uuid4())
 

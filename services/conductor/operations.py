@@ -68,7 +68,7 @@ class Operations:
 
     def update_server(self, ctx: RequestContext, *, instance_id: str, changes: dict) -> dict:
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit(instance_id) as (_session, inst):
             for field in ("name", "description"):
                 if field in changes:
                     setattr(inst, field, changes[field])
@@ -77,7 +77,7 @@ class Operations:
     def set_metadata(self, ctx: RequestContext, *, instance_id: str, metadata: dict,
                      replace: bool) -> dict:
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit(instance_id) as (_session, inst):
             merged = dict(metadata) if replace else {**(inst.metadata_ or {}), **metadata}
             self.admission.check_metadata_items(inst.project_id, len(merged))
             inst.metadata_ = merged
@@ -85,7 +85,7 @@ class Operations:
 
     def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit(instance_id) as (_session, inst):
             if key not in (inst.metadata_ or {}):
                 raise errors.NotFound("Metadata item was not found")
             inst.metadata_ = {k: v for k, v in inst.metadata_.items() if k != key}

@@ -59,7 +59,8 @@ class Queries:
             try:
                 pattern = re.compile(filters["name"])
             except re.error:
-                raise errors.BadRequest(f"Invalid regular expression {filters['name']!r}")
+                raise errors.BadRequest(
+                    f"Invalid regular expression {filters['name']!r}") from None
             result = [s for s in result if pattern.search(s["name"])]
         if filters.get("flavor"):
             result = [s for s in result if s["flavor"]["id"] == filters["flavor"]]

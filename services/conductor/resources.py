@@ -9,6 +9,7 @@ import uuid
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from overcast import errors
 from overcast.context import RequestContext
@@ -153,7 +154,8 @@ class ComputeResources:
             try:
                 serialization.load_ssh_public_key(public_key.encode())
             except (ValueError, IndexError, TypeError):
-                raise errors.BadRequest("Keypair data is invalid: failed to parse the key")
+                raise errors.BadRequest(
+                    "Keypair data is invalid: failed to parse the key") from None
         with self.db.session() as session:
             exists = session.scalar(select(KeyPair).where(
                 KeyPair.user_id == ctx.user_id, KeyPair.name == name))
@@ -259,7 +261,7 @@ class ComputeResources:
             session.flush()
             return group_dict(group, [])
 
-    def _group_members(self, session, group_id: str) -> list[str]:  # noqa: ANN001
+    def _group_members(self, session: Session, group_id: str) -> list[str]:
         return list(session.scalars(select(Instance.id).where(
             Instance.server_group_id == group_id, Instance.deleted.is_(False))))
 

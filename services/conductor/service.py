@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from agents.compute.rpcapi import ComputeAgentAPI
 from overcast import errors
 from overcast.bus import Bus, RpcServer, rpc
 from overcast.config import CommonConfig
@@ -11,7 +12,6 @@ from overcast.context import RequestContext
 from overcast.db import Database, sqlite_url
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
-from agents.compute.rpcapi import ComputeAgentAPI
 from services.conductor.contract import BootRequest
 from services.conductor.detector import FailureDetector
 from services.conductor.hosts import HostTracker
@@ -105,7 +105,7 @@ class ConductorService(Service):
         try:
             await self.bus.notify(ctx, event_type, payload,
                                   publisher_id=f"conductor.{self.cfg.host}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a lost notification must not fail the work
             logger.warning("could not emit %s: %s", event_type, exc)
 
     # -- reports from services and hosts ----------------------------------------------------

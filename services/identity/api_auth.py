@@ -9,8 +9,14 @@ from services.identity.api_common import POLICY_DENIED, JsonBody, Urls
 from services.identity.auth_request import parse_auth_request
 from services.identity.manager import IdentityManager
 from services.identity.tokens import TokenData
-from services.identity.views import (collection, domain_view, json_response, no_content,
-                                     project_view, token_body)
+from services.identity.views import (
+    collection,
+    domain_view,
+    json_response,
+    no_content,
+    project_view,
+    token_body,
+)
 
 
 def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:

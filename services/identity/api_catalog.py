@@ -8,8 +8,14 @@ from overcast.rest.auth import AdminContext, Context
 from services.identity import validation as v
 from services.identity.api_common import JsonBody, Urls, query
 from services.identity.manager import IdentityManager
-from services.identity.views import (collection, endpoint_view, json_response, no_content,
-                                     region_view, service_view)
+from services.identity.views import (
+    collection,
+    endpoint_view,
+    json_response,
+    no_content,
+    region_view,
+    service_view,
+)
 
 
 def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:

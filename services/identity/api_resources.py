@@ -8,12 +8,25 @@ from fastapi import APIRouter, Request, Response
 from overcast.errors import BadRequest, Forbidden
 from overcast.rest.auth import AdminContext, Context
 from services.identity import validation as v
-from services.identity.api_common import (POLICY_DENIED, JsonBody, Urls, enabled_filter,
-                                          extra_attributes, query, require_admin_or_self)
+from services.identity.api_common import (
+    POLICY_DENIED,
+    JsonBody,
+    Urls,
+    enabled_filter,
+    extra_attributes,
+    query,
+    require_admin_or_self,
+)
 from services.identity.manager import DEFAULT_DOMAIN_ID, IdentityManager
 from services.identity.passwords import MAX_PASSWORD_LENGTH
-from services.identity.views import (collection, domain_view, json_response, no_content,
-                                     project_view, user_view)
+from services.identity.views import (
+    collection,
+    domain_view,
+    json_response,
+    no_content,
+    project_view,
+    user_view,
+)
 
 _PROJECT_KNOWN = frozenset({"id", "name", "domain_id", "description", "enabled", "tags",
                             "parent_id", "is_domain", "options", "links"})

@@ -8,11 +8,15 @@ from fastapi import APIRouter, Request, Response
 from overcast.errors import Forbidden
 from overcast.rest.auth import AdminContext, Context
 from services.identity import validation as v
-from services.identity.api_common import (POLICY_DENIED, JsonBody, Urls, query,
-                                          require_admin_or_self)
+from services.identity.api_common import POLICY_DENIED, JsonBody, Urls, query, require_admin_or_self
 from services.identity.manager import IdentityManager
-from services.identity.views import (assignment_view, collection, json_response, no_content,
-                                     role_view)
+from services.identity.views import (
+    assignment_view,
+    collection,
+    json_response,
+    no_content,
+    role_view,
+)
 
 # Filters naming assignments Overcast never has (groups, domains, system, inheritance):
 # with any of them the answer is an empty list, as Keystone's would be.

@@ -107,7 +107,7 @@ class CatalogStore:
 
     # -- services -----------------------------------------------------------------------
 
-    def list_services(self, *, type: str | None = None,  # noqa: A002 - Keystone's filter
+    def list_services(self, *, type: str | None = None,
                       name: str | None = None) -> list[Service]:
         query = select(Service).order_by(Service.type, Service.id)
         if type is not None:
@@ -121,7 +121,7 @@ class CatalogStore:
         with self._db.session() as s:
             return get_or_404(s, Service, service_id, "service")
 
-    def create_service(self, *, type: str, name: str | None = None,  # noqa: A002
+    def create_service(self, *, type: str, name: str | None = None,
                        description: str = "", enabled: bool = True) -> Service:
         with self._db.session() as s:
             service = Service(type=type, name=name or SERVICE_NAMES.get(type, type),

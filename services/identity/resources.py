@@ -72,7 +72,7 @@ class ResourceStore:
     def domain_names(self) -> dict[str, str]:
         """Every domain's name by id."""
         with self._db.session() as s:
-            return {i: n for i, n in s.execute(select(Domain.id, Domain.name))}
+            return {row.id: row.name for row in s.execute(select(Domain.id, Domain.name))}
 
     def update_domain(self, domain_id: str, changes: dict[str, Any]) -> Domain:
         """The domain after applying ``changes`` (name, description, enabled, tags)."""

@@ -8,8 +8,16 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from services.identity.models import (Domain, Endpoint, Project, Region, Role, RoleAssignment,
-                                      Service, User)
+from services.identity.models import (
+    Domain,
+    Endpoint,
+    Project,
+    Region,
+    Role,
+    RoleAssignment,
+    Service,
+    User,
+)
 from services.identity.tokens import TokenData
 
 

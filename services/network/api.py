@@ -163,7 +163,7 @@ async def _bulk(c: _Collection, ctx: Any, items: list[Any]) -> list[dict]:
         for done in reversed(made):
             try:
                 await c.deleter(ctx, done["id"])
-            except Exception:  # keep the first error; the rest is cleanup
+            except Exception:  # noqa: BLE001 - keep the first error; the rest is cleanup
                 logger.warning("bulk %s create: could not undo %s", c.singular, done["id"])
         raise
     return made

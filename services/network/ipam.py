@@ -5,6 +5,7 @@ makes allocation safe under concurrency; these functions only choose candidates.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
 from collections.abc import Iterable, Iterator
 
@@ -66,7 +67,7 @@ def validate_pools(net: IPNetwork, pools: list[dict[str, str]],
             raise exc.OutOfBoundsAllocationPool(pool=pool_text(pool), subnet_cidr=str(net))
         ranges.append((start, end, pool))
     ranges.sort(key=lambda r: r[0])
-    for (_, end_a, pool_a), (start_b, _, pool_b) in zip(ranges, ranges[1:]):
+    for (_, end_a, pool_a), (start_b, _, pool_b) in itertools.pairwise(ranges):
         if start_b <= end_a:
             raise exc.OverlappingAllocationPools(pool_1=pool_text(pool_a),
                                                  pool_2=pool_text(pool_b),

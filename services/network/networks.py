@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from overcast.context import RequestContext
-from services.network import attributes, ipam, models as m, query as q, views
+from services.network import attributes, ipam, views
 from services.network import exceptions as exc
+from services.network import models as m
+from services.network import query as q
 from services.network.base import ManagerBase
 from services.network.secgroups import ensure_default
 
@@ -238,7 +240,7 @@ class NetworksMixin(ManagerBase):
             subnet = self.subnet(s, ctx, subnet_id)
             self.require_owner(ctx, subnet.project_id, "update_subnet")
             cidr = ipaddress.ip_network(subnet.cidr)
-            gateway = attrs["gateway_ip"] if "gateway_ip" in attrs else subnet.gateway_ip
+            gateway = attrs.get("gateway_ip", subnet.gateway_ip)
             if "gateway_ip" in attrs:
                 _check_gateway(gateway, cidr)
                 if gateway and gateway != subnet.gateway_ip and s.scalar(

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from overcast import errors
 from overcast.context import RequestContext
-from services.network import ipam, models as m, views
+from services.network import ipam, views
+from services.network import models as m
 from services.network.attributes import is_uuid
 from services.network.ports import PortsMixin, bind, unbind
 from services.network.secgroups import DEFAULT_NAME, ensure_default

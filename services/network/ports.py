@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from overcast.context import RequestContext
-from services.network import attributes, ipam, models as m, query as q, views
+from services.network import attributes, ipam, views
 from services.network import exceptions as exc
+from services.network import models as m
+from services.network import query as q
 from services.network.base import ManagerBase
 from services.network.networks import ROUTER_OWNERS
 from services.network.secgroups import ensure_default

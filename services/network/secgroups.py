@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from overcast.context import RequestContext
-from services.network import attributes, models as m, query as q, views
+from services.network import attributes, views
 from services.network import exceptions as exc
+from services.network import models as m
+from services.network import query as q
 from services.network.base import ManagerBase
 
 logger = logging.getLogger(__name__)

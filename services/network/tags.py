@@ -1,6 +1,8 @@
 """Tags on networks, subnets, ports and security groups (Neutron's standard-attr-tag)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from overcast.context import RequestContext
@@ -15,7 +17,7 @@ class TagsMixin(ManagerBase):
     """Read and replace a resource's tags; only its owner (or an admin) may change them."""
 
     def _tagged(self, s: Session, ctx: RequestContext, resource: str, resource_id: str,
-                *, write: bool = False):  # noqa: ANN202 - any tagged row
+                *, write: bool = False) -> Any:
         fetch = {"network": self.network, "subnet": self.subnet, "port": self.port,
                  "security_group": self.group}.get(resource)
         if fetch is None:

@@ -15,8 +15,7 @@ from overcast.swift import limits
 from services.objectstore import constraints
 from services.objectstore.auth import Authenticator
 from services.objectstore.containers import ContainerController
-from services.objectstore.http import (HTTPError, Receive, Request, Response, Send,
-                                       send_response)
+from services.objectstore.http import HTTPError, Receive, Request, Response, Send, send_response
 from services.objectstore.objects import ObjectController
 from services.objectstore.proxy import Proxy
 
@@ -72,7 +71,7 @@ class SwiftApp:
             response = await self.dispatch(req)
         except HTTPError as exc:
             response = exc.response()
-        except Exception:  # noqa: BLE001 - a bug must not leak a traceback to the client
+        except Exception:
             logger.exception("unexpected error in %s %s", req.method, req.path)
             response = HTTPError(500).response()
         response.headers["X-Trans-Id"] = req.trans_id

@@ -1,12 +1,13 @@
 """Account and container requests: listings, usage headers, metadata, create and delete."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agents.storage.client import NodeError, db_path
 from overcast import errors
 from overcast.context import RequestContext
 from overcast.swift import limits, timestamps
-from agents.storage.client import NodeError, db_path
 from services.objectstore import constraints
 from services.objectstore.formats import TYPES, listing_format, listing_params, render
 from services.objectstore.http import HTTPError, Request, Response, http_date, title_case
@@ -102,8 +103,8 @@ class ContainerController:
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def _write(self, req: Request, account: str, container: str, call,  # noqa: ANN001
-                     ) -> list[Any]:
+    async def _write(self, req: Request, account: str, container: str,
+                     call: Callable[[str, Any], Awaitable[Any]]) -> list[Any]:
         part = self.proxy.nodes.ring.get_part(account, container)
         path = db_path(account, container, part)
         return await self.proxy.nodes.write_all(

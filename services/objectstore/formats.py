@@ -29,7 +29,7 @@ def listing_format(req: Request) -> str:
 
 
 def last_modified(timestamp: str) -> str:
-    stamp = dt.datetime.fromtimestamp(float(timestamp or 0), dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(float(timestamp or 0), dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 

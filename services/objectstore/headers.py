@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from services.objectstore.http import (HTTPError, Request, http_date, parse_http_date,
-                                       title_case)
+from services.objectstore.http import HTTPError, Request, http_date, parse_http_date, title_case
 
 STORED_HEADERS = ("content-encoding", "content-disposition", "x-delete-at",
                   "x-object-manifest")

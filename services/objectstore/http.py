@@ -66,8 +66,17 @@ class HTTPError(Exception):
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "query", "headers", "trans_id",
-                 "ctx", "_consumed")
+    __slots__ = (
+        "_consumed",
+        "ctx",
+        "headers",
+        "method",
+        "path",
+        "query",
+        "receive",
+        "scope",
+        "trans_id",
+    )
 
     def __init__(self, scope: dict, receive: Receive) -> None:
         self.scope = scope
@@ -129,7 +138,7 @@ class Request:
 
 
 class Response:
-    __slots__ = ("status", "headers", "body", "stream", "content_length")
+    __slots__ = ("body", "content_length", "headers", "status", "stream")
 
     def __init__(self, status: int, headers: dict[str, str] | None = None,
                  body: bytes = b"", *, stream: AsyncIterator[bytes] | None = None,

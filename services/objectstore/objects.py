@@ -7,15 +7,17 @@ replica that has the object and fails over mid-stream. Large objects (DLO, SLO) 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import AsyncIterator
 
-from overcast.swift import timestamps
 from agents.storage.client import object_path
+from overcast.swift import timestamps
 from services.objectstore import constraints, large
 from services.objectstore.headers import check_conditions, object_headers, user_headers
 from services.objectstore.http import HTTPError, Request, Response
 from services.objectstore.proxy import Fetched, Proxy
 from services.objectstore.ranges import content_range, multipart, parse_range
 from services.objectstore.replicas import ObjectWrite, ReplicaWriter
+
 
 class ObjectController:
     def __init__(self, proxy: Proxy) -> None:
@@ -65,7 +67,7 @@ class ObjectController:
             return Response(206, headers, stream=self.proxy.read_range(ctx, fetched, start, end),
                             content_length=end - start)
 
-        async def read(start: int, end: int):  # noqa: ANN202
+        async def read(start: int, end: int) -> AsyncIterator[bytes]:
             return self.proxy.read_range(ctx, fetched, start, end)
 
         content_type, length, body = multipart(ranges, size, headers["Content-Type"], read)

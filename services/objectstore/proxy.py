@@ -8,9 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from agents.storage.client import NodeError, RemoteState, db_path, object_path
 from overcast import errors
 from overcast.context import RequestContext
-from agents.storage.client import NodeError, RemoteState, db_path, object_path
 from services.objectstore.http import HTTPError
 from services.objectstore.nodes import Nodes
 

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agents.storage.client import ObjectUpload, PutStream, StoredObject, object_path
 from overcast import errors
 from overcast.context import RequestContext
 from overcast.ring import Device
 from overcast.swift import limits, timestamps
-from agents.storage.client import ObjectUpload, PutStream, StoredObject, object_path
 from services.objectstore.http import HTTPError, Request, Response, http_date
 from services.objectstore.proxy import Proxy
 

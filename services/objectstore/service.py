@@ -6,12 +6,12 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from agents.storage.client import StorageClient
 from overcast.config import CommonConfig
 from overcast.http import HttpServer
 from overcast.periodic import PeriodicTask
 from overcast.ring import RingHolder
 from overcast.service import Service
-from agents.storage.client import StorageClient
 from services.objectstore.app import SwiftApp
 from services.objectstore.auth import Authenticator
 from services.objectstore.nodes import ErrorLimiter, Nodes

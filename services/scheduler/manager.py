@@ -64,11 +64,11 @@ class SchedulerManager:
                          ram_allocation_ratio: float = 1.5, disk_allocation_ratio: float = 1.0,
                          reserved_memory_mb: int = 0) -> None:
         """Record what ``host`` offers; usage already claimed on it is kept."""
-        values = dict(zone=zone, vcpus=vcpus, memory_mb=memory_mb, disk_gb=disk_gb,
-                      cpu_allocation_ratio=cpu_allocation_ratio,
-                      ram_allocation_ratio=ram_allocation_ratio,
-                      disk_allocation_ratio=disk_allocation_ratio,
-                      reserved_memory_mb=reserved_memory_mb)
+        values = {"zone": zone, "vcpus": vcpus, "memory_mb": memory_mb, "disk_gb": disk_gb,
+                      "cpu_allocation_ratio": cpu_allocation_ratio,
+                      "ram_allocation_ratio": ram_allocation_ratio,
+                      "disk_allocation_ratio": disk_allocation_ratio,
+                      "reserved_memory_mb": reserved_memory_mb}
         current = self.hosts.get(host)
         if current is not None and all(getattr(current, k) == v for k, v in values.items()):
             return

@@ -9,8 +9,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from overcast.clock import utcnow
 
 
-
-
 class Base(DeclarativeBase):
     pass
 

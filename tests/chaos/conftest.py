@@ -19,7 +19,7 @@ _LOGGED_SERVICES = ("conductor", "scheduler", "hypervisor", "object-proxy", "sto
                     "storage-2", "storage-3")
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ANN001, ARG001
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _STACK_LOGS or not terminalreporter.stats.get("failed"):
         return
     terminalreporter.section("compose stack logs (warnings and errors)")

@@ -22,7 +22,7 @@ def readme_example() -> str:
 
 def test_the_readme_example_runs(cloud, conn, watch):
     namespace: dict = {"__name__": "readme_example"}
-    exec(compile(readme_example(), str(README), "exec"), namespace)  # noqa: S102 - our README
+    exec(compile(readme_example(), str(README), "exec"), namespace)
     tests = [value for name, value in namespace.items()
              if name.startswith("test_") and callable(value)]
     assert len(tests) == 1, f"the README example should define one test, not {len(tests)}"

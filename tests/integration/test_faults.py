@@ -12,7 +12,7 @@ from overcast.testing.cloud import running_cloud
 def _boot(conn, name, count=1):
     image = conn.image.find_image("cirros")
     flavor = conn.compute.find_flavor("m1.tiny")
-    body = dict(name=name, image_id=image.id, flavor_id=flavor.id, networks="auto")
+    body = {"name": name, "image_id": image.id, "flavor_id": flavor.id, "networks": "auto"}
     if count > 1:
         body.update(min_count=count, max_count=count)
     conn.compute.create_server(**body)
@@ -82,8 +82,8 @@ def test_spawn_failure_reschedules_then_errors_with_fault():
 
 @pytest.mark.broker_restart
 def test_rabbitmq_restart_services_reconnect_and_boots_work():
-    import subprocess
     import shutil
+    import subprocess
 
     from overcast.cli import local
 

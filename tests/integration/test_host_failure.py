@@ -95,7 +95,7 @@ def test_killed_host_is_evacuated_and_cleans_up_when_back(cloud):
     wait_until(lambda: (s := _service(conn, victim)).state == "up" and s.status == "enabled"
                and not s.is_forced_down, timeout=30)
     assert cloud.host_guests(hosts=[victim])[victim] == []
-    _assert_single_placement(cloud, conn, "kill", live + [victim])
+    _assert_single_placement(cloud, conn, "kill", [*live, victim])
 
 
 def test_frozen_host_is_fenced_and_never_runs_a_moved_guest(cloud):

@@ -113,7 +113,7 @@ class BuildTask:
             await work
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - an instance must end ACTIVE or ERROR
+        except Exception as exc:
             logger.exception("%s of %s failed", action, instance_id)
             await self.set_error(RequestContext.admin(), instance_id, f"{action} failed: {exc}",
                                  action=action, event=event)
@@ -314,7 +314,7 @@ class BuildTask:
         """Give back what the build took (ports, the scheduler's claim); mark it deleted."""
         await self.peers.network.deallocate_for_instance(ctx, instance_id=instance_id)
         await self.release(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit(instance_id) as (_session, inst):
             if inst is None:
                 return
             inst.deleted = True

@@ -43,7 +43,7 @@ class ObjectCluster:
     # -- processes ---------------------------------------------------------------------------
 
     def env_of(self, name: str) -> dict[str, str]:
-        module, env = self.cloud.processes()[name]
+        _module, env = self.cloud.processes()[name]
         env = dict(env)
         if name == "object-proxy":
             env.pop("OVERCAST_OBJECT_PROXY_AUTH_URL", None)
@@ -110,7 +110,7 @@ class ObjectCluster:
         response.raise_for_status()
         return response.headers["X-Auth-Token"]
 
-    def swift(self):  # noqa: ANN201
+    def swift(self):
         import swiftclient
         return swiftclient.Connection(authurl=self.auth_url, user=USER, key=KEY, retries=0,
                                       timeout=60)

@@ -122,8 +122,9 @@ def test_listing_updates_reach_a_container_node_that_was_down(probe):
     restart(probe, down)
     for name in probe.names:
         probe.once(name, "updater", "replicator")
-    from agents.storage.client import StorageClient, db_path
     import asyncio
+
+    from agents.storage.client import StorageClient, db_path
 
     async def listing() -> list[str]:
         client = StorageClient(timeout=5)

@@ -25,12 +25,12 @@ class Conductor:
         self.beats = 0
         self.reconcile_timeouts: list[float | None] = []
 
-    async def report_state(self, ctx, **kwargs) -> None:  # noqa: ANN001, ANN003
+    async def report_state(self, ctx, **kwargs) -> None:
         if not self.reachable:
             raise ConnectionError("the message bus is not reachable")
         self.beats += 1
 
-    async def instances_on_host(self, ctx, *, host: str,  # noqa: ANN001
+    async def instances_on_host(self, ctx, *, host: str,
                                 timeout: float | None = None) -> list[str]:
         self.reconcile_timeouts.append(timeout)
         if self.delay is None:
@@ -40,7 +40,7 @@ class Conductor:
         return [INSTANCE.id]
 
 
-async def _agent(tmp_path) -> tuple[ComputeService, Conductor]:  # noqa: ANN001
+async def _agent(tmp_path) -> tuple[ComputeService, Conductor]:
     cfg = ComputeConfig(host="hypervisor-1", state_dir=str(tmp_path), report_interval=0.05,
                         fence_window=0.2)
     agent = ComputeService(cfg)

@@ -68,9 +68,10 @@ def test_context_hash_follows_content_and_base_not_bytecode(tmp_path):
 
 # -- the Debian mirror, from the host's apt configuration --------------------------------
 
-ONE_LINE = """\
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+ONE_LINE = f"""\
 # the archive, through the site's proxy
-deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://proxy.example:3142/debian bookworm main contrib
+deb [arch=amd64 signed-by={KEYRING}] http://proxy.example:3142/debian bookworm main contrib
 deb-src http://proxy.example:3142/debian bookworm main
 deb http://proxy.example:3142/debian bookworm-updates main
 deb http://security.proxy.example/debian-security bookworm-security main  # security

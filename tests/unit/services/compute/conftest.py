@@ -8,8 +8,12 @@ import pytest
 
 from overcast.rest.app import rest_app
 from services.compute.api import build_router
-from tests.unit.services.compute.compute_twins import (ConductorTwin, ImagesTwin, NetworkTwin,
-                                                       TokensTwin)
+from tests.unit.services.compute.compute_twins import (
+    ConductorTwin,
+    ImagesTwin,
+    NetworkTwin,
+    TokensTwin,
+)
 
 
 @pytest.fixture

@@ -5,8 +5,13 @@ import pytest
 from starlette.requests import Request
 
 from overcast import errors
-from services.compute.microversion import (MAX_VERSION, MIN_VERSION, VersionNotAcceptable,
-                                           negotiate, text)
+from services.compute.microversion import (
+    MAX_VERSION,
+    MIN_VERSION,
+    VersionNotAcceptable,
+    negotiate,
+    text,
+)
 from tests.unit.services.compute.compute_twins import auth
 
 

@@ -7,8 +7,7 @@ import pytest
 
 from overcast import errors
 from services.conductor.rpcapi import BootRequest, ImageRequirements
-from tests.unit.services.compute.compute_twins import (IMAGE_ID, MEMBER, OTHER,
-                                                       QUEUED_IMAGE_ID, auth)
+from tests.unit.services.compute.compute_twins import IMAGE_ID, MEMBER, OTHER, QUEUED_IMAGE_ID, auth
 
 SERVERS = "/compute/v2.1/servers"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from services.identity.auth_request import parse_auth_request
-from services.identity.models import (Domain, Endpoint, Project, Role, RoleAssignment, Service,
-                                      User)
+from services.identity.models import Domain, Endpoint, Project, Role, RoleAssignment, Service, User
 
 COUNTED = (Domain, Project, User, Role, RoleAssignment, Service, Endpoint)
 
@@ -45,7 +44,7 @@ def test_bootstrap_is_idempotent_and_updates(manager, make_manager, h):
     moved = {**h.ENDPOINTS, "compute": "http://elsewhere:8774/compute/v2.1"}
     restarted.bootstrap(admin_password="new-admin", demo_password="new-demo", endpoints=moved)
     assert counts(restarted) == before
-    _, data = restarted.issue_token(password_request("admin", "new-admin", "admin"))
+    _, _data = restarted.issue_token(password_request("admin", "new-admin", "admin"))
     urls = {e["url"] for svc in restarted.catalog.catalog() if svc["type"] == "compute"
             for e in svc["endpoints"]}
     assert urls == {moved["compute"]}

@@ -9,17 +9,16 @@ import pytest
 from overcast.errors import Unauthorized
 from services.identity.auth_request import parse_auth_request
 from services.identity.passwords import hash_password, verify_password
-from services.identity.tokens import (KEY_FILE, InvalidToken, TokenData, TokenSigner,
-                                      new_audit_id)
+from services.identity.tokens import KEY_FILE, InvalidToken, TokenData, TokenSigner, new_audit_id
 
 NOW = 1_800_000_000.0
 
 
 def sample(**overrides: object) -> TokenData:
-    fields: dict = dict(user_id="u1", user_name="alice", user_domain_id="default",
-                        methods=("password",), issued_at=NOW, expires_at=NOW + 60,
-                        audit_ids=(new_audit_id(),), project_id="p1", project_name="proj",
-                        project_domain_id="default", roles=(("r1", "member"),))
+    fields: dict = {"user_id": "u1", "user_name": "alice", "user_domain_id": "default",
+                        "methods": ("password",), "issued_at": NOW, "expires_at": NOW + 60,
+                        "audit_ids": (new_audit_id(),), "project_id": "p1", "project_name": "proj",
+                        "project_domain_id": "default", "roles": (("r1", "member"),)}
     fields.update(overrides)
     return TokenData(**fields)
 

@@ -6,16 +6,17 @@ import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import httpx
 import pytest
-from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB
 
 from overcast import errors
 from overcast.context import RequestContext
 from services.api.app import create_app
 from services.image.api import build_router
 from services.image.client import ImageClient
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -25,13 +26,14 @@ MISSING = "6a3f1e48-8f8e-4d55-a6c2-0a8a3a1c1b6e"
 class FakeAuthenticator:
     """Tokens are the names of test contexts."""
 
-    contexts = {"admin": ADMIN, "alice": ALICE, "bob": BOB}
+    contexts: ClassVar[dict[str, RequestContext]] = {"admin": ADMIN, "alice": ALICE, "bob": BOB}
 
     def authenticate(self, token: str, *, request_id: str) -> RequestContext:
         try:
             ctx = self.contexts[token]
         except KeyError:
-            raise errors.Unauthorized("The request you have made requires authentication.")
+            raise errors.Unauthorized(
+                "The request you have made requires authentication.") from None
         return RequestContext(**{**ctx.to_dict(), "roles": ctx.roles, "request_id": request_id})
 
 

@@ -101,7 +101,7 @@ def cloud(tmp_path) -> Iterator[str]:
         loop.close()
 
 
-def _connect(base: str, user: str):  # noqa: ANN202
+def _connect(base: str, user: str):
     return openstack.connect(
         auth_url=f"{base}/identity/v3", username=user, password="secret", project_name=user,
         user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",

@@ -5,11 +5,11 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.unit.services.image.image_helpers import BOB
 
 from services.image import cirros
 from services.image.client import ImageClient
 from services.image.service import CIRROS_ID, ImageConfig, ImageService
+from tests.unit.services.image.image_helpers import BOB
 
 pytestmark = pytest.mark.skipif(not cirros.BUSYBOX.is_file(), reason="needs /bin/busybox")
 

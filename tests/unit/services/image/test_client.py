@@ -7,11 +7,11 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
 
 from overcast import errors
 from overcast.context import RequestContext
 from services.image.client import ImageClient
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
 
 RAW = {"disk_format": "raw", "container_format": "bare"}
 

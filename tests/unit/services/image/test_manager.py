@@ -6,11 +6,11 @@ import hashlib
 import os
 
 import pytest
-from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, CAROL, chunks_of
 
 from overcast import errors
 from overcast.context import RequestContext
 from services.image.manager import Change, ImageManager
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, CAROL, chunks_of
 
 RAW = {"disk_format": "raw", "container_format": "bare"}
 
@@ -43,7 +43,7 @@ async def test_checksums_are_md5_and_sha512(manager: ImageManager, store):
     assert done["checksum"] == hashlib.md5(data).hexdigest()
     assert done["os_hash_algo"] == "sha512"
     assert done["os_hash_value"] == hashlib.sha512(data).hexdigest()
-    got, chunks = await manager.open_download(ALICE, image["id"])
+    _got, chunks = await manager.open_download(ALICE, image["id"])
     assert b"".join([c async for c in chunks]) == data
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tests.unit.services.image.image_helpers import chunks_of
 
 from overcast import errors
 from services.image.store import FileStore, ImageStore, MemoryStore
+from tests.unit.services.image.image_helpers import chunks_of
 
 
 @pytest.fixture(params=["file", "memory"])

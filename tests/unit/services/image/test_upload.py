@@ -60,7 +60,7 @@ class CallTwin:
         self.cancelled = True
         return True
 
-    def __await__(self):  # noqa: ANN204 - the awaitable protocol of grpc's call
+    def __await__(self):
         async def outcome() -> pb.UploadImageResponse:
             code, details = self.status
             if code is not grpc.StatusCode.OK:

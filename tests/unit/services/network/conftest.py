@@ -9,7 +9,11 @@ from services.api.app import create_app
 from services.network.api import build_router
 from services.network.manager import NetworkManager
 from services.network.models import Base
-from tests.unit.services.network.network_helpers import ADMIN_PROJECT, DEMO_PROJECT, FakeAuthenticator
+from tests.unit.services.network.network_helpers import (
+    ADMIN_PROJECT,
+    DEMO_PROJECT,
+    FakeAuthenticator,
+)
 
 
 @pytest.fixture

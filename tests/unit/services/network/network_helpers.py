@@ -1,6 +1,8 @@
 """Shared test helpers for the network service (contexts, a fake authenticator, builders)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from overcast import errors
 from overcast.context import RequestContext
 from services.network.manager import NetworkManager
@@ -17,7 +19,8 @@ OTHER = RequestContext(user_id="u-other", project_id=OTHER_PROJECT, roles=("memb
 class FakeAuthenticator:
     """Tokens are fixed strings mapped to contexts."""
 
-    tokens = {"admin-token": ADMIN, "demo-token": DEMO, "other-token": OTHER}
+    tokens: ClassVar[dict[str, RequestContext]] = {
+        "admin-token": ADMIN, "demo-token": DEMO, "other-token": OTHER}
 
     def authenticate(self, token: str, *, request_id: str) -> RequestContext:
         if token not in self.tokens:

@@ -6,8 +6,14 @@ import pytest
 from overcast import errors
 from services.network import exceptions as exc
 from services.network.query import ListQuery
-from tests.unit.services.network.network_helpers import (ADMIN, ADMIN_PROJECT, DEMO, DEMO_PROJECT,
-                                                OTHER, make_net)
+from tests.unit.services.network.network_helpers import (
+    ADMIN,
+    ADMIN_PROJECT,
+    DEMO,
+    DEMO_PROJECT,
+    OTHER,
+    make_net,
+)
 
 
 def _names(page) -> set[str]:

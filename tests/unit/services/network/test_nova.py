@@ -5,8 +5,15 @@ import pytest
 
 from overcast import errors
 from services.network import exceptions as exc
-from tests.unit.services.network.network_helpers import (ADMIN, ADMIN_PROJECT, DEMO, DEMO_PROJECT,
-                                                OTHER, OTHER_PROJECT, make_net)
+from tests.unit.services.network.network_helpers import (
+    ADMIN,
+    ADMIN_PROJECT,
+    DEMO,
+    DEMO_PROJECT,
+    OTHER,
+    OTHER_PROJECT,
+    make_net,
+)
 
 
 async def _net(booted, name: str) -> dict:

@@ -7,8 +7,7 @@ import orjson
 import pytest
 
 from overcast import errors
-from overcast.bus import envelope
-from overcast.bus import remote
+from overcast.bus import envelope, remote
 from services.network.rpcapi import NetworkAPI
 from services.network.service import NetworkEndpoint
 from tests.unit.services.network.network_helpers import DEMO, DEMO_PROJECT, make_net

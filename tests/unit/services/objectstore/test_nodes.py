@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agents.storage.client import NodeError, StorageClient
 from overcast import errors
 from overcast.ring import Device, RingBuilder, RingHolder
-from agents.storage.client import NodeError, StorageClient
 from services.objectstore.nodes import ErrorLimiter, Nodes
 
 

@@ -93,7 +93,7 @@ async def test_a_network_failure_ends_the_build_with_its_code(conductor):
 async def test_the_host_is_sent_the_typed_instance(conductor):
     [inst] = conductor.create_servers(CTX, request=boot_request(metadata={"a": "b"}))
     await wait_status(conductor, inst["id"], "ACTIVE")
-    [(host, payload)] = conductor.peers.compute.built
+    [(_host, payload)] = conductor.peers.compute.built
     assert payload.id == inst["id"] and payload.flavor.name == "m1.tiny"
     assert payload.metadata == {"a": "b"}
     assert payload.network_info[0]["port_id"] == "p-" + inst["id"]
