@@ -63,7 +63,7 @@ async def test_spawn_failure_reschedules_then_errors(conductor):
 async def test_scheduler_outage_is_waited_out(conductor):
     conductor.peers.scheduler.available = False
     [inst] = conductor.create_servers(CTX, request=request())
-    await asyncio.sleep(0.3)
+    await eventually(lambda: conductor.peers.scheduler.refused >= 2)  # it retried, and waits
     assert conductor.queries.get_server(CTX, inst["id"])["status"] == "BUILD"
     conductor.peers.scheduler.available = True
     await wait_status(conductor, inst["id"], "ACTIVE")

@@ -28,11 +28,13 @@ class SchedulerTwin:
     def __init__(self, db):
         self.manager = SchedulerManager(db)
         self.available = True
+        self.refused = 0  # calls that timed out while unavailable
         self.specs: list[RequestSpec] = []
 
     async def select_destination(self, ctx, *, spec: RequestSpec, host_status,
                                  timeout=None) -> str:
         if not self.available:
+            self.refused += 1
             raise TimeoutError("scheduler down")
         self.specs.append(spec)
         return self.manager.select_destination(RequestSpec.from_wire(over_the_wire(spec)),

@@ -1,9 +1,7 @@
 """Shared helpers of the image service tests (a module name no other test folder uses)."""
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from overcast.context import RequestContext
 
@@ -16,17 +14,3 @@ CAROL = RequestContext(user_id="carol", project_id="project-c", roles=("member",
 async def chunks_of(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start:start + size]
-
-
-async def eventually(check: Callable[[], object], *, timeout: float = 5.0) -> None:
-    """Wait until ``check()`` (sync or async) is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)

@@ -9,14 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from overcast import errors
 from overcast.context import RequestContext
@@ -24,9 +21,9 @@ from services.api.app import create_app
 from services.image.api import build_router
 from services.image.client import ImageClient
 from services.image.service import ImageConfig, ImageService
+from tests.unit.services.sdk_helpers import connect, fake_keystone, serving
 
 openstack = pytest.importorskip("openstack")
-uvicorn = pytest.importorskip("uvicorn")
 
 USERS = {"admin": RequestContext(user_id="u-admin", project_id="p-admin",
                                  roles=("admin", "member")),
@@ -40,33 +37,6 @@ class TokenAuthenticator:
         return USERS[token]
 
 
-def _fake_keystone(base: str) -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/v3")
-    async def version() -> dict:
-        return {"version": {"id": "v3.14", "status": "stable", "updated": "2020-01-01T00:00:00Z",
-                            "links": [{"rel": "self", "href": f"{base}/identity/v3/"}]}}
-
-    @router.post("/v3/auth/tokens")
-    async def issue(request: Request) -> JSONResponse:
-        name = (await request.json())["auth"]["identity"]["password"]["user"]["name"]
-        ctx = USERS[name]
-        domain = {"id": "default", "name": "Default"}
-        endpoint = {"id": "e1", "interface": "public", "region": "RegionOne",
-                    "region_id": "RegionOne", "url": f"{base}/image"}
-        token = {"methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
-                 "issued_at": "2020-01-01T00:00:00.000000Z",
-                 "user": {"id": ctx.user_id, "name": name, "domain": domain},
-                 "project": {"id": ctx.project_id, "name": name, "domain": domain},
-                 "roles": [{"id": r, "name": r} for r in ctx.roles],
-                 "catalog": [{"type": "image", "name": "glance", "id": "s1",
-                              "endpoints": [endpoint]}]}
-        return JSONResponse({"token": token}, status_code=201, headers={"X-Subject-Token": name})
-
-    return router
-
-
 @pytest.fixture
 def cloud(tmp_path) -> Iterator[str]:
     """The base URL of an API process serving /identity (fake) and /image (real)."""
@@ -75,41 +45,27 @@ def cloud(tmp_path) -> Iterator[str]:
     loop_thread.start()
     service = ImageService(ImageConfig(listen="127.0.0.1:0", state_dir=str(tmp_path)))
     asyncio.run_coroutine_threadsafe(service.start(), loop).result(30)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
     client = ImageClient(f"127.0.0.1:{service.port}")
-    app = create_app(authenticator=TokenAuthenticator(),
-                     routers=[("/identity", _fake_keystone(base)),
-                              ("/image", build_router(client))])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    http_thread = threading.Thread(target=server.run, daemon=True)
-    http_thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+    users = {name: (ctx, name) for name, ctx in USERS.items()}
+
+    def make_app(base: str) -> FastAPI:
+        keystone = fake_keystone(base, service_type="image", service_name="glance",
+                                 path="/image", users=users)
+        return create_app(authenticator=TokenAuthenticator(),
+                          routers=[("/identity", keystone), ("/image", build_router(client))])
+
     try:
-        yield base
+        with serving(make_app) as base:
+            yield base
     finally:
-        server.should_exit = True
-        http_thread.join(10)
         asyncio.run_coroutine_threadsafe(service.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         loop_thread.join(10)
         loop.close()
 
 
-def _connect(base: str, user: str):
-    return openstack.connect(
-        auth_url=f"{base}/identity/v3", username=user, password="secret", project_name=user,
-        user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
-        identity_api_version="3", load_yaml_config=False, load_envvars=False)
-
-
 def test_openstacksdk_image_workflow(cloud: str, tmp_path):
-    demo, admin = _connect(cloud, "demo"), _connect(cloud, "admin")
+    demo, admin = connect(cloud, "demo"), connect(cloud, "admin")
     assert [i.name for i in demo.image.images()] == ["cirros"]
 
     data = os.urandom(2 * 1024 * 1024 + 5)

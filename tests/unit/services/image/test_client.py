@@ -10,8 +10,9 @@ import pytest
 
 from overcast import errors
 from overcast.context import RequestContext
+from overcast.testing import eventually
 from services.image.client import ImageClient
-from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, chunks_of, eventually
+from tests.unit.services.image.image_helpers import ADMIN, ALICE, BOB, chunks_of
 
 RAW = {"disk_format": "raw", "container_format": "bare"}
 

@@ -321,36 +321,38 @@ async def test_context_without_project_owns_nothing(manager: ImageManager):
         await manager.get_image(anonymous, image["id"])
 
 
-async def test_concurrent_upload_is_conflict(manager: ImageManager):
-    image = await manager.create_image(ALICE, {"name": "img", **RAW})
-    release = asyncio.Event()
+class HeldUpload:
+    """Upload data that stops after its first chunk until ``release`` is set."""
 
-    async def slow():
+    def __init__(self) -> None:
+        self.first_chunk_taken = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def chunks(self):
         yield b"first"
-        await release.wait()
+        self.first_chunk_taken.set()
+        await self.release.wait()
         yield b"second"
 
-    first = asyncio.create_task(manager.upload(ALICE, image["id"], slow()))
-    await asyncio.sleep(0.05)
+
+async def test_concurrent_upload_is_conflict(manager: ImageManager):
+    image = await manager.create_image(ALICE, {"name": "img", **RAW})
+    held = HeldUpload()
+    first = asyncio.create_task(manager.upload(ALICE, image["id"], held.chunks()))
+    await held.first_chunk_taken.wait()
     with pytest.raises(errors.Conflict):
         await manager.upload(ALICE, image["id"], chunks_of(b"other"))
-    release.set()
+    held.release.set()
     assert (await first)["size"] == len(b"firstsecond")
 
 
 async def test_delete_during_upload_discards_data(manager: ImageManager, store):
     image = await manager.create_image(ALICE, {"name": "img", **RAW})
-    release = asyncio.Event()
-
-    async def slow():
-        yield b"first"
-        await release.wait()
-        yield b"second"
-
-    upload = asyncio.create_task(manager.upload(ALICE, image["id"], slow()))
-    await asyncio.sleep(0.05)
+    held = HeldUpload()
+    upload = asyncio.create_task(manager.upload(ALICE, image["id"], held.chunks()))
+    await held.first_chunk_taken.wait()
     await manager.delete_image(ALICE, image["id"])
-    release.set()
+    held.release.set()
     with pytest.raises(errors.Conflict):
         await upload
     assert not store.exists(image["id"])

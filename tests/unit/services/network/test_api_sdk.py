@@ -6,85 +6,37 @@ keystoneauth needs) hands out tokens and a catalog pointing at /network.
 """
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.api.app import create_app
 from services.network.api import build_router
 from tests.unit.services.network.network_helpers import FakeAuthenticator
+from tests.unit.services.sdk_helpers import connect, fake_keystone, serving
 
-openstack = pytest.importorskip("openstack")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("openstack")  # the SDK is a test extra
 
 TOKENS = {"admin": "admin-token", "demo": "demo-token"}
 
 
-def _fake_keystone(base: str) -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/v3")
-    async def version() -> dict:
-        return {"version": {"id": "v3.14", "status": "stable", "updated": "2020-01-01T00:00:00Z",
-                            "links": [{"rel": "self", "href": f"{base}/identity/v3/"}]}}
-
-    @router.post("/v3/auth/tokens")
-    async def issue(request: Request) -> JSONResponse:
-        name = (await request.json())["auth"]["identity"]["password"]["user"]["name"]
-        token = TOKENS[name]
-        ctx = FakeAuthenticator.tokens[token]
-        domain = {"id": "default", "name": "Default"}
-        endpoint = {"id": "e1", "interface": "public", "region": "RegionOne",
-                    "region_id": "RegionOne", "url": f"{base}/network"}
-        body = {"methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
-                "issued_at": "2020-01-01T00:00:00.000000Z",
-                "user": {"id": ctx.user_id, "name": name, "domain": domain},
-                "project": {"id": ctx.project_id, "name": name, "domain": domain},
-                "roles": [{"id": r, "name": r} for r in ctx.roles],
-                "catalog": [{"type": "network", "name": "neutron", "id": "s1",
-                             "endpoints": [endpoint]}]}
-        return JSONResponse({"token": body}, status_code=201, headers={"X-Subject-Token": token})
-
-    return router
-
-
 @pytest.fixture
 def cloud(booted) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(authenticator=FakeAuthenticator(),
-                     routers=[("/identity", _fake_keystone(base)),
-                              ("/network", build_router(booted))])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    users = {name: (FakeAuthenticator.tokens[token], token) for name, token in TOKENS.items()}
+
+    def make_app(base: str) -> FastAPI:
+        keystone = fake_keystone(base, service_type="network", service_name="neutron",
+                                 path="/network", users=users)
+        return create_app(authenticator=FakeAuthenticator(),
+                          routers=[("/identity", keystone), ("/network", build_router(booted))])
+
+    with serving(make_app) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _connect(base: str, user: str):
-    return openstack.connect(
-        auth_url=f"{base}/identity/v3", username=user, password="secret", project_name=user,
-        user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
-        identity_api_version="3", load_yaml_config=False, load_envvars=False)
 
 
 def test_openstacksdk_network_workflow(cloud: str):
-    demo, admin = _connect(cloud, "demo"), _connect(cloud, "admin")
+    demo, admin = connect(cloud, "demo"), connect(cloud, "admin")
     assert {n.name for n in demo.network.networks()} == {"public", "private"}
     public = demo.network.find_network("public", ignore_missing=False)
     assert public.is_router_external and public.provider_network_type is None
