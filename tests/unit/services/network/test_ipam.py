@@ -58,29 +58,29 @@ async def test_gateway_in_middle_is_skipped(manager):
     assert ips == ["10.9.0.1", "10.9.0.3", "10.9.0.4"]
 
 
+async def _port_at(manager, net: dict, ip: str, subnet_id: str | None = None) -> dict:
+    fixed = {"ip_address": ip, **({"subnet_id": subnet_id} if subnet_id else {})}
+    return await manager.create_port(DEMO, {"network_id": net["id"], "fixed_ips": [fixed]})
+
+
 async def test_requested_fixed_ip_is_honoured_and_then_taken(manager):
     net, subnet = await make_net(manager, DEMO, "n1", "10.1.0.0/24")
-    port = await manager.create_port(DEMO, {"network_id": net["id"],
-                                            "fixed_ips": [{"ip_address": "10.1.0.50"}]})
+    port = await _port_at(manager, net, "10.1.0.50")
     assert port["fixed_ips"] == [{"subnet_id": subnet["id"], "ip_address": "10.1.0.50"}]
     with pytest.raises(exc.IpAddressAlreadyAllocated) as caught:
-        await manager.create_port(DEMO, {"network_id": net["id"], "fixed_ips": [
-            {"subnet_id": subnet["id"], "ip_address": "10.1.0.50"}]})
+        await _port_at(manager, net, "10.1.0.50", subnet["id"])
     assert caught.value.code == 409
     with pytest.raises(exc.IpAddressAlreadyAllocated):
-        await manager.create_port(DEMO, {"network_id": net["id"],
-                                         "fixed_ips": [{"ip_address": "10.1.0.1"}]})
+        await _port_at(manager, net, "10.1.0.1")
 
 
 async def test_requested_ip_outside_subnet_is_400(manager):
     net, subnet = await make_net(manager, DEMO, "n1", "10.1.0.0/24")
     with pytest.raises(exc.InvalidIpForSubnet) as caught:
-        await manager.create_port(DEMO, {"network_id": net["id"], "fixed_ips": [
-            {"subnet_id": subnet["id"], "ip_address": "10.2.0.5"}]})
+        await _port_at(manager, net, "10.2.0.5", subnet["id"])
     assert caught.value.code == 400
     with pytest.raises(exc.InvalidIpForNetwork):
-        await manager.create_port(DEMO, {"network_id": net["id"],
-                                         "fixed_ips": [{"ip_address": "10.1.0.255"}]})
+        await _port_at(manager, net, "10.1.0.255")
 
 
 async def test_exhausted_subnet_is_409_and_release_allows_reuse(manager):
