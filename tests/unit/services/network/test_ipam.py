@@ -63,24 +63,20 @@ async def _port_at(manager, net: dict, ip: str, subnet_id: str | None = None) ->
     return await manager.create_port(DEMO, {"network_id": net["id"], "fixed_ips": [fixed]})
 
 
-async def test_requested_fixed_ip_is_honoured_and_then_taken(manager):
+@pytest.mark.parametrize("ip, on_subnet, error, code", [
+    ("10.1.0.50", True, exc.IpAddressAlreadyAllocated, 409),   # taken by the first port
+    ("10.1.0.1", False, exc.IpAddressAlreadyAllocated, 409),   # the gateway's
+    ("10.2.0.5", True, exc.InvalidIpForSubnet, 400),
+    ("10.1.0.255", False, exc.InvalidIpForNetwork, 400),       # the broadcast address
+])
+async def test_requested_fixed_ip_is_honoured_and_then_refused(manager, ip, on_subnet, error,
+                                                                code):
     net, subnet = await make_net(manager, DEMO, "n1", "10.1.0.0/24")
     port = await _port_at(manager, net, "10.1.0.50")
     assert port["fixed_ips"] == [{"subnet_id": subnet["id"], "ip_address": "10.1.0.50"}]
-    with pytest.raises(exc.IpAddressAlreadyAllocated) as caught:
-        await _port_at(manager, net, "10.1.0.50", subnet["id"])
-    assert caught.value.code == 409
-    with pytest.raises(exc.IpAddressAlreadyAllocated):
-        await _port_at(manager, net, "10.1.0.1")
-
-
-async def test_requested_ip_outside_subnet_is_400(manager):
-    net, subnet = await make_net(manager, DEMO, "n1", "10.1.0.0/24")
-    with pytest.raises(exc.InvalidIpForSubnet) as caught:
-        await _port_at(manager, net, "10.2.0.5", subnet["id"])
-    assert caught.value.code == 400
-    with pytest.raises(exc.InvalidIpForNetwork):
-        await _port_at(manager, net, "10.1.0.255")
+    with pytest.raises(error) as caught:
+        await _port_at(manager, net, ip, subnet["id"] if on_subnet else None)
+    assert caught.value.code == code
 
 
 async def test_exhausted_subnet_is_409_and_release_allows_reuse(manager):
