@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import docker
-import openstack
 
 from overcast.cli.chaos import ComposeChaos
+from overcast.testing.cloud import sdk_connection
 from overcast.testing.stack import HOSTS, ServiceWatch, back_in_pool, down
 
 
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/results/failover.json"))
     args = parser.parse_args()
     chaos = ComposeChaos()  # the make up stack, project overcast
-    conn = openstack.connect(cloud="overcast-admin")  # ./clouds.yaml, from make up
+    conn = sdk_connection(Path("clouds.yaml"), "overcast-admin")  # written by make up
     watch = ServiceWatch(conn)
     result = {"conditions": {"hosts": len(HOSTS), "cpus": os.cpu_count(),
                              "service_down_time_s": 3, "report_interval_s": 1,

@@ -1,8 +1,11 @@
 """The compute agent's AMQP contract: topic ``compute``, one queue per host.
 
 Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
-The instance a build carries is an ``InstancePayload`` (its wire form is the JSON object the
-1.0 dict was, so the version stays).
+The instance a build carries is an ``InstancePayload``: the fields of the 1.0 dict that a host
+reads to build a guest (id, name, owner, flavor, image, key, user data, metadata, zone, launch
+index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
+(states, fault, tags, timestamps, tried hosts) no longer travel; a host that needs one gets it
+added to the payload in a minor version.
 """
 from __future__ import annotations
 

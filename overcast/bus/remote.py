@@ -2,7 +2,7 @@
 
 A handler's exception travels as ``{type, ancestors, message, details}``, where ``ancestors``
 names its classes from the most specific on. The caller raises the nearest of those classes it
-knows (``errors.BY_NAME`` and the bus's own), so a service may raise its own subclass of
+knows (``errors.BY_NAME`` and ``UnsupportedVersion``), so a service may raise its own subclass of
 ``NotFound`` and every caller still catches ``NotFound``; the specific name stays in
 ``details["error_type"]``. An exception with no known ancestor comes back as ``RemoteError``.
 """

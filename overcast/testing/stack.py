@@ -115,11 +115,14 @@ class OvercastCloud(ComposeChaos):
                                     .with_poll_interval(0.3)})
         try:
             self.compose.start()
-        except BaseException as exc:
+        except Exception as exc:
             tail = self._log_tail()
             self.down()
             raise RuntimeError(f"the Overcast cloud (compose project {self.project}) did not "
                                f"start: {exc}\n{tail}") from exc
+        except BaseException:  # Ctrl-C or a cancelled test: clean up, and say nothing more
+            self.down()
+            raise
         return self
 
     def down(self) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agents.compute.contract import FlavorSpec, InstancePayload
+from agents.compute.contract import InstancePayload
 from overcast.clock import iso
 from overcast.db import Database
 from services.conductor import states
@@ -60,18 +60,7 @@ def notification(instance: dict) -> dict:
 
 def payload_of(instance: dict) -> InstancePayload:
     """What a host is sent to build ``instance`` (an ``instance_dict``)."""
-    flavor = instance["flavor"]
-    return InstancePayload(
-        id=instance["id"], name=instance["name"], project_id=instance["project_id"],
-        user_id=instance["user_id"], image_ref=instance["image_ref"],
-        flavor=FlavorSpec(id=flavor["id"], name=flavor["name"], vcpus=flavor["vcpus"],
-                          ram=flavor["ram"], disk=flavor["disk"],
-                          ephemeral=flavor.get("ephemeral", 0), swap=flavor.get("swap", 0),
-                          extra_specs=dict(flavor.get("extra_specs") or {})),
-        key_name=instance["key_name"], key_data=instance["key_data"],
-        user_data=instance["user_data"], metadata=dict(instance["metadata"]),
-        availability_zone=instance["availability_zone"],
-        launch_index=instance["launch_index"], network_info=tuple(instance["network_info"]))
+    return InstancePayload.from_wire(instance)  # takes the fields it has, ignores the rest
 
 
 class InstanceStore:

@@ -23,7 +23,7 @@ from overcast.grpc.client import as_domain_error
 from protos.overcast.image.v1 import image_pb2 as pb
 from protos.overcast.image.v1 import image_pb2_grpc
 from services.image import convert
-from services.image.upload import send_upload
+from services.image.upload import SourceError, send_upload
 
 _LIST_SCALARS = ("name", "status", "visibility", "owner", "member_status", "disk_format",
                  "container_format", "id")
@@ -154,11 +154,12 @@ class ImageClient:
         """
         call = self.stub.UploadImage(**self._kw(ctx, stream=True))
         try:
-            response = await send_upload(call, image_id=image_id, chunks=chunks)
+            response = await send_upload(call, image_id=image_id, chunks=chunks,
+                                         accept_timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
             raise as_domain_error(exc) from None
-        except Exception as exc:
-            raise _source_error(exc) from exc
+        except SourceError as exc:
+            raise _source_error(exc.__cause__ or exc) from exc
         return convert.image_from_proto(response.image)
 
     async def open_download(self, ctx: RequestContext, image_id: str) -> ImageDownload:

@@ -105,7 +105,8 @@ class FileStore(ImageStore):
         tmp = self.tmp / f"{image_id}.{uuid.uuid4().hex}"
         digest = _Digest(max_size)
 
-        # costs less than a thread hop (the fsyncs, which can block, run in threads).
+        # SIM115: closed below, on every path. ASYNC230: opening a local file costs less than a
+        # thread hop (the fsyncs, which can block, run in threads).
         fh: BinaryIO = open(tmp, "wb")  # noqa: SIM115, ASYNC230 - see above
         try:
             async for chunk in chunks:

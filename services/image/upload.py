@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from overcast import errors
 from protos.overcast.image.v1 import image_pb2 as pb
 
 UPLOAD_READY = ("x-overcast-upload", "ready")
@@ -31,6 +32,10 @@ T = TypeVar("T")
 
 class _CallEnded(Exception):
     """The service ended the call while the client still had data to send."""
+
+
+class SourceError(Exception):
+    """Reading the upload's data failed; ``__cause__`` is what the data source raised."""
 
 
 def _settled(status_accessor: Awaitable[T]) -> T | None:
@@ -54,11 +59,13 @@ class StatusKeeper:
     def __init__(self, call: grpc.aio.Call) -> None:
         self.code: grpc.StatusCode | None = None
         self.details: str = ""
+        self.ended = asyncio.Event()
         call.add_done_callback(self._record)
 
     def _record(self, call: grpc.aio.Call) -> None:
         self.code = _settled(call.code())
         self.details = _settled(call.details()) or ""
+        self.ended.set()
 
     def real_error(self, exc: grpc.aio.AioRpcError) -> grpc.aio.AioRpcError:
         """``exc``, or the error the service sent when grpc replaced it with INTERNAL."""
@@ -84,19 +91,45 @@ async def _write(call: Any, message: pb.UploadImageRequest) -> None:
         raise _CallEnded from None
 
 
-async def send_upload(call: Any, *, image_id: str,
-                      chunks: AsyncIterator[bytes]) -> pb.UploadImageResponse:
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    """The next chunk, None at the end; a failure of the source is a ``SourceError``."""
+    try:
+        return await anext(chunks)
+    except StopAsyncIteration:
+        return None
+    except Exception as exc:
+        raise SourceError(str(exc)) from exc
+
+
+async def send_upload(call: Any, *, image_id: str, chunks: AsyncIterator[bytes],
+                      accept_timeout: float) -> pb.UploadImageResponse:
     """Run the handshake on a fresh ``UploadImage`` call and send ``chunks``; the response.
 
     Raises the call's ``AioRpcError`` (with the status the service sent) when it refuses or
-    fails the upload. ``chunks`` is not read before the service accepts. If reading it
-    raises, or this coroutine is cancelled, the call is cancelled and the error propagates.
+    fails the upload, and ``errors.ServiceUnavailable`` when the service neither accepts nor
+    refuses within ``accept_timeout``. ``chunks`` is not read before the service accepts. If
+    reading it raises (``SourceError``), or this coroutine is cancelled, the call is cancelled
+    and the error propagates.
     """
     keeper = StatusKeeper(call)
     try:
         await _write(call, pb.UploadImageRequest(image_id=image_id))
-        if await _accepted(call):
-            async for chunk in chunks:
+        async def answered() -> bool:
+            if await _accepted(call):
+                return True
+            await keeper.ended.wait()  # a refusal: its status follows the metadata
+            return False
+
+        try:
+            accepted = await asyncio.wait_for(answered(), accept_timeout)
+        except TimeoutError:
+            # Neither a go-ahead nor a refusal: a service that does not speak this handshake.
+            call.cancel()
+            raise errors.ServiceUnavailable(
+                f"The image service did not accept the upload of {image_id}.") from None
+        if accepted:
+            chunks = aiter(chunks)
+            while (chunk := await _next_chunk(chunks)) is not None:
                 for start in range(0, len(chunk), UPLOAD_CHUNK):
                     await _write(call, pb.UploadImageRequest(
                         chunk=chunk[start:start + UPLOAD_CHUNK]))

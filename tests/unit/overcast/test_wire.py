@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import orjson
 import pytest
 
+from overcast import errors
 from overcast.wire import Wire
 
 
@@ -54,8 +55,27 @@ def test_missing_keys_take_defaults_and_unknown_keys_are_ignored():
 
 
 def test_a_missing_required_field_is_refused():
-    with pytest.raises(TypeError):
+    with pytest.raises(errors.BadRequest, match="name is required"):
         Whole.from_wire({"part": {"size": 1}})
+
+
+def test_a_null_means_the_default_where_the_field_does_not_allow_none():
+    again = Whole.from_wire({"name": "w", "part": {"size": 1}, "parts": None, "tags": None,
+                             "extra": None, "choice": None})
+    assert again == Whole(name="w", part=Part(size=1))
+    with pytest.raises(errors.BadRequest, match="part is required"):
+        Whole.from_wire({"name": "w", "part": None})
+
+
+@pytest.mark.parametrize("data", [["not", "an", "object"], "w", None])
+def test_what_is_not_an_object_is_a_bad_request(data):
+    with pytest.raises(errors.BadRequest):
+        Whole.from_wire(data)
+
+
+def test_a_nested_value_of_the_wrong_shape_is_a_bad_request():
+    with pytest.raises(errors.BadRequest):
+        Whole.from_wire({"name": "w", "part": {"size": 1, "label": "x"}, "parts": [7]})
 
 
 def test_the_wire_form_is_keyed_by_field_name():

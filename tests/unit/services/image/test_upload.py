@@ -1,13 +1,15 @@
 """The upload handshake on the client side, against a twin of a grpc.aio stream-unary call."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
 
+from overcast import errors
 from protos.overcast.image.v1 import image_pb2 as pb
-from services.image.upload import UPLOAD_READY, StatusKeeper, send_upload
+from services.image.upload import UPLOAD_READY, SourceError, StatusKeeper, send_upload
 
 
 class CallTwin:
@@ -81,14 +83,15 @@ def _data(reads: list[int], *pieces: bytes) -> AsyncIterator[bytes]:
 async def test_a_refusal_before_the_go_ahead_reads_no_data_and_raises_its_status():
     call, reads = CallTwin(accept=False, refusal=grpc.StatusCode.PERMISSION_DENIED), []
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await send_upload(call, image_id="i-1", chunks=_data(reads, b"abc"))
+        await send_upload(call, image_id="i-1", chunks=_data(reads, b"abc"), accept_timeout=5)
     assert raised.value.code() is grpc.StatusCode.PERMISSION_DENIED
     assert reads == [] and [m.image_id for m in call.written] == ["i-1"]
 
 
 async def test_an_accepted_upload_sends_the_id_then_the_data_then_half_closes():
     call, reads = CallTwin(accept=True), []
-    await send_upload(call, image_id="i-1", chunks=_data(reads, b"ab", b"", b"cd"))
+    await send_upload(call, image_id="i-1", chunks=_data(reads, b"ab", b"", b"cd"),
+                      accept_timeout=5)
     assert call.written[0].image_id == "i-1"
     assert b"".join(m.chunk for m in call.written[1:]) == b"abcd" and call.half_closed
 
@@ -99,9 +102,35 @@ async def test_a_failing_source_cancels_the_call_and_propagates():
         raise OSError("disk gone")
 
     call = CallTwin(accept=True)
-    with pytest.raises(OSError, match="disk gone"):
-        await send_upload(call, image_id="i-1", chunks=broken())
+    with pytest.raises(SourceError) as raised:
+        await send_upload(call, image_id="i-1", chunks=broken(), accept_timeout=5)
+    assert isinstance(raised.value.__cause__, OSError) and "disk gone" in str(raised.value)
     assert call.cancelled and not call.half_closed
+
+
+class NoGoAheadCallTwin(CallTwin):
+    """A service that answers the offer without a go-ahead and keeps the call open (one that
+    does not speak the handshake)."""
+
+    async def write(self, message: pb.UploadImageRequest) -> None:
+        self.written.append(message)
+
+
+class SilentCallTwin(NoGoAheadCallTwin):
+    """A service that never answers the offer (initial metadata never comes)."""
+
+    async def initial_metadata(self) -> tuple:
+        await asyncio.Event().wait()
+        return ()
+
+
+@pytest.mark.parametrize("twin", [SilentCallTwin, NoGoAheadCallTwin])
+async def test_a_service_that_neither_accepts_nor_refuses_is_unavailable_not_a_hang(twin):
+    call, reads = twin(accept=False), []
+    with pytest.raises(errors.ServiceUnavailable):
+        await asyncio.wait_for(send_upload(call, image_id="i-1", chunks=_data(reads, b"abc"),
+                                           accept_timeout=0.2), timeout=10)
+    assert call.cancelled and reads == [] and not call.half_closed
 
 
 def test_the_status_the_service_sent_wins_over_grpcs_internal_error():
