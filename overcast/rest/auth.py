@@ -2,6 +2,11 @@
 
 The app holds a ``TokenValidator`` (``app.state.authenticator``), handed in when the process
 wires its routers (``overcast.rest.app.rest_app``); this module knows no identity service.
+
+``Context`` and ``AdminContext`` are for project-scoped APIs (compute, image, network): as
+OpenStack's default policies do, they refuse a token with no project scope (unscoped or
+domain-scoped), so no query ever runs for a ``None`` project. Identity, which serves every
+scope, uses ``AnyScopeContext`` and ``AnyScopeAdminContext``.
 """
 from __future__ import annotations
 
@@ -18,8 +23,9 @@ class TokenValidator(Protocol):
         """The context of a valid token; raises ``Unauthorized`` for a bad or revoked one."""
 
 
-async def request_context(request: Request) -> RequestContext:
-    """The caller's context from ``X-Auth-Token``; 401 when missing or invalid."""
+async def any_scope_context(request: Request) -> RequestContext:
+    """The caller's context from ``X-Auth-Token``, whatever its scope; 401 when missing or
+    invalid."""
     token = request.headers.get("x-auth-token")
     if not token:
         raise errors.Unauthorized("The request you have made requires authentication.")
@@ -29,13 +35,34 @@ async def request_context(request: Request) -> RequestContext:
     return ctx
 
 
-async def admin_context(ctx: Annotated[RequestContext, Depends(request_context)]
-                        ) -> RequestContext:
-    """As ``request_context``, but 403 unless the caller holds the admin role."""
+def _require_admin(ctx: RequestContext) -> RequestContext:
     if not ctx.is_admin:
         raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
     return ctx
 
 
+async def any_scope_admin_context(
+        ctx: Annotated[RequestContext, Depends(any_scope_context)]) -> RequestContext:
+    """As ``any_scope_context``, but 403 unless the caller holds the admin role."""
+    return _require_admin(ctx)
+
+
+async def request_context(ctx: Annotated[RequestContext, Depends(any_scope_context)]
+                          ) -> RequestContext:
+    """The caller's context for a project-scoped API; 403 for a token with no project."""
+    if not ctx.project_id:
+        raise errors.Forbidden("This API needs a project-scoped token; this token has no "
+                               "project scope.")
+    return ctx
+
+
+async def admin_context(ctx: Annotated[RequestContext, Depends(request_context)]
+                        ) -> RequestContext:
+    """As ``request_context``, but 403 unless the caller holds the admin role."""
+    return _require_admin(ctx)
+
+
 Context = Annotated[RequestContext, Depends(request_context)]
 AdminContext = Annotated[RequestContext, Depends(admin_context)]
+AnyScopeContext = Annotated[RequestContext, Depends(any_scope_context)]
+AnyScopeAdminContext = Annotated[RequestContext, Depends(any_scope_admin_context)]

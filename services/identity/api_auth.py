@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from overcast.errors import BadRequest, Forbidden
-from overcast.rest.auth import Context
+from overcast.rest.auth import AnyScopeContext
 from services.identity.api_common import POLICY_DENIED, JsonBody, Urls
 from services.identity.auth_request import parse_auth_request
 from services.identity.manager import IdentityManager
@@ -31,7 +31,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
                           catalog=catalog)
         return json_response(body, status=status, headers={"X-Subject-Token": token})
 
-    def subject(request: Request, ctx: Context) -> tuple[str, TokenData]:
+    def subject(request: Request, ctx: AnyScopeContext) -> tuple[str, TokenData]:
         """The X-Subject-Token and what it says, if the caller may look at it."""
         token = request.headers.get("x-subject-token")
         if not token:
@@ -48,37 +48,37 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return render(request, token, data, status=201)
 
     @router.get("/v3/auth/tokens")
-    def validate_token(request: Request, ctx: Context) -> Response:
+    def validate_token(request: Request, ctx: AnyScopeContext) -> Response:
         token, data = subject(request, ctx)
         return render(request, token, data, status=200)
 
     @router.head("/v3/auth/tokens")
-    def check_token(request: Request, ctx: Context) -> Response:
+    def check_token(request: Request, ctx: AnyScopeContext) -> Response:
         token, _ = subject(request, ctx)
         return Response(status_code=200, headers={"X-Subject-Token": token})
 
     @router.delete("/v3/auth/tokens")
-    def revoke_token(request: Request, ctx: Context) -> Response:
+    def revoke_token(request: Request, ctx: AnyScopeContext) -> Response:
         token, _ = subject(request, ctx)
         manager.revoke_token(token)
         return no_content()
 
     @router.get("/v3/auth/catalog")
-    def auth_catalog(request: Request, ctx: Context) -> Response:
+    def auth_catalog(request: Request, ctx: AnyScopeContext) -> Response:
         if ctx.project_id is None and ctx.domain_id is None:
             raise Forbidden("A scoped token is required to retrieve a service catalog.")
         catalog = manager.catalog.catalog(project_id=ctx.project_id, user_id=ctx.user_id)
         return json_response(collection(request, "catalog", catalog))
 
     @router.get("/v3/auth/projects")
-    def auth_projects(request: Request, ctx: Context) -> Response:
+    def auth_projects(request: Request, ctx: AnyScopeContext) -> Response:
         base = urls.v3(request)
         projects = manager.projects_for_user(ctx.user_id or "")
         return json_response(collection(request, "projects",
                                         [project_view(p, base) for p in projects]))
 
     @router.get("/v3/auth/domains")
-    def auth_domains(request: Request, ctx: Context) -> Response:
+    def auth_domains(request: Request, ctx: AnyScopeContext) -> Response:
         base = urls.v3(request)
         domains = manager.domains_for_user(ctx.user_id or "")
         return json_response(collection(request, "domains",

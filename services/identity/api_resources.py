@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from overcast.errors import BadRequest, Forbidden
-from overcast.rest.auth import AdminContext, Context
+from overcast.rest.auth import AnyScopeAdminContext, AnyScopeContext
 from services.identity import validation as v
 from services.identity.api_common import (
     POLICY_DENIED,
@@ -91,7 +91,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
     # -- domains ------------------------------------------------------------------------
 
     @router.get("/v3/domains")
-    def list_domains(request: Request, ctx: Context) -> Response:
+    def list_domains(request: Request, ctx: AnyScopeContext) -> Response:
         """Every domain for an admin; for others, the domains of their projects."""
         ids = None if ctx.is_admin else {d.id for d in manager.domains_for_user(ctx.user_id)}
         found = resources.list_domains(name=query(request, "name"),
@@ -101,7 +101,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
                                         [domain_view(d, base) for d in found]))
 
     @router.get("/v3/domains/{domain_id}")
-    def show_domain(request: Request, domain_id: str, ctx: Context) -> Response:
+    def show_domain(request: Request, domain_id: str, ctx: AnyScopeContext) -> Response:
         domain = resources.get_domain(domain_id)
         if not ctx.is_admin and domain.id not in {
                 d.id for d in manager.domains_for_user(ctx.user_id)}:
@@ -109,7 +109,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return json_response({"domain": domain_view(domain, urls.v3(request))})
 
     @router.post("/v3/domains")
-    def create_domain(request: Request, body: JsonBody, ctx: AdminContext) -> Response:
+    def create_domain(request: Request, body: JsonBody, ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "domain")
         changes = _domain_changes(data)
         domain = resources.create_domain(
@@ -121,19 +121,19 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.patch("/v3/domains/{domain_id}")
     def update_domain(request: Request, domain_id: str, body: JsonBody,
-                      ctx: AdminContext) -> Response:
+                      ctx: AnyScopeAdminContext) -> Response:
         domain = resources.update_domain(domain_id, _domain_changes(v.member(body, "domain")))
         return json_response({"domain": domain_view(domain, urls.v3(request))})
 
     @router.delete("/v3/domains/{domain_id}")
-    def delete_domain(domain_id: str, ctx: AdminContext) -> Response:
+    def delete_domain(domain_id: str, ctx: AnyScopeAdminContext) -> Response:
         resources.delete_domain(domain_id)
         return no_content()
 
     # -- projects -----------------------------------------------------------------------
 
     @router.get("/v3/projects")
-    def list_projects(request: Request, ctx: Context) -> Response:
+    def list_projects(request: Request, ctx: AnyScopeContext) -> Response:
         """Every project for an admin; for others, the projects they hold a role on."""
         ids = None if ctx.is_admin else manager.roles.project_ids_for_user(ctx.user_id)
         found = resources.list_projects(name=query(request, "name"),
@@ -144,7 +144,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
                                         [project_view(p, base) for p in found]))
 
     @router.get("/v3/projects/{project_id}")
-    def show_project(request: Request, project_id: str, ctx: Context) -> Response:
+    def show_project(request: Request, project_id: str, ctx: AnyScopeContext) -> Response:
         project = resources.get_project(project_id)
         if not ctx.is_admin and ctx.project_id != project.id and project.id not in \
                 manager.roles.project_ids_for_user(ctx.user_id):
@@ -152,7 +152,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return json_response({"project": project_view(project, urls.v3(request))})
 
     @router.post("/v3/projects")
-    def create_project(request: Request, body: JsonBody, ctx: AdminContext) -> Response:
+    def create_project(request: Request, body: JsonBody, ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "project")
         name = v.name(data, max_length=v.PROJECT_NAME_MAX)
         domain_id = v.text(data, "domain_id", max_length=v.ID_MAX) or DEFAULT_DOMAIN_ID
@@ -172,7 +172,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.patch("/v3/projects/{project_id}")
     def update_project(request: Request, project_id: str, body: JsonBody,
-                       ctx: AdminContext) -> Response:
+                       ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "project")
         current = resources.get_project(project_id)
         if data.get("domain_id", current.domain_id) != current.domain_id:
@@ -181,14 +181,14 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return json_response({"project": project_view(project, urls.v3(request))})
 
     @router.delete("/v3/projects/{project_id}")
-    def delete_project(project_id: str, ctx: AdminContext) -> Response:
+    def delete_project(project_id: str, ctx: AnyScopeAdminContext) -> Response:
         resources.delete_project(project_id)
         return no_content()
 
     # -- users --------------------------------------------------------------------------
 
     @router.get("/v3/users")
-    def list_users(request: Request, ctx: AdminContext) -> Response:
+    def list_users(request: Request, ctx: AnyScopeAdminContext) -> Response:
         found = users.list_users(name=query(request, "name"),
                                  domain_id=query(request, "domain_id"),
                                  enabled=enabled_filter(request))
@@ -196,12 +196,12 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return json_response(collection(request, "users", [user_view(u, base) for u in found]))
 
     @router.get("/v3/users/{user_id}")
-    def show_user(request: Request, user_id: str, ctx: Context) -> Response:
+    def show_user(request: Request, user_id: str, ctx: AnyScopeContext) -> Response:
         require_admin_or_self(ctx, user_id)
         return json_response({"user": user_view(users.get_user(user_id), urls.v3(request))})
 
     @router.post("/v3/users")
-    def create_user(request: Request, body: JsonBody, ctx: AdminContext) -> Response:
+    def create_user(request: Request, body: JsonBody, ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "user")
         name = v.name(data, max_length=v.USER_NAME_MAX)
         changes = _user_changes(data)
@@ -215,7 +215,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.patch("/v3/users/{user_id}")
     def update_user(request: Request, user_id: str, body: JsonBody,
-                    ctx: AdminContext) -> Response:
+                    ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "user")
         current = users.get_user(user_id)
         if data.get("domain_id", current.domain_id) != current.domain_id:
@@ -224,12 +224,12 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return json_response({"user": user_view(user, urls.v3(request))})
 
     @router.delete("/v3/users/{user_id}")
-    def delete_user(user_id: str, ctx: AdminContext) -> Response:
+    def delete_user(user_id: str, ctx: AnyScopeAdminContext) -> Response:
         users.delete_user(user_id)
         return no_content()
 
     @router.get("/v3/users/{user_id}/projects")
-    def list_user_projects(request: Request, user_id: str, ctx: Context) -> Response:
+    def list_user_projects(request: Request, user_id: str, ctx: AnyScopeContext) -> Response:
         require_admin_or_self(ctx, user_id)
         users.get_user(user_id)
         found = resources.list_projects(ids=manager.roles.project_ids_for_user(user_id),

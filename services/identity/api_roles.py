@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from overcast.errors import Forbidden
-from overcast.rest.auth import AdminContext, Context
+from overcast.rest.auth import AnyScopeAdminContext, AnyScopeContext
 from services.identity import validation as v
 from services.identity.api_common import POLICY_DENIED, JsonBody, Urls, query, require_admin_or_self
 from services.identity.manager import IdentityManager
@@ -33,17 +33,17 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
     roles = manager.roles
 
     @router.get("/v3/roles")
-    def list_roles(request: Request, ctx: Context) -> Response:
+    def list_roles(request: Request, ctx: AnyScopeContext) -> Response:
         base = urls.v3(request)
         found = roles.list_roles(name=query(request, "name"))
         return json_response(collection(request, "roles", [role_view(r, base) for r in found]))
 
     @router.get("/v3/roles/{role_id}")
-    def show_role(request: Request, role_id: str, ctx: Context) -> Response:
+    def show_role(request: Request, role_id: str, ctx: AnyScopeContext) -> Response:
         return json_response({"role": role_view(roles.get_role(role_id), urls.v3(request))})
 
     @router.post("/v3/roles")
-    def create_role(request: Request, body: JsonBody, ctx: AdminContext) -> Response:
+    def create_role(request: Request, body: JsonBody, ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "role")
         role = roles.create_role(name=v.name(data, max_length=v.ROLE_NAME_MAX) or "",
                                  description=v.text(data, "description"))
@@ -51,7 +51,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.patch("/v3/roles/{role_id}")
     def update_role(request: Request, role_id: str, body: JsonBody,
-                    ctx: AdminContext) -> Response:
+                    ctx: AnyScopeAdminContext) -> Response:
         data = v.member(body, "role")
         changes: dict[str, Any] = {}
         if data.get("name") is not None:
@@ -62,31 +62,31 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         return json_response({"role": role_view(role, urls.v3(request))})
 
     @router.delete("/v3/roles/{role_id}")
-    def delete_role(role_id: str, ctx: AdminContext) -> Response:
+    def delete_role(role_id: str, ctx: AnyScopeAdminContext) -> Response:
         roles.delete_role(role_id)
         return no_content()
 
     # -- grants on projects -------------------------------------------------------------
 
     @router.put(_GRANT)
-    def grant(project_id: str, user_id: str, role_id: str, ctx: AdminContext) -> Response:
+    def grant(project_id: str, user_id: str, role_id: str, ctx: AnyScopeAdminContext) -> Response:
         roles.grant(user_id=user_id, project_id=project_id, role_id=role_id)
         return no_content()
 
     @router.head(_GRANT)
-    def check_grant(project_id: str, user_id: str, role_id: str, ctx: Context) -> Response:
+    def check_grant(project_id: str, user_id: str, role_id: str, ctx: AnyScopeContext) -> Response:
         require_admin_or_self(ctx, user_id)
         granted = roles.is_granted(user_id=user_id, project_id=project_id, role_id=role_id)
         return Response(status_code=204 if granted else 404)
 
     @router.delete(_GRANT)
-    def ungrant(project_id: str, user_id: str, role_id: str, ctx: AdminContext) -> Response:
+    def ungrant(project_id: str, user_id: str, role_id: str, ctx: AnyScopeAdminContext) -> Response:
         roles.ungrant(user_id=user_id, project_id=project_id, role_id=role_id)
         return no_content()
 
     @router.get("/v3/projects/{project_id}/users/{user_id}/roles")
     def list_grants(request: Request, project_id: str, user_id: str,
-                    ctx: Context) -> Response:
+                    ctx: AnyScopeContext) -> Response:
         require_admin_or_self(ctx, user_id)
         manager.resources.get_project(project_id)
         manager.users.get_user(user_id)
@@ -112,7 +112,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         }
 
     @router.get("/v3/role_assignments")
-    def list_role_assignments(request: Request, ctx: Context) -> Response:
+    def list_role_assignments(request: Request, ctx: AnyScopeContext) -> Response:
         """Assignments filtered by user.id, scope.project.id and role.id. A non-admin may
         only list their own (user.id set to themself)."""
         user_id = query(request, "user.id")

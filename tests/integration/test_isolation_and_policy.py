@@ -78,3 +78,46 @@ def test_members_private_network_ports_are_hidden(admin, demo, demo_server):
     assert admin_view == demo_view and len(demo_view) == 1
     assert list(admin.network.ports(device_id=demo_server.id,
                                     project_id=admin.current_project_id)) == []
+
+
+def _token(demo, cloud, *, scope: dict | None) -> str:
+    """A token for the demo user from Keystone itself: unscoped, or with ``scope``."""
+    auth_url = demo.session.auth.auth_url.rstrip("/")
+    identity = {"methods": ["password"], "password": {"user": {
+        "name": "demo", "domain": {"id": "default"},
+        "password": cloud.passwords["demo_password"]}}}
+    body = {"auth": {"identity": identity, **({"scope": scope} if scope else {})}}
+    response = httpx.post(f"{auth_url}/auth/tokens", json=body)
+    assert response.status_code == 201, response.text
+    return response.headers["X-Subject-Token"]
+
+
+@pytest.mark.parametrize("scope", [None, {"domain": {"id": "default"}}],
+                         ids=["unscoped", "domain-scoped"])
+@pytest.mark.parametrize("service, path", [
+    ("compute", "/servers/detail"), ("compute", "/os-keypairs"), ("image", "/v2/images"),
+    ("network", "/v2.0/networks"), ("network", "/v2.0/ports")])
+def test_a_token_without_a_project_sees_no_project_resources(demo, demo_server, cloud,
+                                                             scope, service, path):
+    """An unscoped or domain-scoped token once listed every project's servers."""
+    token = _token(demo, cloud, scope=scope)
+    endpoint = demo.endpoint_for(service).rstrip("/")
+    if service == "image":
+        endpoint = endpoint.removesuffix("/v2")
+    response = httpx.get(endpoint + path, headers={"X-Auth-Token": token})
+    assert response.status_code == 403, response.text
+    assert demo_server.id not in response.text
+
+
+def test_a_token_without_a_project_creates_nothing(demo, cloud):
+    token = _token(demo, cloud, scope=None)
+    headers = {"X-Auth-Token": token}
+    server = httpx.post(demo.endpoint_for("compute").rstrip("/") + "/servers", headers=headers,
+                        json={"server": {"name": "orphan", "imageRef": demo.image.find_image(
+                            "cirros").id, "flavorRef": "1"}})
+    assert server.status_code == 403, server.text
+    image_url = demo.endpoint_for("image").rstrip("/").removesuffix("/v2") + "/v2/images"
+    image = httpx.post(image_url, headers=headers, json={"name": "orphan"})
+    assert image.status_code == 403, image.text
+    assert "orphan" not in {s.name for s in demo.compute.servers()}
+    assert "orphan" not in {i.name for i in demo.image.images()}

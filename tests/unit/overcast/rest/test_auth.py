@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from overcast import context
 from overcast.rest.app import rest_app
-from overcast.rest.auth import AdminContext, Context
+from overcast.rest.auth import AdminContext, AnyScopeAdminContext, AnyScopeContext, Context
 from tests.unit.overcast.rest.rest_twins import TokenValidatorTwin
 
 
@@ -30,6 +30,14 @@ async def http(validator: TokenValidatorTwin) -> AsyncIterator[httpx.AsyncClient
 
     @router.get("/admin-only")
     async def admin_only(ctx: AdminContext) -> dict:
+        return {"user": ctx.user_id}
+
+    @router.get("/any-scope")
+    async def any_scope(ctx: AnyScopeContext) -> dict:
+        return {"user": ctx.user_id, "project": ctx.project_id}
+
+    @router.get("/any-scope-admin")
+    async def any_scope_admin(ctx: AnyScopeAdminContext) -> dict:
         return {"user": ctx.user_id}
 
     @router.get("/public")
@@ -80,3 +88,23 @@ async def test_admin_routes_refuse_members_and_admit_admins(http):
 async def test_routes_without_the_dependency_are_public_and_bind_nothing(http):
     response = await http.get("/compute/public")
     assert response.status_code == 200 and response.json() == {"bound": False}
+
+
+@pytest.mark.parametrize("token", ["unscoped", "domain-admin"])
+@pytest.mark.parametrize("route", ["/compute/whoami", "/compute/admin-only"])
+async def test_project_apis_refuse_a_token_without_a_project(http, token, route):
+    response = await http.get(route, headers={"X-Auth-Token": token})
+    assert response.status_code == 403
+    assert "project-scoped token" in response.json()["forbidden"]["message"]
+
+
+async def test_any_scope_routes_take_every_scope_and_still_check_admin(http):
+    unscoped = await http.get("/compute/any-scope", headers={"X-Auth-Token": "unscoped"})
+    assert unscoped.status_code == 200
+    assert unscoped.json() == {"user": "u-member", "project": None}
+    refused = await http.get("/compute/any-scope-admin", headers={"X-Auth-Token": "unscoped"})
+    assert refused.status_code == 403
+    admitted = await http.get("/compute/any-scope-admin",
+                              headers={"X-Auth-Token": "domain-admin"})
+    assert admitted.status_code == 200 and admitted.json() == {"user": "u-admin"}
+    assert (await http.get("/compute/any-scope")).status_code == 401
