@@ -96,8 +96,9 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         filters["all_tenants"] = all_tenants is not None and all_tenants.lower() not in (
             "0", "false", "off", "no")
         if params.get("limit") is not None:
-            filters["limit"] = check.count(params["limit"], "limit") if params["limit"] != "0" \
-                else 0
+            # Nova clamps a page to its max_limit (1000), whatever the client asks.
+            filters["limit"] = min(check.count(params["limit"], "limit"), check.MAX_LIMIT) \
+                if params["limit"] != "0" else 0
         return filters
 
     @router.get("/servers")

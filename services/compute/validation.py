@@ -8,6 +8,8 @@ from typing import Any
 
 from overcast import errors
 
+MAX_LIMIT = 1000  # Nova's default max_limit: the most items one list page holds
+
 
 def body_of(payload: Any, key: str) -> dict:
     if not isinstance(payload, dict) or not isinstance(payload.get(key), dict):

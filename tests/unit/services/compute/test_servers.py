@@ -229,3 +229,11 @@ async def test_tags_reach_the_conductor_as_given(http, conductor):
     assert response.status_code == 202, response.text
     [request] = [c["request"] for c in conductor.asked("create_servers")]
     assert request.tags == ("web", "blue")
+
+
+@pytest.mark.parametrize("limit", [str(2**64), "1" + "0" * 100, "1001"])
+async def test_a_huge_list_limit_is_clamped_to_max_limit_not_a_500(http, conductor, limit):
+    response = await http.get(SERVERS + f"/detail?limit={limit}", headers=auth())
+    assert response.status_code == 200, response.text
+    [filters] = [c["filters"] for c in conductor.asked("list_servers")]
+    assert filters["limit"] == 1000

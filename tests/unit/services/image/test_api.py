@@ -356,3 +356,11 @@ async def test_unknown_route_and_method(http):
     assert (await http.get("/image/v2/nothing", headers=auth("alice"))).status_code == 404
     response = await http.post("/image/v2/images/" + MISSING, headers=auth("alice"))
     assert response.status_code == 405 and response.json()["code"] == 405
+
+
+async def test_a_huge_list_limit_is_clamped_not_a_500(http):
+    await _create(http, name="one")
+    for limit in (str(2**64), "1" + "0" * 100):
+        response = await http.get(f"/image/v2/images?limit={limit}", headers=auth("alice"))
+        assert response.status_code == 200, response.text
+        assert [i["name"] for i in response.json()["images"]] == ["one"]
