@@ -96,9 +96,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         filters["all_tenants"] = all_tenants is not None and all_tenants.lower() not in (
             "0", "false", "off", "no")
         if params.get("limit") is not None:
-            # Nova clamps a page to its max_limit (1000), whatever the client asks.
-            filters["limit"] = min(check.count(params["limit"], "limit"), check.MAX_LIMIT) \
-                if params["limit"] != "0" else 0
+            filters["limit"] = check.page_limit(params["limit"])
         return filters
 
     @router.get("/servers")

@@ -18,8 +18,22 @@ def body_of(payload: Any, key: str) -> dict:
     return payload[key]
 
 
+MAX_COUNT = 2**31 - 1  # the largest count a database integer holds
+
+
+def _is_text(value: Any) -> bool:
+    """A string that is valid Unicode text (JSON lets a lone surrogate such as \\ud800 in)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def name(value: Any, *, field: str = "name", max_len: int = 255) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not _is_text(value) or not value.strip():
         raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
                                 f"Value: {value!r}. must be a non-empty string")
     if len(value) > max_len:
@@ -41,7 +55,8 @@ def is_uuid(value: Any) -> bool:
 
 def ref_id(value: Any, *, field: str) -> str:
     """The id at the end of an id-or-URL reference (``imageRef``, ``flavorRef``)."""
-    if not isinstance(value, (str, int)) or str(value) == "":
+    if not (_is_text(value) or (isinstance(value, int) and not isinstance(value, bool))) \
+            or str(value) == "":
         raise errors.BadRequest(f"Invalid {field} provided.")
     return str(value).rstrip("/").rsplit("/", 1)[-1]
 
@@ -95,14 +110,33 @@ def user_data(value: Any) -> str | None:
     return value
 
 
-def count(value: Any, field: str) -> int:
+def _whole(value: Any, field: str) -> int:
+    """A JSON integer or a string of digits, as an int (a float such as 1e308 is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
+                                "Value must be an integer")
     try:
-        number = int(value)
-    except (TypeError, ValueError):
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise ValueError(value)
+        return int(value)
+    except ValueError:  # not digits, or more digits than Python converts
         raise errors.BadRequest(f"Invalid input for field/attribute {field}.") from None
+
+
+def page_limit(value: Any) -> int:
+    """``?limit=``: 0 or more, clamped to ``MAX_LIMIT`` as Nova clamps it."""
+    return min(_whole(value, "limit"), MAX_LIMIT)
+
+
+def count(value: Any, field: str) -> int:
+    """A whole number from 1 to ``MAX_COUNT``, given as a JSON integer or a digit string."""
+    number = _whole(value, field)
     if number < 1:
         raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
                                 "Value must be >= 1")
+    if number > MAX_COUNT:
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
+                                f"Value must be <= {MAX_COUNT}")
     return number
 
 

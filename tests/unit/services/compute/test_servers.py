@@ -237,3 +237,32 @@ async def test_a_huge_list_limit_is_clamped_to_max_limit_not_a_500(http, conduct
     assert response.status_code == 200, response.text
     [filters] = [c["filters"] for c in conductor.asked("list_servers")]
     assert filters["limit"] == 1000
+
+
+def _raw_boot(field: str, raw_json_value: str) -> bytes:
+    """A boot body with one field written as raw JSON (a lone surrogate cannot be built with
+    ``json=``, which would refuse to encode it)."""
+    others = {"name": '"vm"', "imageRef": f'"{IMAGE_ID}"', "flavorRef": '"1"'}
+    others[field] = raw_json_value
+    return ('{"server": {' + ", ".join(f'"{k}": {v}' for k, v in others.items()) + "}}").encode()
+
+
+@pytest.mark.parametrize("field, raw", [
+    ("name", '"\\ud800"'), ("flavorRef", '"\\ud800"'),
+    ("min_count", str(2**64)), ("min_count", "1e308"), ("min_count", "1" + "0" * 100),
+    ("max_count", str(2**64)), ("min_count", "true"), ("min_count", '"1.5"'),
+])
+async def test_inputs_that_once_gave_a_500_are_400(http, conductor, field, raw):
+    response = await http.post(SERVERS, headers={**auth(), "Content-Type": "application/json"},
+                               content=_raw_boot(field, raw))
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["code"] == 400
+    assert conductor.asked("create_servers") == []
+
+
+async def test_a_keypair_named_with_a_lone_surrogate_is_400(http, conductor):
+    response = await http.post("/compute/v2.1/os-keypairs",
+                               headers={**auth(), "Content-Type": "application/json"},
+                               content=b'{"keypair": {"name": "\\ud800"}}')
+    assert response.status_code == 400, response.text
+    assert conductor.asked("create_keypair") == []
