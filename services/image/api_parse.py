@@ -9,11 +9,11 @@ import orjson
 from fastapi import Request
 
 from overcast import errors
+from services.image import fields
 
 PATCH_TYPES = {"application/openstack-images-v2.0-json-patch": 4,
                "application/openstack-images-v2.1-json-patch": 10}
 _OPS = ("add", "remove", "replace")
-MAX_LIMIT = 1000  # Glance's default api_limit_max: the most images one list page holds
 _UNSUPPORTED_FILTERS = ("created_at", "updated_at", "changes-since")
 
 
@@ -133,7 +133,7 @@ def list_query(params: Sequence[tuple[str, str]]) -> dict[str, Any]:
             limit = _int("limit", value)
             if limit < 0:
                 raise errors.BadRequest("limit param must be positive")
-            limit = min(limit, MAX_LIMIT)
+            limit = min(limit, fields.MAX_LIMIT)
         elif key == "marker":
             marker = value
         elif key == "tag":

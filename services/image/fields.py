@@ -10,6 +10,8 @@ from typing import Any
 
 from overcast import errors
 
+MAX_LIMIT = 1000  # Glance's default api_limit_max: the most images one list page holds
+
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso",
                 "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")

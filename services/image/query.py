@@ -12,7 +12,6 @@ from services.image import fields
 from services.image.models import Image, ImageMember, ImageTag
 
 DEFAULT_LIMIT = 25
-MAX_LIMIT = 1000
 
 # Filters with a meaning of their own; any other key filters on a user property.
 CORE_FILTERS = ("name", "status", "visibility", "owner", "member_status", "tags",
@@ -137,7 +136,7 @@ def page_size(limit: int | None) -> int:
         return DEFAULT_LIMIT
     if limit < 0:
         raise errors.BadRequest("limit param must be positive")
-    return min(limit, MAX_LIMIT)
+    return min(limit, fields.MAX_LIMIT)
 
 
 def build(ctx: RequestContext, *, filters: Mapping[str, Any], sort: Sequence[tuple[str, str]],
