@@ -4,6 +4,12 @@ Every field of a config dataclass ``XConfig`` for service ``svc`` is read from
 ``OVERCAST_<SVC>_<FIELD>`` first, then ``OVERCAST_<FIELD>`` (shared settings such as the
 broker URL), then from the optional YAML file named by ``OVERCAST_CONFIG``
 (``{svc: {field: value}}``), then the dataclass default.
+
+A secret is never put in the environment, where ``docker inspect`` and ``/proc/*/environ``
+show it: each of those names also has a ``_FILE`` form (``OVERCAST_TRANSPORT_URL_FILE``),
+whose value is the path of a file holding the setting (a Compose secret under
+``/run/secrets``); the file's content, stripped of its trailing newline, is the value. The
+plain name wins when both are set.
 """
 from __future__ import annotations
 
@@ -72,7 +78,18 @@ def load(cls: type[T], service: str, *, environ: dict[str, str] | None = None,
             if key in env:
                 values[name] = _coerce(env[key], hints.get(name, str))
                 break
+            if f"{key}_FILE" in env:
+                values[name] = _coerce(_read_secret(env[f"{key}_FILE"]), hints.get(name, str))
+                break
         else:
             if name in file_values:
                 values[name] = _coerce(file_values[name], hints.get(name, str))
     return cls(**values)
+
+
+def _read_secret(path: str) -> str:
+    """The value held in a secret file; a missing file is an error, never a silent default."""
+    try:
+        return Path(path).read_text().rstrip("\n")
+    except OSError as exc:
+        raise RuntimeError(f"cannot read the setting's file {path}: {exc.strerror}") from exc
