@@ -25,13 +25,21 @@ def load_or_create_secrets(state_dir: Path) -> dict[str, str]:
 
 def clouds_yaml(*, auth_url: str, passwords: dict[str, str], prefix: str = "overcast"
                 ) -> str:
-    clouds = {}
-    for role, user, project in (("admin", "admin", "admin"), ("demo", "demo", "demo")):
-        clouds[f"{prefix}-{role}"] = {
-            "auth": {"auth_url": auth_url, "username": user,
-                     "password": passwords[f"{role}_password"], "project_name": project,
-                     "user_domain_name": "Default", "project_domain_name": "Default"},
-            "region_name": "RegionOne", "interface": "public", "identity_api_version": 3}
+    """Clouds ``<prefix>-admin`` and ``<prefix>-demo`` (project-scoped), and
+    ``<prefix>-system``: the admin user with a system-scoped token, for the identity admin
+    API as Keystone's system administrators use it."""
+    def entry(user: str, scope: dict[str, str]) -> dict[str, object]:
+        return {"auth": {"auth_url": auth_url, "username": user,
+                         "password": passwords[f"{user}_password"],
+                         "user_domain_name": "Default", **scope},
+                "region_name": "RegionOne", "interface": "public", "identity_api_version": 3}
+
+    project_scope = {"project_domain_name": "Default"}
+    clouds = {
+        f"{prefix}-admin": entry("admin", {"project_name": "admin", **project_scope}),
+        f"{prefix}-demo": entry("demo", {"project_name": "demo", **project_scope}),
+        f"{prefix}-system": entry("admin", {"system_scope": "all"}),
+    }
     return yaml.safe_dump({"clouds": clouds}, sort_keys=False)
 
 
