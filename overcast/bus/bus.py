@@ -228,7 +228,7 @@ class Bus:
         for attempt in range(1, attempts + 1):
             try:
                 await self._publish_channel.default_exchange.publish(
-                    self._message(body, route, correlation_id=message.correlation_id),
+                    self._message(body, route),
                     routing_key=message.reply_to, timeout=5)
                 return
             except Exception:  # noqa: BLE001 - channel closed or reconnecting
@@ -244,8 +244,10 @@ class Bus:
 
     def _message(self, body: bytes, route: Route, *, expires: float | None = None,
                  **properties: Any) -> aio_pika.Message:
-        """A message carrying ``body``, signed for ``route``."""
+        """A message carrying ``body``, addressed (reply queue, correlation id) and signed
+        for ``route``."""
         return aio_pika.Message(body, content_type="application/json", app_id=self.name,
+                                reply_to=route.reply_to, correlation_id=route.correlation_id,
                                 headers=self.signer.headers(body, route, expires=expires),
                                 **properties)
 
