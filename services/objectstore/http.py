@@ -71,6 +71,7 @@ class Request:
         "ctx",
         "headers",
         "method",
+        "owner",
         "path",
         "query",
         "receive",
@@ -89,6 +90,8 @@ class Request:
                                         for k, v in scope["headers"]}
         self.trans_id = f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}"
         self.ctx: Any = None
+        # Whether the requester owns the account (may see and change ACLs and metadata).
+        self.owner = False
         self._consumed = False
 
     def header(self, name: str, default: str | None = None) -> str | None:
