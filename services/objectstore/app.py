@@ -126,6 +126,10 @@ class SwiftApp:
             if req.method == "OPTIONS":
                 return Response(200, {"Allow": ", ".join(ALLOWED[kind])})
             raise HTTPError(405, headers={"Allow": ", ".join(ALLOWED[kind])})
+        for name in (account, container, obj):
+            if name:
+                # As Swift's proxy does before any auth, so no bad name reaches a lookup.
+                constraints.check_utf8(name, "name")
         token = req.header("x-auth-token") or req.header("x-storage-token")
         # No token at all is an anonymous request, which only a referrer ACL can let in.
         identity = await self.auth.identify(token) if token else None

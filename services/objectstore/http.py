@@ -71,6 +71,7 @@ class Request:
         "ctx",
         "headers",
         "method",
+        "objects_gate",
         "owner",
         "path",
         "query",
@@ -92,6 +93,9 @@ class Request:
         self.ctx: Any = None
         # Whether the requester owns the account (may see and change ACLs and metadata).
         self.owner = False
+        # Set by access control: may the requester read or write another container's
+        # objects (the segments of a large object)?
+        self.objects_gate: Callable[..., Awaitable[bool]] | None = None
         self._consumed = False
 
     def header(self, name: str, default: str | None = None) -> str | None:

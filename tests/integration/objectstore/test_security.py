@@ -225,6 +225,33 @@ def test_container_write_acl_lets_another_project_write_objects_only(owner, outs
     assert "x-container-meta-owner" not in owner.head_container("shared")
 
 
+def test_large_object_manifest_cannot_reach_containers_its_reader_cannot(owner, outsider,
+                                                                         keystone):
+    project_id, _ = project_and_user(outsider, keystone)
+    owner.put_container("private")
+    owner.put_object("private", "secret", b"x" * 2048)
+    acl(owner, **{"X-Container-Read": f"{project_id}:*",
+                  "X-Container-Write": f"{project_id}:*"})
+    other = outsider_on_demo(owner, outsider)
+    # A dynamic manifest naming the private container: readable by the owner only.
+    other.put_object("shared", "dlo", b"", headers={"X-Object-Manifest": "private/"})
+    assert status_of(lambda: other.get_object("shared", "dlo")) == 403
+    assert owner.get_object("shared", "dlo")[1] == b"x" * 2048
+    # A static manifest cannot even be made of segments the writer may not read.
+    manifest = b'[{"path": "/private/secret"}]'
+    with pytest.raises(ClientException) as info:
+        other.put_object("shared", "slo", manifest,
+                         query_string="multipart-manifest=put")
+    assert info.value.http_status == 400
+    assert "/private/secret, 403 Forbidden" in info.value.http_response_content.decode()
+    owner.put_object("shared", "slo", manifest, query_string="multipart-manifest=put")
+    assert status_of(lambda: other.get_object("shared", "slo")) == 403
+    # Deleting the manifest with its segments spares the segments it may not write.
+    other.delete_object("shared", "slo", query_string="multipart-manifest=delete")
+    assert owner.get_object("private", "secret")[1] == b"x" * 2048
+    owner.delete_object("shared", "dlo")
+
+
 def test_container_acls_hidden_from_non_owners(owner, outsider, keystone):
     project_id, _ = project_and_user(outsider, keystone)
     acl(owner, **{"X-Container-Read": f"{project_id}:*",
