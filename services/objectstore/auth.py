@@ -163,6 +163,7 @@ class Authenticator:
         return (method in READ_METHODS and bool(identity.roles & READER_ROLES)
                 and account == f"{self.prefix}{identity.project_id}")
 
+
 def is_token_shaped(token: str) -> bool:
     """Whether ``token`` could be a token at all: Keystone and tempauth tokens are printable
     ASCII, and anything else (such as a header of Latin-1 bytes) is refused before it is sent

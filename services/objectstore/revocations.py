@@ -60,9 +60,10 @@ class RevocationSubscriber:
         self.cache.resume()
         logger.info("message bus back: token cache emptied and on again")
 
-    async def on_event(self, notification: dict[str, Any]) -> None:
+    async def on_event(self, notification: Any) -> None:
+        payload = notification.get("payload") if isinstance(notification, dict) else None
         try:
-            event = RevocationEvent.from_wire(notification.get("payload"))
+            event = RevocationEvent.from_wire(payload)
         except errors.BadRequest as exc:
             logger.warning("ignoring a malformed revocation event: %s", exc)
             return

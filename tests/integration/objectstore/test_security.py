@@ -7,6 +7,8 @@ nodes) on its own vhost of the host's RabbitMQ.
 from __future__ import annotations
 
 import secrets
+import shutil
+import subprocess
 import time
 
 import httpx
@@ -140,6 +142,46 @@ def test_token_of_user_refused_on_object_storage_once_user_is(cloud, keystone, c
     keystone.request("PATCH", f"/users/{keystone.user_id(name)}", json={"user": patch})
     refused_within(REVOCATION_DEADLINE,
                    lambda: preauth(url, token).head_container(f"user-{change}"))
+
+
+def close_broker_connection(cloud, connection_name: str) -> None:
+    """Make the broker drop the connection of one process of this test's cloud (its own
+    vhost only), as a network cut or a broker restart would."""
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    vhost = cloud.cloud.transport_url.rsplit("/", 1)[1]
+    listed = subprocess.run([ctl, "-q", "list_connections", "vhost", "pid",
+                             "client_properties"], capture_output=True, text=True,
+                            check=True, timeout=30).stdout
+    pids = [line.split("\t")[1] for line in listed.splitlines()
+             if line.startswith(f"{vhost}\t")
+             and f'{{"connection_name","{connection_name}' in line]
+    assert pids, f"no connection {connection_name} on {vhost}"
+    for pid in pids:
+        subprocess.run([ctl, "-q", "close_connection", pid, "test: cut off"],
+                       capture_output=True, check=True, timeout=30)
+
+
+def test_proxy_cut_off_from_the_bus_does_not_serve_a_token_revoked_meanwhile(cloud,
+                                                                             keystone):
+    name, password = keystone.member_of("demo")
+    owner = swift_as(cloud, name, password, "demo")
+    owner.put_container("outage")
+    url, token = owner.get_auth()
+    wait_until(lambda: "subscribed to token revocations" in cloud.log("object-proxy"))
+    assert status_of(lambda: preauth(url, token).head_container("outage")) == 200
+    seen = len(cloud.log("object-proxy"))
+    close_broker_connection(cloud, "object-proxy")
+    # The event sent now may never reach the proxy; what it had cached is gone already.
+    wait_until(lambda: "token cache emptied and off" in cloud.log("object-proxy")[seen:])
+    keystone.revoke(token)
+    refused_within(REVOCATION_DEADLINE, lambda: preauth(url, token).head_container("outage"))
+    wait_until(lambda: "token cache emptied and on again" in cloud.log("object-proxy")[seen:],
+               timeout=30)
+    assert status_of(lambda: preauth(url, token).head_container("outage")) == 401
+    # A new token works as before.
+    fresh = swift_as(cloud, name, password, "demo")
+    assert fresh.get_auth()[1] != token
+    assert status_of(lambda: fresh.head_container("outage")) == 200
 
 
 # -- container ACLs ----------------------------------------------------------------------------

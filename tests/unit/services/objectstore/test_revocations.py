@@ -40,6 +40,7 @@ async def test_malformed_event_is_ignored():
     cached(cache, "t1", "a1")
     subscriber = RevocationSubscriber(UnconnectedBus(), cache)
     await subscriber.on_event({"payload": "nonsense"})
+    await subscriber.on_event(["not", "a", "notification"])
     await subscriber.on_event({"payload": {"audit_id": "a1"}})  # no issued_before
     assert cache.get("t1") is not None
 
