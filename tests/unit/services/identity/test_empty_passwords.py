@@ -43,7 +43,7 @@ def test_user_could_change_their_password_to_an_empty_one(client, h, admin_token
     assert _login(client, h, "eve", "s3cret").status_code == 201
 
 
-def test_user_without_a_password_could_log_in_with_an_empty_one(client, h, admin_token):
+def test_user_without_a_password_cannot_log_in_with_an_empty_one(client, h, admin_token):
     assert client.post(f"{V3}/users", headers=h.auth(admin_token),
                        json={"user": {"name": "nopass"}}).status_code == 201
     resp = _login(client, h, "nopass", "")
