@@ -176,3 +176,25 @@ def test_conflicting_pools_are_409_as_in_neutron(client, net_id, pools, gateway,
                        allocation_pools=pools)
     assert response.status_code == 409, response.text
     assert response.json()["NeutronError"]["type"] == kind
+
+
+@pytest.mark.parametrize("changes", [
+    {"allocation_pools": [{"start": "10.9.1.1", "end": "10.9.1.9"}]},
+    {"allocation_pools": [{"start": "10.9.0.9", "end": "10.9.0.1"}]},
+    {"allocation_pools": [{"start": "fd00::1", "end": "fd00::9"}]},
+    {"gateway_ip": "fd00::1"},
+    {"gateway_ip": "10.9.0.255"},
+    {"gateway_ip": "10.8.0.1"},
+    {"dns_nameservers": [f"10.0.0.{i}" for i in range(1, 7)]},
+    {"host_routes": [{"destination": "fd00::/64", "nexthop": "10.9.0.1"}]},
+    {"enable_dhcp": "no"},
+    {"cidr": "10.10.0.0/24"},
+    {"ip_version": 6},
+    {"ipv6_ra_mode": "slaac"},
+])
+def test_hostile_subnet_updates_get_a_4xx_not_a_500(client, net_id, changes):
+    made = _create(client, net_id, cidr="10.9.0.0/24", ip_version=4)
+    subnet_id = made.json()["subnet"]["id"]
+    response = client.put(f"{SUBNETS}/{subnet_id}", headers=DEMO_H, json={"subnet": changes})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["NeutronError"]["message"]
