@@ -86,6 +86,7 @@ class ApiService(Service):
             demo_project_id=self.identity.resources.find_project(
                 name="demo", domain_id="default").id)
         self.bus = Bus(cfg.transport_url, name=f"api.{cfg.host}",
+                       signing_key=cfg.bus_signing_key,
                        default_timeout=cfg.rpc_timeout)
         await self.bus.connect()
         self.network_server = RpcServer(self.bus, topic="network", server=cfg.host,
