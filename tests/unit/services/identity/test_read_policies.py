@@ -97,3 +97,30 @@ def test_domain_scoped_token_without_a_reader_role_may_not_list_domains():
         policy.domains_visible_in_list(_ctx("observer", domain="d"))
     assert policy.domains_visible_in_list(_ctx("member", domain="d")) == "d"
     assert policy.domains_visible_in_list(_ctx("admin", project="p", domain="d")) is None
+
+
+def test_system_reader_reads_every_role_and_domain():
+    system_reader = RequestContext(user_id="u", roles=("reader",), system_scope="all")
+    policy.enforce_list_roles(system_reader)
+    policy.enforce_get_role(system_reader, "admin")
+    assert policy.domains_visible_in_list(system_reader) is None
+    policy.enforce_get_domain(system_reader, "any-domain")
+
+
+def test_system_reader_lists_roles_and_domains_over_rest(client, h, admin_token, demo_token,
+                                                        member_role_id):
+    demo_id = client.get(f"{V3}/auth/tokens", headers=h.auth(demo_token, demo_token)
+                         ).json()["token"]["user"]["id"]
+    reader = client.get(f"{V3}/roles?name=reader", headers=h.auth(admin_token)).json()[
+        "roles"][0]["id"]
+    assert client.put(f"{V3}/system/users/{demo_id}/roles/{reader}",
+                      headers=h.auth(admin_token)).status_code == 204
+    token = h.token("demo", h.DEMO_PASSWORD, system=True)
+    assert client.get(f"{V3}/roles", headers=h.auth(token)).status_code == 200
+    assert client.get(f"{V3}/roles/{member_role_id}", headers=h.auth(token)).status_code == 200
+    assert client.get(f"{V3}/domains", headers=h.auth(token)).json()["domains"][0]["id"] == \
+        "default"
+    assert client.get(f"{V3}/domains/default", headers=h.auth(token)).status_code == 200
+    # Still only a reader: writing roles stays the admin's.
+    assert client.post(f"{V3}/roles", headers=h.auth(token),
+                       json={"role": {"name": "sneaky"}}).status_code == 403
