@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 
 from overcast.errors import BadRequest, Forbidden
 from overcast.rest.auth import AnyScopeAdminContext, AnyScopeContext
+from services.identity import policy
 from services.identity import validation as v
 from services.identity.api_common import (
     POLICY_DENIED,
@@ -92,21 +93,22 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.get("/v3/domains")
     def list_domains(request: Request, ctx: AnyScopeContext) -> Response:
-        """Every domain for an admin; for others, the domains of their projects."""
-        ids = None if ctx.is_admin else {d.id for d in manager.domains_for_user(ctx.user_id)}
+        """Every domain for an admin; for a reader's domain-scoped token, that domain
+        (Keystone's ``identity:list_domains``); 403 for other tokens."""
+        only = policy.domains_visible_in_list(ctx)
         found = resources.list_domains(name=query(request, "name"),
-                                       enabled=enabled_filter(request), ids=ids)
+                                       enabled=enabled_filter(request),
+                                       ids=None if only is None else {only})
         base = urls.v3(request)
         return json_response(collection(request, "domains",
                                         [domain_view(d, base) for d in found]))
 
     @router.get("/v3/domains/{domain_id}")
     def show_domain(request: Request, domain_id: str, ctx: AnyScopeContext) -> Response:
-        domain = resources.get_domain(domain_id)
-        if not ctx.is_admin and domain.id not in {
-                d.id for d in manager.domains_for_user(ctx.user_id)}:
-            raise Forbidden(POLICY_DENIED)
-        return json_response({"domain": domain_view(domain, urls.v3(request))})
+        """A domain, for an admin or a token scoped to it or to one of its projects."""
+        policy.enforce_get_domain(ctx, domain_id)
+        return json_response({"domain": domain_view(resources.get_domain(domain_id),
+                                                    urls.v3(request))})
 
     @router.post("/v3/domains")
     def create_domain(request: Request, body: JsonBody, ctx: AnyScopeAdminContext) -> Response:

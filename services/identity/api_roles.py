@@ -5,8 +5,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from overcast.errors import Forbidden
+from overcast.errors import Forbidden, NotFound
 from overcast.rest.auth import AnyScopeAdminContext, AnyScopeContext
+from services.identity import policy
 from services.identity import validation as v
 from services.identity.api_common import POLICY_DENIED, JsonBody, Urls, query, require_admin_or_self
 from services.identity.manager import IdentityManager
@@ -34,13 +35,22 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.get("/v3/roles")
     def list_roles(request: Request, ctx: AnyScopeContext) -> Response:
+        policy.enforce_list_roles(ctx)
         base = urls.v3(request)
         found = roles.list_roles(name=query(request, "name"))
         return json_response(collection(request, "roles", [role_view(r, base) for r in found]))
 
     @router.get("/v3/roles/{role_id}")
     def show_role(request: Request, role_id: str, ctx: AnyScopeContext) -> Response:
-        return json_response({"role": role_view(roles.get_role(role_id), urls.v3(request))})
+        """A role; as Keystone, the policy is checked before the role is looked up, so a
+        refused caller learns nothing of which roles exist."""
+        try:
+            role = roles.get_role(role_id)
+        except NotFound:
+            policy.enforce_get_role(ctx, None)
+            raise
+        policy.enforce_get_role(ctx, role.name)
+        return json_response({"role": role_view(role, urls.v3(request))})
 
     @router.post("/v3/roles")
     def create_role(request: Request, body: JsonBody, ctx: AnyScopeAdminContext) -> Response:

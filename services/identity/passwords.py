@@ -1,4 +1,5 @@
-"""Password hashing: scrypt with a random salt per password, compared in constant time."""
+"""Password hashing: scrypt with a random salt per password, compared in constant time;
+and the rule every new password must meet."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,20 @@ import hashlib
 import hmac
 import os
 
+from overcast.errors import BadRequest
+
 # Keystone refuses passwords longer than this (max_password_length); so do we.
 MAX_PASSWORD_LENGTH = 4096
+# Keystone's password_regex (security_compliance), as an operator hardening it sets it:
+# here fixed to "not empty", described the way Keystone's password_regex_description is.
+PASSWORD_RULE = "the password must not be empty"
+
+
+def check_new_password(password: str) -> None:
+    """``BadRequest`` with Keystone's ``PasswordRequirementsValidationError`` message unless
+    ``password`` may be set as a user's password (not empty)."""
+    if not password:
+        raise BadRequest(f"The password does not match the requirements: {PASSWORD_RULE}.")
 
 _N, _R, _P, _DKLEN = 2**14, 8, 1, 32
 
@@ -37,9 +50,10 @@ def verify_password(password: str, encoded: str | None) -> bool:
     """Whether ``password`` matches ``encoded``; false for a missing or malformed hash.
 
     With no hash to check against, a dummy hash is still computed, so that an unknown user
-    costs the caller as much time as a wrong password does.
+    costs the caller as much time as a wrong password does. An empty password never matches,
+    not even the hash of an empty password stored before new passwords had to be non-empty.
     """
-    checkable = encoded is not None and len(password) <= MAX_PASSWORD_LENGTH
+    checkable = encoded is not None and 0 < len(password) <= MAX_PASSWORD_LENGTH
     if not checkable:
         encoded, password = _dummy_hash(), ""
     try:

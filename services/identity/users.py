@@ -10,7 +10,7 @@ from overcast.db import Database
 from overcast.errors import Conflict, NotFound, Unauthorized
 from services.identity.dbutil import apply_changes, get_or_404, writing
 from services.identity.models import Domain, Project, User
-from services.identity.passwords import hash_password, verify_password
+from services.identity.passwords import check_new_password, hash_password, verify_password
 from services.identity.revocation import RevocationList
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,10 @@ class UserStore:
                     default_project_id: str | None = None, description: str | None = None,
                     extra: dict[str, Any] | None = None, user_id: str | None = None) -> User:
         """A new user; ``NotFound`` for an unknown domain or default project, ``Conflict``
-        for a name taken in the domain."""
+        for a name taken in the domain, ``BadRequest`` for an empty password (None means
+        no password: the user cannot authenticate with one)."""
+        if password is not None:
+            check_new_password(password)
         hashed = hash_password(password) if password is not None else None
         with writing(self._db, "user") as s:
             get_or_404(s, Domain, domain_id, "domain")
@@ -81,10 +84,11 @@ class UserStore:
 
     def update_user(self, user_id: str, changes: dict[str, Any]) -> User:
         """The user after applying ``changes`` (name, enabled, default_project_id,
-        description, extra, password)."""
+        description, extra, password); ``BadRequest`` for an empty password."""
         changes = dict(changes)
         new_password = changes.pop("password", None)
         if new_password is not None:
+            check_new_password(new_password)
             changes["password_hash"] = hash_password(new_password)
         with writing(self._db, "user") as s:
             user = get_or_404(s, User, user_id, "user")
@@ -114,7 +118,9 @@ class UserStore:
 
     def change_password(self, user_id: str, *, original_password: str,
                         new_password: str) -> None:
-        """Set a new password if the original one is right (``Unauthorized`` otherwise)."""
+        """Set a new password if the original one is right (``Unauthorized`` otherwise) and
+        the new one is allowed (``BadRequest`` otherwise, before the original is checked)."""
+        check_new_password(new_password)
         with self._db.session() as s:
             user = s.get(User, user_id)
         if not self.check_password(user, original_password) or user is None \

@@ -2,8 +2,9 @@
 
 Routes only translate HTTP to ``ImageClient`` calls; the image service decides. Status codes
 follow Glance: 201 + Location on create, 204 on delete, upload and tag changes, 204 on
-download of an image without data, 403 for read-only attributes, 415 for a PATCH that is
-not a Glance JSON-patch document.
+download of an image without data, 206 with ``Content-Range`` for a download with a
+``Range`` (416 when it cannot be served), 403 for read-only attributes, 415 for a PATCH that
+is not a Glance JSON-patch document.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from overcast import errors
 from overcast.rest.auth import Context
-from services.image import api_docs, api_parse
+from overcast.rest.errors import error_response
+from services.image import api_docs, api_parse, ranges
 from services.image.client import ImageClient
 
 OCTET_STREAM = "application/octet-stream"
@@ -118,13 +120,33 @@ def build_router(client: ImageClient, *, prefix: str = "/image") -> APIRouter:
         return Response(status_code=204)
 
     @router.get("/v2/images/{image_id}/file")
-    async def download_image(image_id: str, ctx: Context) -> Response:
-        opened = await client.open_download(ctx, image_id)
+    async def download_image(image_id: str, request: Request, ctx: Context) -> Response:
+        """The image's data; with a ``Range`` header, that range of it (206), as Glance."""
+        header = request.headers.get("range")
+        served = None
+        if header is not None:
+            image = await client.get_image(ctx, image_id)
+            size = image.get("size")
+            # An image without data is answered as without a Range (204, or 403 if it is
+            # deactivated), as Glance checks the image before it reads the range.
+            if image["status"] == "active" and size is not None:
+                try:
+                    served = ranges.parse_range(header).resolve(size)
+                except ranges.RangeNotSatisfiable as exc:
+                    return error_response(request, exc.code, exc.message,
+                                          headers={"Content-Range": f"bytes */{size}"})
+        offset, length = served or (0, None)
+        opened = await client.open_download(ctx, image_id, offset=offset, length=length)
         if opened.chunks is None:
             return Response(status_code=204)
         headers = {}
         if opened.checksum:
             headers["Content-MD5"] = opened.checksum
+        if served is not None and opened.size is not None:
+            headers["Content-Range"] = ranges.content_range(offset, served[1], opened.size)
+            headers["Content-Length"] = str(served[1])
+            return StreamingResponse(opened.chunks, status_code=206, media_type=OCTET_STREAM,
+                                     headers=headers)
         if opened.size is not None:
             headers["Content-Length"] = str(opened.size)
         return StreamingResponse(opened.chunks, media_type=OCTET_STREAM, headers=headers)

@@ -162,10 +162,12 @@ class ImageClient:
             raise _source_error(exc.__cause__ or exc) from exc
         return convert.image_from_proto(response.image)
 
-    async def open_download(self, ctx: RequestContext, image_id: str) -> ImageDownload:
-        """Start a download: errors (not found, forbidden) are raised before any data."""
-        call = self.stub.DownloadImage(pb.DownloadImageRequest(image_id=image_id),
-                                       **self._kw(ctx, stream=True))
+    async def open_download(self, ctx: RequestContext, image_id: str, *, offset: int = 0,
+                            length: int | None = None) -> ImageDownload:
+        """Start a download of ``length`` bytes from ``offset`` (all the rest when None):
+        errors (not found, forbidden, a range outside the data) are raised before any data."""
+        request = pb.DownloadImageRequest(image_id=image_id, offset=offset, length=length)
+        call = self.stub.DownloadImage(request, **self._kw(ctx, stream=True))
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as exc:

@@ -59,8 +59,9 @@ class ImageServicer(image_pb2_grpc.ImageServiceServicer):
     async def DownloadImage(self, request: pb.DownloadImageRequest,
                             context: grpc.aio.ServicerContext
                             ) -> AsyncIterator[pb.DownloadImageResponse]:
-        image, chunks = await self.manager.open_download(request_context(context),
-                                                         request.image_id)
+        image, chunks = await self.manager.open_download(
+            request_context(context), request.image_id, offset=request.offset,
+            length=request.length if request.HasField("length") else None)
         yield pb.DownloadImageResponse(header=pb.DownloadHeader(
             image=convert.image_to_proto(image), has_data=chunks is not None))
         if chunks is not None:

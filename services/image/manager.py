@@ -267,9 +267,12 @@ class ImageManager:
                                     os_hash_algo=None, os_hash_value=None,
                                     updated_at=utcnow()))
 
-    async def open_download(self, ctx: RequestContext,
-                            image_id: str) -> tuple[dict, AsyncIterator[bytes] | None]:
-        """The image and an iterator over its data; None instead when it has no data."""
+    async def open_download(self, ctx: RequestContext, image_id: str, *, offset: int = 0,
+                            length: int | None = None
+                            ) -> tuple[dict, AsyncIterator[bytes] | None]:
+        """The image and an iterator over its data (``length`` bytes from ``offset``, or all
+        the rest); None instead when it has no data. ``BadRequest`` for a range that does not
+        lie within the data (the REST edge answers 416 before asking for one)."""
         with self.db.session() as session:
             image = self._load(session, ctx, image_id)
             if image.status == "deactivated" and not ctx.is_admin:
@@ -278,7 +281,13 @@ class ImageManager:
             view = image_view(image)
         if view["status"] != "active":
             return view, None
-        return view, self.store.open(image_id)
+        size = view["size"] or 0
+        if offset < 0 or offset > size or (length is not None and (
+                length < 1 or offset + length > size)):
+            raise errors.BadRequest(f"The byte range starting at {offset} "
+                                    f"({'to the end' if length is None else length}) is not "
+                                    f"within image {image_id}'s {size} bytes.")
+        return view, self.store.open(image_id, offset=offset, length=length)
 
     def recover(self) -> int:
         """Kill images left ``saving`` by a crash and drop partial data; the count killed."""
@@ -294,9 +303,13 @@ class ImageManager:
     # -- members ---------------------------------------------------------------------------
 
     @staticmethod
-    def _shared(image: Image) -> None:
+    def _shared(image: Image, action: str) -> None:
+        """``Forbidden`` unless the image is ``shared``: private, public and community images
+        have no members (Glance's message names the refused ``action``)."""
         if image.visibility != "shared":
-            raise errors.Forbidden("Only shared images have members.")
+            detail = ": Only shared images have members" if action == "list" else ""
+            raise errors.Forbidden(f"Not allowed to {action} members for image "
+                                   f"{image.id}{detail}.")
 
     @staticmethod
     def _member(image: Image, member_id: str) -> ImageMember:
@@ -311,7 +324,7 @@ class ImageManager:
             raise errors.BadRequest("Member can't be empty")
         with self.db.session() as session:
             image = self._load_for_write(session, ctx, image_id)
-            self._shared(image)
+            self._shared(image, "create")
             if any(m.member_id == member_id for m in image.members):
                 raise errors.Conflict(
                     f"Member {member_id} is duplicated for image {image_id}")
@@ -337,7 +350,7 @@ class ImageManager:
         """All members for the owner; a member sees only its own membership."""
         with self.db.session() as session:
             image = self._load(session, ctx, image_id)
-            self._shared(image)
+            self._shared(image, "list")
             members = sorted(image.members, key=lambda m: (m.created_at, m.id))
             if not (ctx.is_admin or _owns(ctx, image)):
                 members = [m for m in members if m.member_id == ctx.project_id]
@@ -350,7 +363,7 @@ class ImageManager:
             raise errors.BadRequest(f"Incorrect request: invalid member status {status!r}")
         with self.db.session() as session:
             image = self._load(session, ctx, image_id)
-            self._shared(image)
+            self._shared(image, "update")
             member = self._member(image, member_id)
             if not (ctx.is_admin or member_id == ctx.project_id):
                 raise errors.Forbidden(f"Not allowed to update members for image {image_id}.")
@@ -363,7 +376,7 @@ class ImageManager:
     async def delete_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         with self.db.session() as session:
             image = self._load(session, ctx, image_id)
-            self._shared(image)
+            self._shared(image, "delete")
             member = self._member(image, member_id)
             if not (ctx.is_admin or _owns(ctx, image)):
                 raise errors.Forbidden(f"Not allowed to delete members for image {image_id}.")

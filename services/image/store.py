@@ -67,8 +67,10 @@ class ImageStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def open(self, image_id: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The data of ``image_id`` in chunks; NotFound if there is none.
+    def open(self, image_id: str, *, chunk_size: int = CHUNK_SIZE, offset: int = 0,
+             length: int | None = None) -> AsyncIterator[bytes]:
+        """The data of ``image_id`` in chunks, from byte ``offset`` on, ``length`` bytes of it
+        (all the rest when None); NotFound if there is none. Only those bytes are read.
 
         The data is opened before this returns, so a delete while reading does not cut the
         reader short.
@@ -125,12 +127,14 @@ class FileStore(ImageStore):
             raise
         return digest.result()
 
-    def open(self, image_id: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    def open(self, image_id: str, *, chunk_size: int = CHUNK_SIZE, offset: int = 0,
+             length: int | None = None) -> AsyncIterator[bytes]:
         try:
             fh = open(self.path(image_id), "rb")  # noqa: SIM115 - closed by the reader
         except FileNotFoundError:
             raise errors.NotFound(f"No data stored for image {image_id}.") from None
-        return _read(fh, chunk_size)
+        fh.seek(offset)
+        return _read(fh, chunk_size, length)
 
     def delete(self, image_id: str) -> None:
         self.path(image_id).unlink(missing_ok=True)
@@ -144,9 +148,15 @@ class FileStore(ImageStore):
             leftover.unlink(missing_ok=True)
 
 
-async def _read(fh: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:
+async def _read(fh: BinaryIO, chunk_size: int, length: int | None) -> AsyncIterator[bytes]:
+    left = length
     try:
-        while chunk := fh.read(chunk_size):
+        while left is None or left > 0:
+            chunk = fh.read(chunk_size if left is None else min(chunk_size, left))
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
             yield chunk
     finally:
         fh.close()
@@ -168,10 +178,13 @@ class MemoryStore(ImageStore):
         self.blobs[image_id] = b"".join(parts)
         return digest.result()
 
-    def open(self, image_id: str, *, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    def open(self, image_id: str, *, chunk_size: int = CHUNK_SIZE, offset: int = 0,
+             length: int | None = None) -> AsyncIterator[bytes]:
         if image_id not in self.blobs:
             raise errors.NotFound(f"No data stored for image {image_id}.")
-        return _slices(self.blobs[image_id], chunk_size)
+        data = self.blobs[image_id]
+        return _slices(data[offset:] if length is None else data[offset:offset + length],
+                       chunk_size)
 
     def delete(self, image_id: str) -> None:
         self.blobs.pop(image_id, None)

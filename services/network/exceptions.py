@@ -52,6 +52,16 @@ class OutOfBoundsAllocationPool(_Neutron, errors.BadRequest):
     fmt = "The allocation pool %(pool)s spans beyond the subnet cidr %(subnet_cidr)s."
 
 
+class DNSNameServersExhausted(_Neutron, errors.BadRequest):
+    fmt = ("Unable to complete operation for %(subnet_id)s. The number of DNS nameservers "
+           "exceeds the limit %(quota)s.")
+
+
+class HostRoutesExhausted(_Neutron, errors.BadRequest):
+    fmt = ("Unable to complete operation for %(subnet_id)s. The number of host routes exceeds "
+           "the limit %(quota)s.")
+
+
 class PortSecurityAndIPRequiredForSecurityGroups(_Neutron, errors.BadRequest):
     fmt = ("Port security must be enabled and port must have an IP address in order to use "
            "security groups.")

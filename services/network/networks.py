@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from overcast.context import RequestContext
-from services.network import attributes, ipam, views
+from services.network import attributes, ipam, subnet_rules, views
 from services.network import exceptions as exc
 from services.network import models as m
 from services.network import query as q
@@ -201,9 +201,7 @@ class NetworksMixin(ManagerBase):
             raise attributes.bad("cidr", f"'{cidr_text}' isn't a recommended CIDR, use "
                                          f"'{cidr}' instead")
         version = int(attrs.get("ip_version") or cidr.version)
-        if version != cidr.version:
-            raise exc.InvalidInput(error_message=f"Cidr {cidr} does not match ip_version "
-                                                 f"{version}")
+        subnet_rules.check_subnet(attrs, cidr=cidr, version=version)
         if cidr.prefixlen > cidr.max_prefixlen - 2:
             raise exc.InvalidInput(error_message=f"Cidr {cidr} is too small for a subnet")
         for other in net.subnets:
@@ -240,6 +238,8 @@ class NetworksMixin(ManagerBase):
             subnet = self.subnet(s, ctx, subnet_id)
             self.require_owner(ctx, subnet.project_id, "update_subnet")
             cidr = ipaddress.ip_network(subnet.cidr)
+            subnet_rules.check_subnet(attrs, cidr=cidr, version=subnet.ip_version,
+                                      current=subnet)
             gateway = attrs.get("gateway_ip", subnet.gateway_ip)
             if "gateway_ip" in attrs:
                 _check_gateway(gateway, cidr)
@@ -294,4 +294,4 @@ def _check_gateway(gateway: str | None, cidr: ipam.IPNetwork) -> None:
     """The gateway must be a host address of the subnet (Overcast does not route to a gateway
     outside it, which Neutron would allow)."""
     if gateway is not None and not ipam.is_host_address(gateway, cidr):
-        raise exc.InvalidInput(error_message=f"Gateway is not valid on subnet {cidr}")
+        raise exc.InvalidInput(error_message="Gateway is not valid on subnet")

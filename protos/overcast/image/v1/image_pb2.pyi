@@ -190,10 +190,14 @@ class UploadImageResponse(_message.Message):
     def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
 
 class DownloadImageRequest(_message.Message):
-    __slots__ = ("image_id",)
+    __slots__ = ("image_id", "offset", "length")
     IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
     image_id: str
-    def __init__(self, image_id: _Optional[str] = ...) -> None: ...
+    offset: int
+    length: int
+    def __init__(self, image_id: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class DownloadHeader(_message.Message):
     __slots__ = ("image", "has_data")

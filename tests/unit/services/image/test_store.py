@@ -68,3 +68,13 @@ async def test_file_store_cleans_interrupted_writes(tmp_path):
     assert list(store.tmp.iterdir()) == []
     with pytest.raises(errors.BadRequest):
         store.path("../escape")
+
+
+@pytest.mark.parametrize(("offset", "length"), [(0, 1), (999, 2), (5000, None), (255_999, 1),
+                                                (1000, 70_000)])
+async def test_open_reads_only_the_requested_bytes(any_store: ImageStore, offset, length):
+    data = bytes(range(256)) * 1000
+    await any_store.write("img", chunks_of(data, 1000))
+    got = b"".join([c async for c in any_store.open("img", chunk_size=4096, offset=offset,
+                                                    length=length)])
+    assert got == (data[offset:] if length is None else data[offset:offset + length])
