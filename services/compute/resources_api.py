@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from overcast import errors
+from overcast.errors import excerpt
 from overcast.rest.auth import AdminContext, Context
+from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
 from services.compute import validation as check
@@ -62,7 +64,7 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.post("/flavors")
     async def create_flavor(request: Request, ctx: AdminContext, mv: Version,
-                            payload: Any = Body(None)) -> dict:
+                            payload: JsonPayload) -> dict:
         body = check.body_of(payload, "flavor")
         flavor = {"name": check.name(body.get("name")), "id": body.get("id"),
                   "description": body.get("description")}
@@ -73,7 +75,7 @@ def build_router(*, conductor: Any) -> APIRouter:
                 value = 0
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
                 raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
-                                        f"Value: {value!r}. must be an integer >= {minimum}")
+                                        f"Value: {excerpt(value)}. must be an integer >= {minimum}")
             flavor[field.split(":")[-1]] = value
         flavor["is_public"] = bool(body.get("os-flavor-access:is_public", True))
         flavor["rxtx_factor"] = float(body.get("rxtx_factor", 1.0))
@@ -93,7 +95,7 @@ def build_router(*, conductor: Any) -> APIRouter:
         return {"keypairs": [{"keypair": views.keypair(k, mv, detail=False)} for k in items]}
 
     @router.post("/os-keypairs")
-    async def create_keypair(ctx: Context, mv: Version, payload: Any = Body(None)) -> Any:
+    async def create_keypair(ctx: Context, mv: Version, payload: JsonPayload) -> Any:
         body = check.body_of(payload, "keypair")
         name = check.name(body.get("name"))
         key_type = body.get("type", "ssh") if mv >= (2, 2) else "ssh"
@@ -160,7 +162,7 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.put("/os-quota-sets/{project_id}")
     async def update_quotas(project_id: str, ctx: AdminContext, mv: Version,
-                            payload: Any = Body(None)) -> dict:
+                            payload: JsonPayload) -> dict:
         body = dict(check.body_of(payload, "quota_set"))
         body.pop("force", None)
         limits = await conductor.update_quotas(ctx, project_id=project_id, values=body)
@@ -177,7 +179,7 @@ def build_router(*, conductor: Any) -> APIRouter:
         return {"server_groups": [views.server_group(g, mv) for g in items]}
 
     @router.post("/os-server-groups")
-    async def create_group(ctx: Context, mv: Version, payload: Any = Body(None)) -> dict:
+    async def create_group(ctx: Context, mv: Version, payload: JsonPayload) -> dict:
         body = check.body_of(payload, "server_group")
         name = check.name(body.get("name"))
         if mv >= (2, 64):

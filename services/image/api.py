@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from overcast import errors
 from overcast.rest.auth import Context
+from overcast.rest.limits import streaming_body
 from services.image import api_docs, api_parse
 from services.image.client import ImageClient
 
@@ -103,6 +104,7 @@ def build_router(client: ImageClient, *, prefix: str = "/image") -> APIRouter:
     # -- data --------------------------------------------------------------------------------
 
     @router.put("/v2/images/{image_id}/file", status_code=204)
+    @streaming_body  # image data, not an API document: bounded by image_size_cap instead
     async def upload_image(image_id: str, request: Request, ctx: Context) -> Response:
         kind = api_parse.media_type(request)
         if kind and kind != OCTET_STREAM:

@@ -5,10 +5,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from fastapi import Request
 
 from overcast import errors
+from overcast.rest.body import decode_json
 from services.image import fields
 
 PATCH_TYPES = {"application/openstack-images-v2.0-json-patch": 4,
@@ -32,10 +32,7 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise errors.BadRequest("Body expected in request.")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise errors.BadRequest("Malformed JSON in request body.") from None
+    return decode_json(raw)
 
 
 def _decode_pointer(pointer: Any) -> str:
