@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from overcast import errors
+from overcast.context import RequestContext
 from overcast.errors import excerpt
 from overcast.rest.auth import AdminContext, Context
 from overcast.rest.body import JsonPayload
@@ -28,6 +29,25 @@ def _quota_view(project_id: str, limits: dict, mv: tuple[int, int]) -> dict:
         for key in _REMOVED_IN_2_57:
             view.pop(key, None)
     return view
+
+
+def _policy_denied(rule: str) -> errors.Forbidden:
+    return errors.Forbidden(f"Policy doesn't allow {rule} to be performed.")
+
+
+def _keypair_owner(request: Request, ctx: RequestContext, mv: tuple[int, int],
+                   action: str) -> str | None:
+    """The ``?user_id=`` whose key pairs are meant (None: the caller's own).
+
+    As Nova: the parameter exists from 2.10 (earlier it is ignored); the policy
+    ``os-keypairs:<action>`` is "admin or the user itself", so a member naming another user
+    gets 403 rather than having the parameter silently dropped."""
+    user_id = request.query_params.get("user_id")
+    if mv < (2, 10) or user_id is None or user_id == ctx.user_id:
+        return None
+    if not ctx.is_admin:
+        raise _policy_denied(f"os_compute_api:os-keypairs:{action}")
+    return user_id
 
 
 def build_router(*, conductor: Any) -> APIRouter:
@@ -91,7 +111,8 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.get("/os-keypairs")
     async def list_keypairs(request: Request, ctx: Context, mv: Version) -> dict:
-        items = await conductor.list_keypairs(ctx, user_id=request.query_params.get("user_id"))
+        items = await conductor.list_keypairs(
+            ctx, user_id=_keypair_owner(request, ctx, mv, "index"))
         return {"keypairs": [{"keypair": views.keypair(k, mv, detail=False)} for k in items]}
 
     @router.post("/os-keypairs")
@@ -110,22 +131,27 @@ def build_router(*, conductor: Any) -> APIRouter:
     @router.get("/os-keypairs/{name}")
     async def show_keypair(request: Request, name: str, ctx: Context, mv: Version) -> dict:
         item = await conductor.get_keypair(ctx, name=name,
-                                           user_id=request.query_params.get("user_id"))
+                                           user_id=_keypair_owner(request, ctx, mv, "show"))
         return {"keypair": views.keypair(item, mv, detail=True)}
 
     @router.delete("/os-keypairs/{name}")
     async def delete_keypair(request: Request, name: str, ctx: Context, mv: Version
                              ) -> Response:
         await conductor.delete_keypair(ctx, name=name,
-                                       user_id=request.query_params.get("user_id"))
+                                       user_id=_keypair_owner(request, ctx, mv, "delete"))
         return Response(status_code=204 if mv >= (2, 2) else 202)
 
     # -- limits and quotas -------------------------------------------------------------
 
     @router.get("/limits")
     async def limits(request: Request, ctx: Context, mv: Version) -> dict:
-        project_id = request.query_params.get("tenant_id") if ctx.is_admin else None
-        quotas = await conductor.get_quotas(ctx, project_id=project_id or ctx.project_id)
+        project_id = ctx.project_id
+        if "tenant_id" in request.query_params:
+            # Nova's os_compute_api:limits:other_project is admin-only, even for one's own id.
+            if not ctx.is_admin:
+                raise _policy_denied("os_compute_api:limits:other_project")
+            project_id = request.query_params["tenant_id"] or project_id
+        quotas = await conductor.get_quotas(ctx, project_id=project_id)
         lim, used = quotas["limits"], quotas["usage"]
         absolute = {"maxTotalCores": lim["cores"], "maxTotalInstances": lim["instances"],
                     "maxTotalRAMSize": lim["ram"], "maxServerMeta": lim["metadata_items"],

@@ -181,6 +181,21 @@ class ConductorTwin:
                 "fingerprint": "aa:bb", "type": key_type, "user_id": ctx.user_id,
                 **({} if public_key else {"private_key": "-----BEGIN-----"})}
 
+    async def list_keypairs(self, ctx: RequestContext, *, user_id: str | None = None
+                            ) -> list[dict]:
+        self._record("list_keypairs", user_id=user_id)
+        return []
+
+    async def get_keypair(self, ctx: RequestContext, *, name: str,
+                          user_id: str | None = None) -> dict:
+        self._record("get_keypair", name=name, user_id=user_id)
+        return {"name": name, "public_key": "ssh-ed25519 AAAA", "fingerprint": "aa:bb",
+                "type": "ssh", "user_id": user_id or ctx.user_id}
+
+    async def delete_keypair(self, ctx: RequestContext, *, name: str,
+                             user_id: str | None = None) -> None:
+        self._record("delete_keypair", name=name, user_id=user_id)
+
     async def get_quotas(self, ctx: RequestContext, *, project_id: str) -> dict:
         self._record("get_quotas", project_id=project_id)
         limits = {"cores": 20, "instances": 10, "ram": 51200, "metadata_items": 128,
