@@ -55,8 +55,10 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
             raise errors.BadRequest(f"Image {image_id} could not be found.") from None
         if image.get("status") != "active":
             raise errors.BadRequest(f"Image {image_id} is not active.")
+        security_groups = check.security_groups(body.get("security_groups"))
         await network.validate_networks(ctx, project_id=ctx.project_id,
-                                        requested_networks=requested_networks)
+                                        requested_networks=requested_networks,
+                                        security_groups=list(security_groups))
         hints = check.scheduler_hints(payload)
         boot = BootRequest(
             name=name, flavor_id=flavor_id, image_ref=image_id,
@@ -69,7 +71,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
                                                     field="availability_zone"),
             networks=requested_networks if isinstance(requested_networks, str)
             else tuple(requested_networks),
-            security_groups=check.security_groups(body.get("security_groups")),
+            security_groups=security_groups,
             min_count=min_count, max_count=max_count,
             group_id=check.optional_string(hints.get("group"), field="group"),
             description=body.get("description"), tags=check.tags(body.get("tags")))

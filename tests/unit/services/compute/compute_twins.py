@@ -263,7 +263,9 @@ class NetworkTwin:
         self.refuse: Exception | None = None
 
     async def validate_networks(self, ctx: RequestContext, *, project_id: str,
-                                requested_networks: Any) -> None:
+                                requested_networks: Any,
+                                security_groups: list[str] | None = None) -> None:
         self.validated.append((project_id, requested_networks))
+        self.security_groups = security_groups
         if self.refuse is not None:
             raise self.refuse
