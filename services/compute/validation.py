@@ -12,6 +12,7 @@ from typing import Any
 
 from overcast import errors
 from overcast.errors import excerpt
+from overcast.rest import paging
 
 MAX_LIMIT = 1000  # Nova's default max_limit: the most items one list page holds
 
@@ -121,7 +122,9 @@ def _whole(value: Any, field: str) -> int:
 
 def page_limit(value: Any) -> int:
     """``?limit=``: 0 or more, clamped to ``MAX_LIMIT`` as Nova clamps it."""
-    return min(_whole(value, "limit"), MAX_LIMIT)
+    return paging.page_limit(value, maximum=MAX_LIMIT, invalid=lambda quoted: errors.BadRequest(
+        f"Invalid input for query parameters limit. Value: {quoted}. "
+        f"'{quoted}' does not match '^[0-9]*$'"))
 
 
 def count(value: Any, field: str) -> int:

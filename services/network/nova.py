@@ -171,7 +171,7 @@ class NovaMixin(PortsMixin):
         plan: list[_Request] = []
         for item in requested:
             if not isinstance(item, dict) or set(item) - _REQUEST_KEYS:
-                raise errors.BadRequest(f"Bad networks format: {item!r}")
+                raise errors.BadRequest(f"Bad networks format: {errors.excerpt(item)}")
             port_id = item.get("port") or item.get("port_id")
             net_id = item.get("uuid") or item.get("network_id")
             fixed_ip = item.get("fixed_ip") or item.get("address")
