@@ -35,8 +35,8 @@ def decode_json(raw: bytes) -> Any:
     except orjson.JSONDecodeError as error:
         reason = str(error)
         if _is_unicode_problem(reason):
-            raise MalformedJSON(f"The request body is not valid Unicode: {reason}.",
-                                reason=reason) from None
+            reason = f"not valid Unicode ({reason})"
+            raise MalformedJSON(f"The request body is {reason}.", reason=reason) from None
         raise MalformedJSON(f"Malformed JSON in request body: {reason}.",
                             reason=reason) from None
 

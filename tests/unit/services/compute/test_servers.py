@@ -294,3 +294,14 @@ async def test_an_unknown_action_is_named_only_by_an_excerpt(http):
                                json={"y" * 50_000: None})
     assert response.status_code in (400, 404)
     assert len(response.content) < 500
+
+
+async def test_a_security_group_that_is_not_the_projects_is_refused_before_the_conductor(
+        http, conductor, network):
+    network.refuse = errors.BadRequest("Security group nope not found.")
+    response = await http.post(SERVERS, headers=auth(),
+                               json=_boot(security_groups=[{"name": "nope"}]))
+    assert response.status_code == 400
+    assert response.json()["badRequest"]["message"] == "Security group nope not found."
+    assert network.security_groups == ["nope"]
+    assert conductor.asked("create_servers") == []
