@@ -36,13 +36,15 @@ def _policy_denied(rule: str) -> errors.Forbidden:
 
 
 def _keypair_owner(request: Request, ctx: RequestContext, mv: tuple[int, int],
-                   action: str) -> str | None:
-    """The ``?user_id=`` whose key pairs are meant (None: the caller's own).
+                   action: str, *, user_id: Any = None) -> str | None:
+    """The user whose key pairs are meant (None: the caller's own): ``?user_id=``, or the
+    body's ``user_id`` on create.
 
     As Nova: the parameter exists from 2.10 (earlier it is ignored); the policy
     ``os-keypairs:<action>`` is "admin or the user itself", so a member naming another user
     gets 403 rather than having the parameter silently dropped."""
-    user_id = request.query_params.get("user_id")
+    if user_id is None:
+        user_id = request.query_params.get("user_id")
     if mv < (2, 10) or user_id is None or user_id == ctx.user_id:
         return None
     if not ctx.is_admin:
@@ -116,14 +118,17 @@ def build_router(*, conductor: Any) -> APIRouter:
         return {"keypairs": [{"keypair": views.keypair(k, mv, detail=False)} for k in items]}
 
     @router.post("/os-keypairs")
-    async def create_keypair(ctx: Context, mv: Version, payload: JsonPayload) -> Any:
+    async def create_keypair(request: Request, ctx: Context, mv: Version,
+                             payload: JsonPayload) -> Any:
         body = check.body_of(payload, "keypair")
         name = check.name(body.get("name"))
+        owner = _keypair_owner(request, ctx, mv, "create", user_id=check.optional_string(
+            body.get("user_id"), field="user_id"))
         key_type = body.get("type", "ssh") if mv >= (2, 2) else "ssh"
         if key_type not in ("ssh", "x509"):
             raise errors.BadRequest("Invalid input for field/attribute type.")
         item = await conductor.create_keypair(ctx, name=name, public_key=body.get("public_key"),
-                                              key_type=key_type)
+                                              key_type=key_type, user_id=owner)
         view = views.keypair(item, mv, detail=False)
         view["user_id"] = item["user_id"]
         return FastJSONResponse({"keypair": view}, status_code=201 if mv >= (2, 2) else 200)

@@ -146,3 +146,23 @@ def test_limits_tenant_id_is_403_for_a_member_and_served_for_an_admin(admin, dem
                        headers=_headers(admin))
     assert served.status_code == 200
     assert served.json()["limits"]["absolute"]["maxTotalInstances"] >= 0
+
+
+def test_keypair_create_with_user_id_is_403_for_a_member_and_theirs_from_an_admin(admin, demo):
+    name = f"k-{uuid.uuid4().hex[:6]}"
+    body = {"keypair": {"name": name, "user_id": admin.current_user_id}}
+    version = {"OpenStack-API-Version": "compute 2.10"}
+    refused = httpx.post(_url(demo, "compute", "/os-keypairs"), json=body,
+                         headers=_headers(demo, **version))
+    assert refused.status_code == 403
+    assert admin.compute.find_keypair(name) is None
+    body["keypair"]["user_id"] = demo.current_user_id
+    made = httpx.post(_url(admin, "compute", "/os-keypairs"), json=body,
+                      headers=_headers(admin, **version))
+    assert made.status_code == 201, made.text
+    try:
+        assert made.json()["keypair"]["user_id"] == demo.current_user_id
+        assert demo.compute.find_keypair(name) is not None
+        assert admin.compute.find_keypair(name) is None
+    finally:
+        demo.compute.delete_keypair(name)

@@ -175,10 +175,12 @@ class ConductorTwin:
         self._record("delete_flavor", flavor_id=flavor_id)
 
     async def create_keypair(self, ctx: RequestContext, *, name: str,
-                             public_key: str | None, key_type: str) -> dict:
-        self._record("create_keypair", name=name, public_key=public_key, key_type=key_type)
+                             public_key: str | None, key_type: str,
+                             user_id: str | None = None) -> dict:
+        self._record("create_keypair", name=name, public_key=public_key, key_type=key_type,
+                     user_id=user_id)
         return {"name": name, "public_key": public_key or "ssh-ed25519 AAAA",
-                "fingerprint": "aa:bb", "type": key_type, "user_id": ctx.user_id,
+                "fingerprint": "aa:bb", "type": key_type, "user_id": user_id or ctx.user_id,
                 **({} if public_key else {"private_key": "-----BEGIN-----"})}
 
     async def list_keypairs(self, ctx: RequestContext, *, user_id: str | None = None

@@ -150,3 +150,20 @@ async def test_server_group_policies_must_be_one(http):
     response = await http.post(f"{V21}/os-server-groups", headers=auth(), json={
         "server_group": {"name": "g", "policies": ["affinity", "anti-affinity"]}})
     assert response.status_code == 400
+
+
+async def test_keypair_create_for_another_user_is_403_for_a_member(http, conductor):
+    response = await http.post(f"{V21}/os-keypairs", headers=auth(version="2.10"),
+                               json={"keypair": {"name": "k", "user_id": "u-other"}})
+    assert response.status_code == 403
+    assert response.json()["forbidden"]["message"] == (
+        "Policy doesn't allow os_compute_api:os-keypairs:create to be performed.")
+    assert conductor.asked("create_keypair") == []
+
+
+async def test_keypair_create_for_another_user_by_an_admin_is_theirs(http, conductor):
+    response = await http.post(f"{V21}/os-keypairs", headers=auth("admin", version="2.10"),
+                               json={"keypair": {"name": "k", "user_id": "u-other"}})
+    assert response.status_code == 201
+    assert response.json()["keypair"]["user_id"] == "u-other"
+    assert conductor.asked("create_keypair")[-1]["user_id"] == "u-other"
