@@ -1,6 +1,8 @@
 """Domain errors. Services raise these; each edge (REST, AMQP, gRPC) maps them to its own form."""
 from __future__ import annotations
 
+EXCERPT_CHARS = 40  # the most of a caller's input an error message quotes
+
 
 class OvercastError(Exception):
     """Base of errors that the caller caused or should expect; not logged as crashes."""
@@ -12,6 +14,16 @@ class OvercastError(Exception):
         super().__init__(message or self.__class__.__doc__ or self.title)
         self.message = message or (self.__class__.__doc__ or self.title).strip()
         self.details = details
+
+
+def excerpt(value: object, *, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` as an error message quotes it: its repr for a non-string, cut to ``limit``
+    characters with "..." so a huge input never comes back whole (a 32 MB name would
+    otherwise give a 32 MB error). Unencodable characters are escaped, not passed on."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BadRequest(OvercastError):

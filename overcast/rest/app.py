@@ -1,5 +1,6 @@
 """The FastAPI application every REST edge starts from: JSON by default, OpenStack-shaped
-errors, a request id on every response and the token validator the routes check against."""
+errors, a request id on every response, a size limit on request bodies and the token validator
+the routes check against."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
@@ -9,15 +10,21 @@ from overcast import context
 from overcast.context import new_request_id
 from overcast.rest import errors
 from overcast.rest.auth import TokenValidator
+from overcast.rest.limits import MAX_REQUEST_BODY_BYTES, RequestBodyLimit
 from overcast.rest.responses import FastJSONResponse
 
 
-def rest_app(*, authenticator: TokenValidator, title: str = "Overcast") -> FastAPI:
-    """An app with no routes yet whose ``Context`` dependencies ask ``authenticator``."""
+def rest_app(*, authenticator: TokenValidator, title: str = "Overcast",
+             max_request_body_bytes: int = MAX_REQUEST_BODY_BYTES) -> FastAPI:
+    """An app with no routes yet whose ``Context`` dependencies ask ``authenticator``.
+
+    A request body over ``max_request_body_bytes`` gets 413, without being buffered, except
+    on routes marked ``overcast.rest.limits.streaming_body`` (``RequestBodyLimit``)."""
     app = FastAPI(title=title, default_response_class=FastJSONResponse,
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.authenticator = authenticator
     errors.install(app)
+    app.add_middleware(RequestBodyLimit, max_bytes=max_request_body_bytes)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: RequestResponseEndpoint) -> Response:

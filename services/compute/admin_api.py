@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 
 from overcast import errors
 from overcast.context import RequestContext
+from overcast.errors import excerpt
 from overcast.rest.auth import AdminContext, Context
+from overcast.rest.body import JsonPayload
 from overcast.rest.routing import JSONRoute
 from services.compute.microversion import Version
 
@@ -42,7 +44,7 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.put("/os-services/{service_id}")
     async def update_service(service_id: str, ctx: AdminContext, mv: Version,
-                             payload: Any = Body(None)) -> dict:
+                             payload: JsonPayload) -> dict:
         if not isinstance(payload, dict):
             raise errors.BadRequest("Invalid input: the body must be an object")
         if service_id in ("enable", "disable", "disable-log-reason", "force-down"):
@@ -114,7 +116,8 @@ def build_router(*, conductor: Any) -> APIRouter:
         for node in await _nodes(ctx, request):
             if hypervisor_id in (node["id"], node["host"]):
                 return {"hypervisor": _hypervisor(node, mv, detail=True)}
-        raise errors.NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.")
+        raise errors.NotFound(f"Hypervisor with ID '{excerpt(hypervisor_id)}' could not be "
+                             "found.")
 
     @router.get("/os-migrations")
     async def list_migrations(request: Request, ctx: AdminContext, mv: Version) -> dict:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from overcast import errors
+from overcast.errors import excerpt
 from overcast.rest.routing import add_response_header
 
 MIN_VERSION = (2, 1)
@@ -44,12 +45,12 @@ def negotiate(request: Request) -> tuple[int, int]:
     else:
         match = _VERSION.match(value)
         if match is None:
-            raise errors.BadRequest(f"API Version String {value} is of invalid format. "
+            raise errors.BadRequest(f"API Version String {excerpt(value)} is of invalid format. "
                                     "Must be of format MajorNum.MinorNum.")
         version = (int(match.group(1)), int(match.group(2)))
         if not MIN_VERSION <= version <= MAX_VERSION:
             raise VersionNotAcceptable(
-                f"Version {value} is not supported by the API. Minimum is "
+                f"Version {excerpt(value)} is not supported by the API. Minimum is "
                 f"{text(MIN_VERSION)} and maximum is {text(MAX_VERSION)}.")
     request.state.microversion = version
     add_response_header(request, "OpenStack-API-Version", f"compute {text(version)}")

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from overcast import errors
+from overcast.context import RequestContext
+from overcast.errors import excerpt
 from overcast.rest.auth import AdminContext, Context
+from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
 from services.compute import validation as check
@@ -26,6 +29,27 @@ def _quota_view(project_id: str, limits: dict, mv: tuple[int, int]) -> dict:
         for key in _REMOVED_IN_2_57:
             view.pop(key, None)
     return view
+
+
+def _policy_denied(rule: str) -> errors.Forbidden:
+    return errors.Forbidden(f"Policy doesn't allow {rule} to be performed.")
+
+
+def _keypair_owner(request: Request, ctx: RequestContext, mv: tuple[int, int],
+                   action: str, *, user_id: Any = None) -> str | None:
+    """The user whose key pairs are meant (None: the caller's own): ``?user_id=``, or the
+    body's ``user_id`` on create.
+
+    As Nova: the parameter exists from 2.10 (earlier it is ignored); the policy
+    ``os-keypairs:<action>`` is "admin or the user itself", so a member naming another user
+    gets 403 rather than having the parameter silently dropped."""
+    if user_id is None:
+        user_id = request.query_params.get("user_id")
+    if mv < (2, 10) or user_id is None or user_id == ctx.user_id:
+        return None
+    if not ctx.is_admin:
+        raise _policy_denied(f"os_compute_api:os-keypairs:{action}")
+    return user_id
 
 
 def build_router(*, conductor: Any) -> APIRouter:
@@ -62,7 +86,7 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.post("/flavors")
     async def create_flavor(request: Request, ctx: AdminContext, mv: Version,
-                            payload: Any = Body(None)) -> dict:
+                            payload: JsonPayload) -> dict:
         body = check.body_of(payload, "flavor")
         flavor = {"name": check.name(body.get("name")), "id": body.get("id"),
                   "description": body.get("description")}
@@ -73,7 +97,7 @@ def build_router(*, conductor: Any) -> APIRouter:
                 value = 0
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
                 raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
-                                        f"Value: {value!r}. must be an integer >= {minimum}")
+                                        f"Value: {excerpt(value)}. must be an integer >= {minimum}")
             flavor[field.split(":")[-1]] = value
         flavor["is_public"] = bool(body.get("os-flavor-access:is_public", True))
         flavor["rxtx_factor"] = float(body.get("rxtx_factor", 1.0))
@@ -89,18 +113,22 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.get("/os-keypairs")
     async def list_keypairs(request: Request, ctx: Context, mv: Version) -> dict:
-        items = await conductor.list_keypairs(ctx, user_id=request.query_params.get("user_id"))
+        items = await conductor.list_keypairs(
+            ctx, user_id=_keypair_owner(request, ctx, mv, "index"))
         return {"keypairs": [{"keypair": views.keypair(k, mv, detail=False)} for k in items]}
 
     @router.post("/os-keypairs")
-    async def create_keypair(ctx: Context, mv: Version, payload: Any = Body(None)) -> Any:
+    async def create_keypair(request: Request, ctx: Context, mv: Version,
+                             payload: JsonPayload) -> Any:
         body = check.body_of(payload, "keypair")
         name = check.name(body.get("name"))
+        owner = _keypair_owner(request, ctx, mv, "create", user_id=check.optional_string(
+            body.get("user_id"), field="user_id"))
         key_type = body.get("type", "ssh") if mv >= (2, 2) else "ssh"
         if key_type not in ("ssh", "x509"):
             raise errors.BadRequest("Invalid input for field/attribute type.")
         item = await conductor.create_keypair(ctx, name=name, public_key=body.get("public_key"),
-                                              key_type=key_type)
+                                              key_type=key_type, user_id=owner)
         view = views.keypair(item, mv, detail=False)
         view["user_id"] = item["user_id"]
         return FastJSONResponse({"keypair": view}, status_code=201 if mv >= (2, 2) else 200)
@@ -108,22 +136,27 @@ def build_router(*, conductor: Any) -> APIRouter:
     @router.get("/os-keypairs/{name}")
     async def show_keypair(request: Request, name: str, ctx: Context, mv: Version) -> dict:
         item = await conductor.get_keypair(ctx, name=name,
-                                           user_id=request.query_params.get("user_id"))
+                                           user_id=_keypair_owner(request, ctx, mv, "show"))
         return {"keypair": views.keypair(item, mv, detail=True)}
 
     @router.delete("/os-keypairs/{name}")
     async def delete_keypair(request: Request, name: str, ctx: Context, mv: Version
                              ) -> Response:
         await conductor.delete_keypair(ctx, name=name,
-                                       user_id=request.query_params.get("user_id"))
+                                       user_id=_keypair_owner(request, ctx, mv, "delete"))
         return Response(status_code=204 if mv >= (2, 2) else 202)
 
     # -- limits and quotas -------------------------------------------------------------
 
     @router.get("/limits")
     async def limits(request: Request, ctx: Context, mv: Version) -> dict:
-        project_id = request.query_params.get("tenant_id") if ctx.is_admin else None
-        quotas = await conductor.get_quotas(ctx, project_id=project_id or ctx.project_id)
+        project_id = ctx.project_id
+        if "tenant_id" in request.query_params:
+            # Nova's os_compute_api:limits:other_project is admin-only, even for one's own id.
+            if not ctx.is_admin:
+                raise _policy_denied("os_compute_api:limits:other_project")
+            project_id = request.query_params["tenant_id"] or project_id
+        quotas = await conductor.get_quotas(ctx, project_id=project_id)
         lim, used = quotas["limits"], quotas["usage"]
         absolute = {"maxTotalCores": lim["cores"], "maxTotalInstances": lim["instances"],
                     "maxTotalRAMSize": lim["ram"], "maxServerMeta": lim["metadata_items"],
@@ -160,7 +193,7 @@ def build_router(*, conductor: Any) -> APIRouter:
 
     @router.put("/os-quota-sets/{project_id}")
     async def update_quotas(project_id: str, ctx: AdminContext, mv: Version,
-                            payload: Any = Body(None)) -> dict:
+                            payload: JsonPayload) -> dict:
         body = dict(check.body_of(payload, "quota_set"))
         body.pop("force", None)
         limits = await conductor.update_quotas(ctx, project_id=project_id, values=body)
@@ -177,7 +210,7 @@ def build_router(*, conductor: Any) -> APIRouter:
         return {"server_groups": [views.server_group(g, mv) for g in items]}
 
     @router.post("/os-server-groups")
-    async def create_group(ctx: Context, mv: Version, payload: Any = Body(None)) -> dict:
+    async def create_group(ctx: Context, mv: Version, payload: JsonPayload) -> dict:
         body = check.body_of(payload, "server_group")
         name = check.name(body.get("name"))
         if mv >= (2, 64):

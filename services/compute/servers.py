@@ -4,11 +4,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from overcast import errors
 from overcast.context import RequestContext
+from overcast.errors import excerpt
 from overcast.rest.auth import Context
+from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
 from services.compute import validation as check
@@ -27,7 +29,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     def _require_uuid(server_id: str) -> None:
         if not check.is_uuid(server_id):
-            raise errors.NotFound(f"Instance {server_id} could not be found.")
+            raise errors.NotFound(f"Instance {excerpt(server_id)} could not be found.")
 
     async def _server(ctx: RequestContext, server_id: str) -> dict:
         _require_uuid(server_id)
@@ -35,7 +37,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.post("/servers", status_code=202)
     async def create_server(request: Request, ctx: Context, mv: Version,
-                            payload: Any = Body(None)) -> Any:
+                            payload: JsonPayload) -> Any:
         body = check.body_of(payload, "server")
         name = check.name(body.get("name"))
         image_id = check.ref_id(body.get("imageRef"), field="imageRef")
@@ -53,8 +55,10 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
             raise errors.BadRequest(f"Image {image_id} could not be found.") from None
         if image.get("status") != "active":
             raise errors.BadRequest(f"Image {image_id} is not active.")
+        security_groups = check.security_groups(body.get("security_groups"))
         await network.validate_networks(ctx, project_id=ctx.project_id,
-                                        requested_networks=requested_networks)
+                                        requested_networks=requested_networks,
+                                        security_groups=list(security_groups))
         hints = check.scheduler_hints(payload)
         boot = BootRequest(
             name=name, flavor_id=flavor_id, image_ref=image_id,
@@ -67,7 +71,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
                                                     field="availability_zone"),
             networks=requested_networks if isinstance(requested_networks, str)
             else tuple(requested_networks),
-            security_groups=check.security_groups(body.get("security_groups")),
+            security_groups=security_groups,
             min_count=min_count, max_count=max_count,
             group_id=check.optional_string(hints.get("group"), field="group"),
             description=body.get("description"), tags=check.tags(body.get("tags")))
@@ -116,7 +120,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.put("/servers/{server_id}")
     async def update_server(request: Request, server_id: str, ctx: Context, mv: Version,
-                            payload: Any = Body(None)) -> dict:
+                            payload: JsonPayload) -> dict:
         body = check.body_of(payload, "server")
         changes = {}
         if "name" in body:
@@ -128,7 +132,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
                                "OS-DCF:diskConfig", "hostname"}
         if unknown:
             raise errors.BadRequest(f"Invalid input for field/attribute server. Additional "
-                                    f"properties are not allowed ({sorted(unknown)})")
+                                    f"properties are not allowed ({excerpt(sorted(unknown))})")
         _require_uuid(server_id)
         inst = await conductor.update_server(ctx, instance_id=server_id, changes=changes)
         return {"server": views.server(inst, _base(request), mv, ctx)}
@@ -141,7 +145,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.post("/servers/{server_id}/action", status_code=202)
     async def server_action(server_id: str, ctx: Context, mv: Version,
-                            payload: Any = Body(None)) -> Any:
+                            payload: JsonPayload) -> Any:
         if not isinstance(payload, dict) or len(payload) != 1:
             raise errors.BadRequest("There is no such action: the body must name one action")
         (action, args), = payload.items()
@@ -169,7 +173,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
             if mv < (2, 14):
                 return {"adminPass": secrets.token_urlsafe(9)}
         else:
-            raise errors.BadRequest(f"There is no such action: {action}")
+            raise errors.BadRequest(f"There is no such action: {excerpt(action)}")
         return Response(status_code=202)
 
     # -- metadata ------------------------------------------------------------------------
@@ -180,7 +184,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.post("/servers/{server_id}/metadata")
     async def update_metadata(server_id: str, ctx: Context, mv: Version,
-                              payload: Any = Body(None)) -> dict:
+                              payload: JsonPayload) -> dict:
         body = check.metadata(check.body_of(payload, "metadata"))
         _require_uuid(server_id)
         return {"metadata": await conductor.set_metadata(
@@ -188,7 +192,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.put("/servers/{server_id}/metadata")
     async def replace_metadata(server_id: str, ctx: Context, mv: Version,
-                               payload: Any = Body(None)) -> dict:
+                               payload: JsonPayload) -> dict:
         body = check.metadata(check.body_of(payload, "metadata"))
         _require_uuid(server_id)
         return {"metadata": await conductor.set_metadata(
@@ -203,7 +207,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
 
     @router.put("/servers/{server_id}/metadata/{key}")
     async def set_metadata_item(server_id: str, key: str, ctx: Context, mv: Version,
-                                payload: Any = Body(None)) -> dict:
+                                payload: JsonPayload) -> dict:
         item = check.metadata(check.body_of(payload, "meta"))
         if list(item) != [key]:
             raise errors.BadRequest("Request body and URI mismatch")

@@ -1,4 +1,8 @@
-"""Checks on request bodies, with Nova's wording for what is wrong."""
+"""Checks on request bodies, with Nova's wording for what is wrong.
+
+Messages quote a caller's value only as ``errors.excerpt`` cuts it, so a huge input never
+comes back whole. Invalid Unicode (a lone surrogate) never gets here: the edge's JSON decoding
+(``overcast.rest.body``) refuses it for every API."""
 from __future__ import annotations
 
 import base64
@@ -7,6 +11,8 @@ import uuid
 from typing import Any
 
 from overcast import errors
+from overcast.errors import excerpt
+from overcast.rest import paging
 
 MAX_LIMIT = 1000  # Nova's default max_limit: the most items one list page holds
 
@@ -14,34 +20,25 @@ MAX_LIMIT = 1000  # Nova's default max_limit: the most items one list page holds
 def body_of(payload: Any, key: str) -> dict:
     if not isinstance(payload, dict) or not isinstance(payload.get(key), dict):
         raise errors.BadRequest(f"Invalid input for field/attribute {key}. "
-                                f"Value: {payload!r}. '{key}' is a required property")
+                                f"Value: {excerpt(payload)}. '{key}' is a required property")
     return payload[key]
 
 
+MAX_REF_LENGTH = 1024  # an id or URL; longer is no reference this cloud made
 MAX_COUNT = 2**31 - 1  # the largest count a database integer holds
 
 
-def _is_text(value: Any) -> bool:
-    """A string that is valid Unicode text (JSON lets a lone surrogate such as \\ud800 in)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def name(value: Any, *, field: str = "name", max_len: int = 255) -> str:
-    if not _is_text(value) or not value.strip():
+    if not isinstance(value, str) or not value.strip():
         raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
-                                f"Value: {value!r}. must be a non-empty string")
+                                f"Value: {excerpt(value)}. must be a non-empty string")
     if len(value) > max_len:
         raise errors.BadRequest(f"Invalid input for field/attribute {field}. Value: "
-                                f"{value[:20]}... is too long (maximum {max_len} characters)")
+                                f"{excerpt(value)} is too long (maximum {max_len} characters)")
     if value != value.strip():
-        raise errors.BadRequest(f"Invalid input for field/attribute {field}. Value: {value!r}."
-                                " leading or trailing whitespace is not allowed")
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. Value: "
+                                f"{excerpt(value)}. leading or trailing whitespace is not "
+                                "allowed")
     return value
 
 
@@ -55,8 +52,8 @@ def is_uuid(value: Any) -> bool:
 
 def ref_id(value: Any, *, field: str) -> str:
     """The id at the end of an id-or-URL reference (``imageRef``, ``flavorRef``)."""
-    if not (_is_text(value) or (isinstance(value, int) and not isinstance(value, bool))) \
-            or str(value) == "":
+    if not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))) \
+            or not 0 < len(str(value)) <= MAX_REF_LENGTH:
         raise errors.BadRequest(f"Invalid {field} provided.")
     return str(value).rstrip("/").rsplit("/", 1)[-1]
 
@@ -71,7 +68,7 @@ def metadata(value: Any) -> dict[str, str]:
         if not isinstance(key, str) or not 1 <= len(key) <= 255:
             raise errors.BadRequest("Invalid metadata key: keys must be 1-255 characters")
         if not isinstance(item, str) or len(item) > 255:
-            raise errors.BadRequest(f"Invalid metadata value for {key}: "
+            raise errors.BadRequest(f"Invalid metadata value for {excerpt(key)}: "
                                     "values must be strings of at most 255 characters")
     return dict(value)
 
@@ -92,7 +89,7 @@ def networks(value: Any) -> str | list[dict]:
         for key in ("uuid", "port"):
             if item.get(key) and not is_uuid(item[key]):
                 raise errors.BadRequest(f"Bad networks format: network uuid is not in "
-                                        f"proper format ({item[key]})")
+                                        f"proper format ({excerpt(item[key])})")
         result.append({k: item[k] for k in ("uuid", "port", "fixed_ip") if item.get(k)})
     return result
 
@@ -125,7 +122,9 @@ def _whole(value: Any, field: str) -> int:
 
 def page_limit(value: Any) -> int:
     """``?limit=``: 0 or more, clamped to ``MAX_LIMIT`` as Nova clamps it."""
-    return min(_whole(value, "limit"), MAX_LIMIT)
+    return paging.page_limit(value, maximum=MAX_LIMIT, invalid=lambda quoted: errors.BadRequest(
+        f"Invalid input for query parameters limit. Value: {quoted}. "
+        f"'{quoted}' does not match '^[0-9]*$'"))
 
 
 def count(value: Any, field: str) -> int:
@@ -159,7 +158,8 @@ def tags(value: Any) -> tuple[str, ...]:
                                 "Value must be a list of at most 50 tags")
     for tag in value:
         if not isinstance(tag, str) or not 1 <= len(tag) <= 60 or "/" in tag or "," in tag:
-            raise errors.BadRequest(f"Invalid input for field/attribute tags. Value: {tag!r}. "
+            raise errors.BadRequest(f"Invalid input for field/attribute tags. Value: "
+                                    f"{excerpt(tag)}. "
                                     "Tags are 1-60 characters without '/' or ','")
     return tuple(value)
 

@@ -144,7 +144,8 @@ class ComputeResources:
     # -- key pairs ---------------------------------------------------------------------
 
     def create_keypair(self, ctx: RequestContext, *, name: str, public_key: str | None,
-                       key_type: str = "ssh") -> dict:
+                       key_type: str = "ssh", user_id: str | None = None) -> dict:
+        owner = user_id if (user_id and ctx.is_admin) else ctx.user_id
         if not _KEYPAIR_NAME.match(name or ""):
             raise errors.BadRequest("Keypair name contains unsafe characters or is too long")
         private_key = None
@@ -158,15 +159,15 @@ class ComputeResources:
                     "Keypair data is invalid: failed to parse the key") from None
         with self.db.session() as session:
             exists = session.scalar(select(KeyPair).where(
-                KeyPair.user_id == ctx.user_id, KeyPair.name == name))
+                KeyPair.user_id == owner, KeyPair.name == name))
             if exists is not None:
                 raise errors.Conflict(f"Key pair '{name}' already exists.")
             count = session.scalar(select(func.count()).select_from(KeyPair).where(
-                KeyPair.user_id == ctx.user_id))
+                KeyPair.user_id == owner))
             limit = self.quota_limits(ctx.project_id or "")["key_pairs"]
             if limit >= 0 and count >= limit:
                 raise errors.QuotaExceeded("Quota exceeded, too many key pairs.")
-            record = KeyPair(name=name, user_id=ctx.user_id, public_key=public_key,
+            record = KeyPair(name=name, user_id=owner, public_key=public_key,
                              fingerprint=_fingerprint(public_key), type=key_type)
             session.add(record)
             session.flush()

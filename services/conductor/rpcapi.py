@@ -1,8 +1,9 @@
 """The conductor's AMQP contract; the API, the scheduler and compute agents import only this.
 
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
-list_migrations. The request of create_servers is a ``BootRequest`` (its wire form is the
-JSON object the 1.0 dict was, so the version stays).
+list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only when given).
+The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
+dict was, so the version stays).
 """
 from __future__ import annotations
 
@@ -116,10 +117,15 @@ class ConductorAPI(RpcClient):
     async def create_keypair(
             self, ctx: RequestContext, *, name: str,
             public_key: str | None,
-            key_type: str = "ssh"
+            key_type: str = "ssh",
+            user_id: str | None = None
     ) -> dict:
-        return await self.call(ctx, "create_keypair", name=name, public_key=public_key,
-                               key_type=key_type)
+        """A key pair for the caller, or (an admin's call) for ``user_id``."""
+        if user_id is None:
+            return await self.call(ctx, "create_keypair", name=name, public_key=public_key,
+                                   key_type=key_type)
+        return await self.call(ctx, "create_keypair", version="1.2", name=name,
+                               public_key=public_key, key_type=key_type, user_id=user_id)
 
     async def list_keypairs(
             self, ctx: RequestContext, *, user_id: str | None = None

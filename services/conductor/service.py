@@ -228,11 +228,11 @@ class ConductorService(Service):
         _require_admin(ctx)
         self.resources.delete_flavor(ctx, flavor_id)
 
-    @rpc()
+    @rpc(version="1.2")
     async def create_keypair(self, ctx: RequestContext, *, name: str, public_key: str | None,
-                             key_type: str = "ssh") -> dict:
+                             key_type: str = "ssh", user_id: str | None = None) -> dict:
         return self.resources.create_keypair(ctx, name=name, public_key=public_key,
-                                             key_type=key_type)
+                                             key_type=key_type, user_id=user_id)
 
     @rpc()
     async def list_keypairs(self, ctx: RequestContext, *, user_id: str | None = None

@@ -3,25 +3,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Request
 
 from overcast.context import RequestContext
 from overcast.errors import BadRequest, Forbidden
+from overcast.rest.body import decode_json
 from services.identity.views import identity_url
 
 POLICY_DENIED = "You are not authorized to perform the requested action."
 
 
 async def json_body(request: Request) -> Any:
-    """The request's JSON document; ``BadRequest`` when it is missing or malformed."""
+    """The request's JSON document; ``BadRequest`` when it is missing, malformed or not
+    valid Unicode."""
     raw = await request.body()
     if not raw.strip():
         raise BadRequest("The request body is empty; a JSON document is required.")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The request body is not valid JSON.") from None
+    return decode_json(raw)
 
 
 JsonBody = Annotated[Any, Depends(json_body)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from overcast.errors import BadRequest
+from overcast.errors import BadRequest, excerpt
 
 # Keystone's limits: project and domain names 64 characters, role and user names 255
 # (the SQL column), ids 64.
@@ -79,7 +79,7 @@ def tags(data: dict[str, Any]) -> list[str] | None:
         raise _invalid("tags", "must be a list of at most 80 unique strings")
     for tag in value:
         if not isinstance(tag, str) or not 0 < len(tag) <= 255 or "/" in tag or "," in tag:
-            raise _invalid("tags", f"bad tag {tag!r}")
+            raise _invalid("tags", f"bad tag {excerpt(tag)}")
     return value
 
 

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from overcast import errors
+from overcast.errors import excerpt
 from overcast.rest.auth import Context
 from overcast.rest.errors import error_response
+from overcast.rest.limits import streaming_body
 from services.image import api_docs, api_parse, ranges
 from services.image.client import ImageClient
 
@@ -105,6 +107,7 @@ def build_router(client: ImageClient, *, prefix: str = "/image") -> APIRouter:
     # -- data --------------------------------------------------------------------------------
 
     @router.put("/v2/images/{image_id}/file", status_code=204)
+    @streaming_body  # image data, not an API document: bounded by image_size_cap instead
     async def upload_image(image_id: str, request: Request, ctx: Context) -> Response:
         kind = api_parse.media_type(request)
         if kind and kind != OCTET_STREAM:
@@ -190,7 +193,7 @@ def build_router(client: ImageClient, *, prefix: str = "/image") -> APIRouter:
         if not isinstance(body, dict) or "status" not in body:
             raise errors.BadRequest("Status not specified")
         if not isinstance(body["status"], str):
-            raise errors.BadRequest(f"Invalid status: {body['status']!r}")
+            raise errors.BadRequest(f"Invalid status: {excerpt(body['status'])}")
         return await client.update_member(ctx, image_id, member_id, body["status"])
 
     @router.delete("/v2/images/{image_id}/members/{member_id}", status_code=204)

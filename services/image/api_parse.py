@@ -5,10 +5,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from fastapi import Request
 
 from overcast import errors
+from overcast.errors import excerpt
+from overcast.rest import paging
+from overcast.rest.body import decode_json
 from services.image import fields
 
 PATCH_TYPES = {"application/openstack-images-v2.0-json-patch": 4,
@@ -32,23 +34,21 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise errors.BadRequest("Body expected in request.")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise errors.BadRequest("Malformed JSON in request body.") from None
+    return decode_json(raw)
 
 
 def _decode_pointer(pointer: Any) -> str:
     """The attribute a JSON pointer names; only one level, as Glance allows."""
     if not isinstance(pointer, str) or not pointer.startswith("/"):
-        raise errors.BadRequest(f"Pointer `{pointer}` does not start with \"/\".")
+        raise errors.BadRequest(f"Pointer `{excerpt(pointer)}` does not start with \"/\".")
     if re.search("~[^01]", pointer) or pointer.endswith("~"):
-        raise errors.BadRequest(
-            f"Pointer `{pointer}` contains \"~\" not part of a recognized escape sequence.")
+        raise errors.BadRequest(f"Pointer `{excerpt(pointer)}` contains \"~\" not part of a "
+                                "recognized escape sequence.")
     parts = [p.replace("~1", "/").replace("~0", "~").strip()
              for p in pointer[1:].split("/")]
     if len(parts) != 1 or not parts[0]:
-        raise errors.BadRequest(f"Invalid JSON pointer for this resource: '{pointer}'")
+        raise errors.BadRequest(
+            f"Invalid JSON pointer for this resource: '{excerpt(pointer)}'")
     return parts[0]
 
 
@@ -64,8 +64,8 @@ def patch_changes(request: Request, body: Any) -> list[dict[str, Any]]:
         if draft == 10:
             op = raw.get("op")
             if op not in _OPS:
-                raise errors.BadRequest(f"Invalid operation: `{op}`. It must be one of the "
-                                        f"following: {', '.join(_OPS)}.")
+                raise errors.BadRequest(f"Invalid operation: `{excerpt(op)}`. It must be one of "
+                                        f"the following: {', '.join(_OPS)}.")
             if "path" not in raw:
                 raise errors.BadRequest("Unable to find 'path' in JSON Schema change")
             path = raw["path"]
@@ -112,7 +112,7 @@ def _bool(name: str, value: str) -> bool:
         return True
     if lowered in ("false", "0", "no", "off"):
         return False
-    raise errors.BadRequest(f"Invalid value for '{name}': {value!r} is not a boolean.")
+    raise errors.BadRequest(f"Invalid value for '{name}': {excerpt(value)} is not a boolean.")
 
 
 def _int(name: str, value: str) -> int:
@@ -130,10 +130,10 @@ def list_query(params: Sequence[tuple[str, str]]) -> dict[str, Any]:
     tags = []
     for key, value in params:
         if key == "limit":
-            limit = _int("limit", value)
-            if limit < 0:
-                raise errors.BadRequest("limit param must be positive")
-            limit = min(limit, fields.MAX_LIMIT)
+            limit = paging.page_limit(
+                value, maximum=fields.MAX_LIMIT,
+                invalid=lambda _: errors.BadRequest("limit param must be an integer"),
+                negative=lambda _: errors.BadRequest("limit param must be positive"))
         elif key == "marker":
             marker = value
         elif key == "tag":

@@ -18,6 +18,7 @@ import grpc
 
 from overcast import errors
 from overcast.context import RequestContext
+from overcast.errors import excerpt
 from overcast.grpc import channel, metadata_for
 from overcast.grpc.client import as_domain_error
 from protos.overcast.image.v1 import image_pb2 as pb
@@ -211,7 +212,7 @@ class ImageClient:
                             status: str) -> dict:
         """Set the membership's status: pending, accepted or rejected."""
         if status not in ("pending", "accepted", "rejected"):
-            raise errors.BadRequest(f"Incorrect request: invalid member status {status!r}")
+            raise errors.BadRequest(f"Incorrect request: invalid member status {excerpt(status)}")
         response = await self.stub.UpdateMember(pb.UpdateMemberRequest(
             image_id=image_id, member_id=member_id,
             status=convert.member_status_to_proto(status)), **self._kw(ctx))

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from overcast import errors
+from overcast.errors import excerpt
 
 MAX_LIMIT = 1000  # Glance's default api_limit_max: the most images one list page holds
 
@@ -63,7 +64,7 @@ def check_attribute_name(name: str, *, creating: bool = False) -> None:
 
 def _int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise errors.BadRequest(f"Invalid value for '{name}': {value!r} is not an integer.")
+        raise errors.BadRequest(f"Invalid value for '{name}': {excerpt(value)} is not an integer.")
     if value < 0:
         raise errors.BadRequest(f"Invalid value for '{name}': must be 0 or more.")
     if value > 2**31 - 1:
@@ -73,7 +74,7 @@ def _int(name: str, value: Any) -> int:
 
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise errors.BadRequest(f"Invalid value for '{name}': {value!r} is not a boolean.")
+        raise errors.BadRequest(f"Invalid value for '{name}': {excerpt(value)} is not a boolean.")
     return value
 
 
@@ -82,7 +83,7 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...], *, nullable: bool) 
         return None
     if value not in allowed:
         raise errors.BadRequest(
-            f"Invalid value {value!r} for '{name}'; must be one of: {', '.join(allowed)}.")
+            f"Invalid value {excerpt(value)} for '{name}'; must be one of: {', '.join(allowed)}.")
     return value
 
 
@@ -90,7 +91,7 @@ def _text(name: str, value: Any, *, nullable: bool, limit: int) -> str | None:
     if value is None and nullable:
         return None
     if not isinstance(value, str):
-        raise errors.BadRequest(f"Invalid value for '{name}': {value!r} is not a string.")
+        raise errors.BadRequest(f"Invalid value for '{name}': {excerpt(value)} is not a string.")
     if len(value) > limit:
         raise errors.BadRequest(f"Invalid value for '{name}': longer than {limit} characters.")
     return value
@@ -142,7 +143,7 @@ def split_body(body: Any) -> tuple[dict[str, Any], dict[str, str], list[str]]:
         check_attribute_name(name, creating=True)
         if name == "id":
             if not is_uuid(value):
-                raise errors.BadRequest(f"Invalid value for 'id': {value!r} is not a UUID.")
+                raise errors.BadRequest(f"Invalid value for 'id': {excerpt(value)} is not a UUID.")
             core["id"] = value.lower()
         elif name == "tags":
             tags = check_tags(value)

@@ -23,6 +23,7 @@ from overcast import errors
 from overcast.clock import utcnow
 from overcast.context import RequestContext
 from overcast.db import Database
+from overcast.errors import excerpt
 from services.image import fields, query
 from services.image.models import Image, ImageMember, ImageTag
 from services.image.store import ImageStore
@@ -152,15 +153,15 @@ class ImageManager:
         fields.check_attribute_name(name)
         if change.op == "remove":
             if name in fields.CORE:
-                raise errors.Forbidden(f"Property {name} may not be removed.")
+                raise errors.Forbidden(f"Property {excerpt(name)} may not be removed.")
             if name not in properties:
-                raise errors.Conflict(f"Property {name} does not exist.")
+                raise errors.Conflict(f"Property {excerpt(name)} does not exist.")
             del properties[name]
             return
         value = fields.check_value(name, change.value)
         if name not in fields.WRITABLE:
             if change.op == "replace" and name not in properties:
-                raise errors.Conflict(f"Property {name} does not exist.")
+                raise errors.Conflict(f"Property {excerpt(name)} does not exist.")
             properties[name] = value
             return
         if name == "owner" and value != image.owner and not ctx.is_admin:
@@ -360,7 +361,7 @@ class ImageManager:
                             status: str) -> dict:
         """Accept, reject or reset a share; only the member itself (or an admin) may."""
         if status not in fields.MEMBER_STATUSES:
-            raise errors.BadRequest(f"Incorrect request: invalid member status {status!r}")
+            raise errors.BadRequest(f"Incorrect request: invalid member status {excerpt(status)}")
         with self.db.session() as session:
             image = self._load(session, ctx, image_id)
             self._shared(image, "update")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from overcast import errors
+from overcast.errors import excerpt
 from overcast.fs import fsync_dir
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class FileStore(ImageStore):
 
     def path(self, image_id: str) -> Path:
         if not image_id or "/" in image_id or image_id.startswith("."):
-            raise errors.BadRequest(f"Invalid image id {image_id!r}.")
+            raise errors.BadRequest(f"Invalid image id {excerpt(image_id)}.")
         return self.root / image_id
 
     async def write(self, image_id: str, chunks: AsyncIterator[bytes], *,

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 
 from overcast.rest.auth import Context
+from overcast.rest.body import MalformedJSON, decode_json
 from services.network import exceptions as exc
 from services.network.extensions import BY_ALIAS, EXTENSIONS
 from services.network.manager import NetworkManager
@@ -59,9 +59,9 @@ async def _json(request: Request) -> Any:
     if not raw.strip():
         raise exc.HTTPBadRequest("Resource body required")
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise exc.MalformedRequestBody(reason=str(error)) from None
+        return decode_json(raw)
+    except MalformedJSON as error:
+        raise exc.MalformedRequestBody(reason=error.reason) from None
 
 
 def _here(request: Request) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from overcast.context import RequestContext
+from overcast.errors import excerpt
 from services.network import exceptions as exc
 
 NAME_MAX = 255
@@ -33,9 +34,9 @@ def string(max_len: int, *, nullable: bool = False) -> Converter:
         if value is None and nullable:
             return None
         if not isinstance(value, str):
-            raise bad(attr, f"'{value}' is not a valid string")
+            raise bad(attr, f"'{excerpt(value)}' is not a valid string")
         if len(value) > max_len:
-            raise bad(attr, f"'{value}' exceeds maximum length of {max_len}")
+            raise bad(attr, f"'{excerpt(value)}' exceeds maximum length of {max_len}")
         return value
     return convert
 
@@ -47,18 +48,18 @@ def boolean(attr: str, value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
-    raise bad(attr, f"'{value}' cannot be converted to boolean")
+    raise bad(attr, f"'{excerpt(value)}' cannot be converted to boolean")
 
 
 def integer(attr: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise bad(attr, f"'{value}' is not an integer")
+        raise bad(attr, f"'{excerpt(value)}' is not an integer")
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise bad(attr, f"'{value}' is not an integer") from None
+        raise bad(attr, f"'{excerpt(value)}' is not an integer") from None
 
 
 def is_uuid(value: Any) -> bool:
@@ -73,7 +74,7 @@ def is_uuid(value: Any) -> bool:
 
 def uuid_value(attr: str, value: Any) -> str:
     if not is_uuid(value):
-        raise bad(attr, f"'{value}' is not a valid UUID")
+        raise bad(attr, f"'{excerpt(value)}' is not a valid UUID")
     return str(value)
 
 
@@ -85,7 +86,7 @@ def uuid_list(attr: str, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise bad(attr, f"'{value}' is not a list")
+        raise bad(attr, f"'{excerpt(value)}' is not a list")
     for item in value:
         if not is_uuid(item):
             raise bad(attr, f"'{item}' is not a valid UUID")
@@ -95,7 +96,7 @@ def uuid_list(attr: str, value: Any) -> list[str]:
 def one_of(*values: Any) -> Converter:
     def convert(attr: str, value: Any) -> Any:
         if value not in values:
-            raise bad(attr, f"'{value}' is not in {list(values)}")
+            raise bad(attr, f"'{excerpt(value)}' is not in {list(values)}")
         return value
     return convert
 
@@ -106,7 +107,7 @@ def ip_address(attr: str, value: Any) -> str | None:
     try:
         return str(ipaddress.ip_address(value))
     except (TypeError, ValueError):
-        raise bad(attr, f"'{value}' is not a valid IP address") from None
+        raise bad(attr, f"'{excerpt(value)}' is not a valid IP address") from None
 
 
 def ip_network_text(attr: str, value: Any) -> str | None:
@@ -114,11 +115,11 @@ def ip_network_text(attr: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or "/" not in value:
-        raise bad(attr, f"'{value}' is not a valid IP subnet")
+        raise bad(attr, f"'{excerpt(value)}' is not a valid IP subnet")
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:
-        raise bad(attr, f"'{value}' is not a valid IP subnet") from None
+        raise bad(attr, f"'{excerpt(value)}' is not a valid IP subnet") from None
     return value
 
 
@@ -128,7 +129,7 @@ _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 def mac_address(attr: str, value: Any) -> str:
     text = value.lower().replace("-", ":") if isinstance(value, str) else ""
     if not _MAC.match(text) or text == "00:00:00:00:00:00" or int(text[:2], 16) & 1:
-        raise bad(attr, f"'{value}' is not a valid MAC address")
+        raise bad(attr, f"'{excerpt(value)}' is not a valid MAC address")
     return text
 
 
@@ -137,7 +138,7 @@ def list_of_dicts(keys: tuple[str, ...], item: Converter | None = None) -> Conve
         if value is None:
             return []
         if not isinstance(value, list):
-            raise bad(attr, f"'{value}' is not a list")
+            raise bad(attr, f"'{excerpt(value)}' is not a list")
         out = []
         for entry in value:
             if not isinstance(entry, dict) or set(entry) - set(keys):
@@ -176,10 +177,10 @@ def nameservers(attr: str, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise bad(attr, f"'{value}' is not a list")
+        raise bad(attr, f"'{excerpt(value)}' is not a list")
     out = [ip_address(attr, v) for v in value]
     if len(set(out)) != len(out):
-        raise bad(attr, f"Duplicate nameserver in {value}")
+        raise bad(attr, f"Duplicate nameserver in {excerpt(value)}")
     return out
 
 
@@ -187,7 +188,7 @@ def dict_or_none(attr: str, value: Any) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise bad(attr, f"'{value}' is not a dictionary")
+        raise bad(attr, f"'{excerpt(value)}' is not a dictionary")
     return value
 
 
@@ -198,7 +199,7 @@ def passthrough(attr: str, value: Any) -> Any:
 
 def tags(attr: str, value: Any) -> list[str]:
     if not isinstance(value, list):
-        raise bad(attr, f"'{value}' is not a list")
+        raise bad(attr, f"'{excerpt(value)}' is not a list")
     for tag in value:
         if not isinstance(tag, str) or not tag or len(tag) > TAG_MAX or "," in tag:
             raise bad(attr, f"'{tag}' is not a valid tag")
@@ -298,7 +299,7 @@ def prepare(resource: str, body: Any, ctx: RequestContext, *, update: bool = Fal
     unknown = sorted(k for k in body if k not in attrs)
     if unknown:
         raise exc.HTTPBadRequest(
-            "Unrecognized attribute(s) '" + ", ".join(unknown) + "'")
+            "Unrecognized attribute(s) '" + excerpt(", ".join(unknown)) + "'")
     out: dict[str, Any] = {}
     for key, value in body.items():
         spec = attrs[key]

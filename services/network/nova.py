@@ -44,10 +44,13 @@ class NovaMixin(PortsMixin):
     """allocate/validate/deallocate/bind for instances; every call is idempotent."""
 
     async def validate_networks(self, ctx: RequestContext, *, project_id: str,
-                                requested_networks: Any) -> None:
-        """Raise as Nova would for ``requested_networks`` without changing anything."""
+                                requested_networks: Any,
+                                security_groups: list[str] | None = None) -> None:
+        """Raise as Nova would for ``requested_networks`` and ``security_groups`` (names or
+        ids, which must be the project's own) without changing anything."""
         def work(s: Session) -> None:
             self._plan(s, ctx, project_id, requested_networks, None)
+            self._check_groups(s, project_id, security_groups or [])
         self.run(work)
 
     async def allocate_for_instance(self, ctx: RequestContext, *, instance_id: str,
@@ -168,7 +171,7 @@ class NovaMixin(PortsMixin):
         plan: list[_Request] = []
         for item in requested:
             if not isinstance(item, dict) or set(item) - _REQUEST_KEYS:
-                raise errors.BadRequest(f"Bad networks format: {item!r}")
+                raise errors.BadRequest(f"Bad networks format: {errors.excerpt(item)}")
             port_id = item.get("port") or item.get("port_id")
             net_id = item.get("uuid") or item.get("network_id")
             fixed_ip = item.get("fixed_ip") or item.get("address")
@@ -269,6 +272,30 @@ class NovaMixin(PortsMixin):
                              f"Port {port_id} requires a FixedIP in order to be used.")
         return port
 
+    @staticmethod
+    def _matching_groups(s: Session, project_id: str, name: str) -> list[str]:
+        """Ids of the project's groups named or identified by ``name``: another project's
+        group is not found, as Nova's lookup is filtered by the instance's project."""
+        return list(s.scalars(select(m.SecurityGroup.id).where(
+            m.SecurityGroup.project_id == project_id,
+            or_(m.SecurityGroup.id == name, m.SecurityGroup.name == name))))
+
+    @staticmethod
+    def _group_not_found(name: str) -> errors.OvercastError:
+        return nova_error(errors.BadRequest, "SecurityGroupNotFound",
+                          f"Security group {errors.excerpt(name)} not found.")
+
+    def _check_groups(self, s: Session, project_id: str, names: list[str]) -> None:
+        """Raise as ``_groups`` would, without making the default group."""
+        for name in names:
+            if name == DEFAULT_NAME:
+                continue  # always there: made on first use, as Neutron makes it
+            rows = self._matching_groups(s, project_id, name)
+            if not rows:
+                raise self._group_not_found(name)
+            if len(rows) > 1:
+                raise nova_error(errors.Conflict, "NoUniqueMatch", "No Unique Match Found.")
+
     def _groups(self, s: Session, ctx: RequestContext, project_id: str,
                 names: list[str] | None) -> list[str] | None:
         """Security group names or ids to ids; None keeps Neutron's default choice."""
@@ -279,12 +306,9 @@ class NovaMixin(PortsMixin):
             if name == DEFAULT_NAME:
                 ids.append(ensure_default(s, project_id).id)
                 continue
-            rows = list(s.scalars(select(m.SecurityGroup.id).where(
-                m.SecurityGroup.project_id == project_id,
-                or_(m.SecurityGroup.id == name, m.SecurityGroup.name == name))))
+            rows = self._matching_groups(s, project_id, name)
             if not rows:
-                raise nova_error(errors.BadRequest, "SecurityGroupNotFound",
-                                 f"Security group {name} not found.")
+                raise self._group_not_found(name)
             if len(rows) > 1:
                 raise nova_error(errors.Conflict, "NoUniqueMatch", "No Unique Match Found.")
             ids.append(rows[0])

@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from overcast.errors import excerpt
+from overcast.rest import paging
 from services.network import exceptions as exc
 from services.network.attributes import boolean
 
@@ -64,17 +66,13 @@ class ListQuery:
             elif key == "sort_dir":
                 if value not in ("asc", "desc"):
                     raise exc.HTTPBadRequest(
-                        f"Sort direction '{value}' is invalid; use 'asc' or 'desc'")
+                        f"Sort direction '{excerpt(value)}' is invalid; use 'asc' or 'desc'")
                 dirs.append(value)
             elif key == "limit":
-                try:
-                    limit = int(value)
-                except ValueError:
-                    limit = -1
-                if limit < 0:
-                    raise exc.HTTPBadRequest(f"Limit must be an integer 0 or greater and "
-                                             f"not '{value}'")
-                limit = limit or None
+                # Neutron's default pagination_max_limit (-1) sets no maximum.
+                limit = paging.page_limit(value, maximum=None, invalid=lambda quoted: (
+                    exc.HTTPBadRequest(f"Limit must be an integer 0 or greater and not "
+                                       f"'{quoted}'"))) or None
             elif key == "marker":
                 marker = value
             elif key != "page_reverse":
@@ -101,10 +99,10 @@ def check(resource: str, query: ListQuery) -> None:
     known = KEYS[resource]
     bad = [k for k in query.filters if k not in known and k not in TAG_FILTERS]
     if bad:
-        raise exc.HTTPBadRequest(f"{bad} is invalid attribute for filtering")
+        raise exc.HTTPBadRequest(f"{excerpt(bad)} is invalid attribute for filtering")
     for key, _ in query.sorts:
         if key not in known or key in ("tags", "fixed_ips", "subnets", "security_groups"):
-            raise exc.HTTPBadRequest(f"{key} is invalid attribute for sort_keys")
+            raise exc.HTTPBadRequest(f"{excerpt(key)} is invalid attribute for sort_keys")
 
 
 def apply(resource: str, items: list[dict[str, Any]], query: ListQuery,
@@ -160,7 +158,7 @@ def _value_match(key: str, actual: Any, values: list[str]) -> bool:
         try:
             return actual in {int(v) for v in values}
         except ValueError:
-            raise exc.HTTPBadRequest(f"Invalid input for {key}: {values}") from None
+            raise exc.HTTPBadRequest(f"Invalid input for {key}: {excerpt(values)}") from None
     if isinstance(actual, list):
         return any(str(a) in values for a in actual)
     if actual is None:
@@ -184,6 +182,6 @@ def _fixed_ips_match(fixed_ips: list[dict[str, str]], values: list[str]) -> bool
     for value in values:
         name, _, want = value.partition("=")
         if name not in ("ip_address", "subnet_id") or not want:
-            raise exc.HTTPBadRequest(f"Invalid fixed_ips filter '{value}'")
+            raise exc.HTTPBadRequest(f"Invalid fixed_ips filter '{excerpt(value)}'")
         wanted.setdefault(name, set()).add(want)
     return any(all(ip.get(k) in v for k, v in wanted.items()) for ip in fixed_ips)

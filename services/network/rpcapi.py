@@ -4,6 +4,7 @@ Versions:
     1.0 initial: allocate_for_instance, validate_networks, deallocate_for_instance,
         get_instance_nw_info, bind_ports.
     1.1 allocate_for_instance takes ``host`` and binds the ports there in the same step.
+    1.2 validate_networks takes ``security_groups`` and checks they are the project's own.
 
 Every method is a ``call`` (it needs the answer or must know it failed) and every handler is
 idempotent, so a caller may retry after a timeout. Errors arrive as ``overcast.errors`` types
@@ -53,10 +54,17 @@ class NetworkAPI(RpcClient):
                                security_groups=security_groups, host=host)
 
     async def validate_networks(self, ctx: RequestContext, *, project_id: str,
-                                requested_networks: RequestedNetworks) -> None:
-        """Raise as Nova's server create would (404-as-400, 409 ambiguous...); change nothing."""
-        await self.call(ctx, "validate_networks", version="1.0", project_id=project_id,
-                        requested_networks=requested_networks)
+                                requested_networks: RequestedNetworks,
+                                security_groups: list[str] | None = None) -> None:
+        """Raise as Nova's server create would (404-as-400, 409 ambiguous, a security group
+        that is not the project's...); change nothing."""
+        if security_groups is None:
+            await self.call(ctx, "validate_networks", version="1.0", project_id=project_id,
+                            requested_networks=requested_networks)
+            return
+        await self.call(ctx, "validate_networks", version="1.2", project_id=project_id,
+                        requested_networks=requested_networks,
+                        security_groups=security_groups)
 
     async def deallocate_for_instance(self, ctx: RequestContext, *, instance_id: str) -> None:
         """Delete the ports made for the instance and unbind the ones it was given."""

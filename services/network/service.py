@@ -14,7 +14,7 @@ from services.network.manager import NetworkManager
 
 
 class NetworkEndpoint:
-    """Version 1.1 of the ``network`` topic; see ``rpcapi.NetworkAPI`` for the contract."""
+    """Version 1.2 of the ``network`` topic; see ``rpcapi.NetworkAPI`` for the contract."""
 
     def __init__(self, manager: NetworkManager) -> None:
         self.manager = manager
@@ -28,11 +28,13 @@ class NetworkEndpoint:
             ctx, instance_id=instance_id, project_id=project_id,
             requested_networks=requested_networks, security_groups=security_groups, host=host)
 
-    @rpc(version="1.0")
+    @rpc(version="1.2")
     async def validate_networks(self, ctx: RequestContext, *, project_id: str,
-                                requested_networks: Any) -> None:
+                                requested_networks: Any,
+                                security_groups: list[str] | None = None) -> None:
         await self.manager.validate_networks(ctx, project_id=project_id,
-                                             requested_networks=requested_networks)
+                                             requested_networks=requested_networks,
+                                             security_groups=security_groups)
 
     @rpc(version="1.0")
     async def deallocate_for_instance(self, ctx: RequestContext, *, instance_id: str) -> None:

@@ -175,11 +175,28 @@ class ConductorTwin:
         self._record("delete_flavor", flavor_id=flavor_id)
 
     async def create_keypair(self, ctx: RequestContext, *, name: str,
-                             public_key: str | None, key_type: str) -> dict:
-        self._record("create_keypair", name=name, public_key=public_key, key_type=key_type)
+                             public_key: str | None, key_type: str,
+                             user_id: str | None = None) -> dict:
+        self._record("create_keypair", name=name, public_key=public_key, key_type=key_type,
+                     user_id=user_id)
         return {"name": name, "public_key": public_key or "ssh-ed25519 AAAA",
-                "fingerprint": "aa:bb", "type": key_type, "user_id": ctx.user_id,
+                "fingerprint": "aa:bb", "type": key_type, "user_id": user_id or ctx.user_id,
                 **({} if public_key else {"private_key": "-----BEGIN-----"})}
+
+    async def list_keypairs(self, ctx: RequestContext, *, user_id: str | None = None
+                            ) -> list[dict]:
+        self._record("list_keypairs", user_id=user_id)
+        return []
+
+    async def get_keypair(self, ctx: RequestContext, *, name: str,
+                          user_id: str | None = None) -> dict:
+        self._record("get_keypair", name=name, user_id=user_id)
+        return {"name": name, "public_key": "ssh-ed25519 AAAA", "fingerprint": "aa:bb",
+                "type": "ssh", "user_id": user_id or ctx.user_id}
+
+    async def delete_keypair(self, ctx: RequestContext, *, name: str,
+                             user_id: str | None = None) -> None:
+        self._record("delete_keypair", name=name, user_id=user_id)
 
     async def get_quotas(self, ctx: RequestContext, *, project_id: str) -> dict:
         self._record("get_quotas", project_id=project_id)
@@ -248,7 +265,9 @@ class NetworkTwin:
         self.refuse: Exception | None = None
 
     async def validate_networks(self, ctx: RequestContext, *, project_id: str,
-                                requested_networks: Any) -> None:
+                                requested_networks: Any,
+                                security_groups: list[str] | None = None) -> None:
         self.validated.append((project_id, requested_networks))
+        self.security_groups = security_groups
         if self.refuse is not None:
             raise self.refuse

@@ -69,10 +69,49 @@ async def test_limits_show_usage_and_drop_fields_by_microversion(http, conductor
     assert old["absolute"]["maxPersonality"] == 5
     new = (await http.get(f"{V21}/limits", headers=auth(version="2.57"))).json()["limits"]
     assert "maxPersonality" not in new["absolute"] and "maxImageMeta" not in new["absolute"]
-    # Only an admin may ask about another project.
-    await http.get(f"{V21}/limits?tenant_id=p-9", headers=auth())
-    await http.get(f"{V21}/limits?tenant_id=p-9", headers=auth("admin"))
-    assert [c["project_id"] for c in conductor.asked("get_quotas")][-2:] == ["p-1", "p-9"]
+
+
+async def test_limits_tenant_id_from_a_member_is_403_not_silently_ignored(http, conductor):
+    asked_before = len(conductor.asked("get_quotas"))
+    for project in ("p-9", "p-1"):  # Nova's limits:other_project is admin-only, even for own
+        response = await http.get(f"{V21}/limits?tenant_id={project}", headers=auth())
+        assert response.status_code == 403
+        assert response.json()["forbidden"]["message"] == (
+            "Policy doesn't allow os_compute_api:limits:other_project to be performed.")
+    assert len(conductor.asked("get_quotas")) == asked_before
+
+
+async def test_limits_tenant_id_from_an_admin_shows_that_project(http, conductor):
+    response = await http.get(f"{V21}/limits?tenant_id=p-9", headers=auth("admin"))
+    assert response.status_code == 200
+    assert conductor.asked("get_quotas")[-1]["project_id"] == "p-9"
+
+
+@pytest.mark.parametrize("method, path, action", [
+    ("GET", "/os-keypairs", "index"), ("GET", "/os-keypairs/k", "show"),
+    ("DELETE", "/os-keypairs/k", "delete"),
+])
+async def test_keypairs_user_id_from_a_member_is_403_not_silently_ignored(http, conductor,
+                                                                          method, path, action):
+    response = await http.request(method, f"{V21}{path}?user_id=u-other",
+                                  headers=auth(version="2.10"))
+    assert response.status_code == 403
+    assert response.json()["forbidden"]["message"] == (
+        f"Policy doesn't allow os_compute_api:os-keypairs:{action} to be performed.")
+
+
+async def test_keypairs_user_id_of_oneself_or_before_2_10_is_the_callers_own(http, conductor):
+    own = await http.get(f"{V21}/os-keypairs?user_id=u-member", headers=auth(version="2.10"))
+    old = await http.get(f"{V21}/os-keypairs?user_id=u-other", headers=auth(version="2.9"))
+    assert own.status_code == old.status_code == 200
+    assert [c["user_id"] for c in conductor.asked("list_keypairs")] == [None, None]
+
+
+async def test_keypairs_user_id_from_an_admin_lists_that_users_keys(http, conductor):
+    response = await http.get(f"{V21}/os-keypairs?user_id=u-other",
+                              headers=auth("admin", version="2.10"))
+    assert response.status_code == 200
+    assert conductor.asked("list_keypairs")[-1]["user_id"] == "u-other"
 
 
 async def test_quota_sets(http, conductor):
@@ -111,3 +150,20 @@ async def test_server_group_policies_must_be_one(http):
     response = await http.post(f"{V21}/os-server-groups", headers=auth(), json={
         "server_group": {"name": "g", "policies": ["affinity", "anti-affinity"]}})
     assert response.status_code == 400
+
+
+async def test_keypair_create_for_another_user_is_403_for_a_member(http, conductor):
+    response = await http.post(f"{V21}/os-keypairs", headers=auth(version="2.10"),
+                               json={"keypair": {"name": "k", "user_id": "u-other"}})
+    assert response.status_code == 403
+    assert response.json()["forbidden"]["message"] == (
+        "Policy doesn't allow os_compute_api:os-keypairs:create to be performed.")
+    assert conductor.asked("create_keypair") == []
+
+
+async def test_keypair_create_for_another_user_by_an_admin_is_theirs(http, conductor):
+    response = await http.post(f"{V21}/os-keypairs", headers=auth("admin", version="2.10"),
+                               json={"keypair": {"name": "k", "user_id": "u-other"}})
+    assert response.status_code == 201
+    assert response.json()["keypair"]["user_id"] == "u-other"
+    assert conductor.asked("create_keypair")[-1]["user_id"] == "u-other"

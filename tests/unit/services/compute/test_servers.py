@@ -266,3 +266,42 @@ async def test_a_keypair_named_with_a_lone_surrogate_is_400(http, conductor):
                                content=b'{"keypair": {"name": "\\ud800"}}')
     assert response.status_code == 400, response.text
     assert conductor.asked("create_keypair") == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("name", "x" * 100_000), ("name", " " + "x" * 100_000), ("name", ["x" * 100_000]),
+    ("flavorRef", "1" * 100_000), ("tags", ["x" * 100_000]),
+    ("metadata", {"k" * 50_000: 1}), ("networks", [{"uuid": "x" * 100_000}]),
+])
+async def test_a_400_quotes_only_an_excerpt_of_a_huge_value(http, field, value):
+    body = {"server": {"name": "vm", "imageRef": IMAGE_ID, "flavorRef": "1", field: value}}
+    response = await http.post(SERVERS, headers=auth(), json=body)
+    assert response.status_code == 400, response.text[:300]
+    assert len(response.content) < 500
+
+
+async def test_a_body_over_112_kib_is_413_not_an_echoed_400(http, conductor):
+    body = {"server": {"name": "x" * 200_000, "imageRef": IMAGE_ID, "flavorRef": "1"}}
+    response = await http.post(SERVERS, headers=auth(), json=body)
+    assert response.status_code == 413
+    assert response.json()["overLimit"]["message"] == (
+        "Request is too large. Larger than max_request_body_size (114688).")
+    assert conductor.asked("create_servers") == []
+
+
+async def test_an_unknown_action_is_named_only_by_an_excerpt(http):
+    response = await http.post(SERVERS + f"/{IMAGE_ID}/action", headers=auth(),
+                               json={"y" * 50_000: None})
+    assert response.status_code in (400, 404)
+    assert len(response.content) < 500
+
+
+async def test_a_security_group_that_is_not_the_projects_is_refused_before_the_conductor(
+        http, conductor, network):
+    network.refuse = errors.BadRequest("Security group nope not found.")
+    response = await http.post(SERVERS, headers=auth(),
+                               json=_boot(security_groups=[{"name": "nope"}]))
+    assert response.status_code == 400
+    assert response.json()["badRequest"]["message"] == "Security group nope not found."
+    assert network.security_groups == ["nope"]
+    assert conductor.asked("create_servers") == []

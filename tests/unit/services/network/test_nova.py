@@ -209,3 +209,28 @@ async def test_security_groups_by_name(booted):
         await booted.allocate_for_instance(DEMO, instance_id="vm-2", project_id=DEMO_PROJECT,
                                            requested_networks="auto",
                                            security_groups=["nope"])
+
+
+async def test_validate_refuses_a_security_group_that_does_not_exist(booted):
+    with pytest.raises(errors.BadRequest) as caught:
+        await booted.validate_networks(DEMO, project_id=DEMO_PROJECT,
+                                       requested_networks="auto", security_groups=["nope"])
+    assert caught.value.details["error_type"] == "SecurityGroupNotFound"
+    assert caught.value.message == "Security group nope not found."
+
+
+async def test_validate_refuses_another_projects_security_group_by_name_or_id(booted):
+    theirs = await booted.create_security_group(ADMIN, {"name": "admins-only"})
+    for ref in ("admins-only", theirs["id"]):
+        with pytest.raises(errors.BadRequest) as caught:
+            await booted.validate_networks(DEMO, project_id=DEMO_PROJECT,
+                                           requested_networks="auto", security_groups=[ref])
+        assert caught.value.details["error_type"] == "SecurityGroupNotFound"
+
+
+async def test_validate_takes_own_groups_and_default_and_makes_nothing(booted):
+    group = await booted.create_security_group(DEMO, {"name": "web"})
+    before = (await booted.list_security_groups(ADMIN)).items
+    await booted.validate_networks(DEMO, project_id=DEMO_PROJECT, requested_networks="auto",
+                                   security_groups=["web", group["id"], "default"])
+    assert (await booted.list_security_groups(ADMIN)).items == before
