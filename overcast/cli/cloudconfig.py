@@ -4,19 +4,31 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
+# Every secret of a cloud, with how a new one is made. A key missing from an existing
+# secrets file (a cloud made by an older version) is generated and added, and the rest kept.
+SECRET_FACTORIES: dict[str, Callable[[], str]] = {
+    "admin_password": lambda: secrets.token_urlsafe(12),
+    "demo_password": lambda: secrets.token_urlsafe(12),
+    "rabbitmq_password": lambda: secrets.token_urlsafe(24),
+    "bus_signing_key": lambda: secrets.token_urlsafe(32),
+}
+
 
 def load_or_create_secrets(state_dir: Path) -> dict[str, str]:
-    """The admin and demo passwords, generated once and kept (mode 0600) in the state dir."""
+    """The cloud's passwords and keys (``SECRET_FACTORIES``), generated once and kept (mode
+    0600) in the state dir; keys an older file lacks are added to it."""
     path = state_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
+    values = json.loads(path.read_text()) if path.exists() else {}
+    missing = {key: make() for key, make in SECRET_FACTORIES.items() if key not in values}
+    if not missing:
+        return values
+    values = {**values, **missing}
     state_dir.mkdir(parents=True, exist_ok=True)
-    values = {"admin_password": secrets.token_urlsafe(12),
-              "demo_password": secrets.token_urlsafe(12)}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle)
