@@ -211,6 +211,15 @@ class OvercastCloud(ComposeChaos):
 
     # -- looking inside -------------------------------------------------------------------
 
+    def rabbitmqctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl ARGS`` inside the stack's broker container; its output."""
+        exit_code, output = self.container("rabbitmq").exec_run(
+            ["overcast-rabbitmq", "rabbitmqctl", *args])
+        text = output.decode(errors="replace")
+        if exit_code:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({exit_code}): {text}")
+        return text
+
     def guests(self, hosts: list[str] | tuple[str, ...] | None = None, *,
                running_only: bool = False, timeout: float = 5.0
                ) -> dict[str, list[str] | None]:
