@@ -52,7 +52,8 @@ async def boot_phase(cloud, *, servers: int, concurrency: int) -> dict:
         if len(active_at) >= servers:
             all_active.set()
 
-    bus = Bus(cloud.cloud.transport_url, name="bench-listener")
+    bus = Bus(cloud.cloud.transport_url, name="bench-listener",
+              signing_key=cloud.cloud.bus_signing_key())
     await bus.connect()
     await bus.subscribe_notifications("compute.instance.create.end", on_event)
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(

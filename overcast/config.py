@@ -24,6 +24,10 @@ import yaml
 T = TypeVar("T")
 
 
+class ConfigError(RuntimeError):
+    """The process is configured in a way it must not run with; it refuses to start."""
+
+
 @dataclasses.dataclass(frozen=True)
 class CommonConfig:
     """Settings every process shares."""
@@ -33,6 +37,9 @@ class CommonConfig:
     state_dir: str = "./state"
     log_level: str = "INFO"
     rpc_timeout: float = 30.0
+    # The cloud's key for signing bus messages (``overcast.bus.signing``); give it as
+    # OVERCAST_BUS_SIGNING_KEY_FILE. A process that uses the bus refuses to start without it.
+    bus_signing_key: str = dataclasses.field(default="", repr=False)
 
     def state_path(self, *parts: str) -> Path:
         path = Path(self.state_dir, *parts)

@@ -13,7 +13,11 @@ def new_request_id() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class RequestContext:
-    """Who asked, for which project, and the ids that let one request be followed."""
+    """Who asked, for which project, and the ids that let one request be followed.
+
+    ``system_scope`` is ``"all"`` for a token scoped to the whole cloud (Keystone's system
+    scope), which has no project: project-scoped APIs refuse it, identity serves it.
+    """
 
     request_id: str = dataclasses.field(default_factory=new_request_id)
     user_id: str | None = None
@@ -23,6 +27,7 @@ class RequestContext:
     user_name: str | None = None
     project_name: str | None = None
     global_request_id: str | None = None
+    system_scope: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from overcast import log
-from overcast.config import CommonConfig
+from overcast.config import CommonConfig, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -57,4 +57,8 @@ def run(service: Service) -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(service))
+    try:
+        asyncio.run(_serve(service))
+    except ConfigError as exc:
+        logger.critical("%s refuses to start: %s", service.name, exc)
+        raise SystemExit(f"{service.name} refuses to start: {exc}") from None

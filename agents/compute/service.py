@@ -64,6 +64,7 @@ class ComputeService(Service):
     async def start(self) -> None:
         cfg = self.cfg
         self.bus = Bus(cfg.transport_url, name=f"compute.{cfg.host}",
+                       signing_key=cfg.bus_signing_key,
                        default_timeout=cfg.rpc_timeout)
         await self.bus.connect()
         self.conductor = ConductorAPI(self.bus)

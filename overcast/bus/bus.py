@@ -3,11 +3,15 @@
 Addressing follows oslo.messaging: topic ``compute`` and server ``hypervisor-2`` name the queue
 ``compute.hypervisor-2``; topic ``compute`` alone names the queue shared by every server of the
 topic. Call and cast messages go through the default exchange straight to those queues.
+
+Every message sent is signed with the cloud's key and every message received is verified
+before anything reads it (``overcast.bus.signing``); one that does not verify is refused.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +22,7 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
 from overcast.bus import envelope, remote
+from overcast.bus.signing import BadSignature, Route, Signer
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -51,9 +56,10 @@ class Bus:
     casts wait (up to their timeout) for the connection to come back, so nothing is dropped.
     """
 
-    def __init__(self, url: str, *, name: str = "overcast", default_timeout: float = 30.0,
-                 prefetch: int = 64) -> None:
+    def __init__(self, url: str, *, signing_key: str | bytes, name: str = "overcast",
+                 default_timeout: float = 30.0, prefetch: int = 64) -> None:
         self.url = url
+        self.signer = Signer(signing_key)
         self.name = name
         self.default_timeout = default_timeout
         self.prefetch = prefetch
@@ -150,12 +156,12 @@ class Bus:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
         body = envelope.Request(method, version, args, ctx).encode()
+        route = Route(routing_key=queue_name(topic, server), reply_to=self._reply_queue_name,
+                      correlation_id=correlation_id)
         try:
             await self._publish_channel.default_exchange.publish(
-                aio_pika.Message(body, correlation_id=correlation_id,
-                                 reply_to=self._reply_queue_name, expiration=timeout,
-                                 content_type="application/json"),
-                routing_key=queue_name(topic, server), mandatory=True, timeout=timeout)
+                self._message(body, route, expires=time.time() + timeout, expiration=timeout),
+                routing_key=route.routing_key, mandatory=True, timeout=timeout)
             reply = await asyncio.wait_for(future, timeout)
         except aio_pika.exceptions.DeliveryError:
             raise CallTimeout(f"no queue for {queue_name(topic, server)}") from None
@@ -175,10 +181,10 @@ class Bus:
         timeout = timeout or self.default_timeout
         name = queue_name(topic, server)
         body = envelope.Request(method, version, args, ctx).encode()
-        message = aio_pika.Message(
-            body, content_type="application/json", expiration=ttl,
-            delivery_mode=(aio_pika.DeliveryMode.PERSISTENT if durable
-                           else aio_pika.DeliveryMode.NOT_PERSISTENT))
+        message = self._message(
+            body, Route(routing_key=name), expires=None if ttl is None else time.time() + ttl,
+            expiration=ttl, delivery_mode=(aio_pika.DeliveryMode.PERSISTENT if durable
+                                           else aio_pika.DeliveryMode.NOT_PERSISTENT))
         await self.wait_connected(timeout)
         if name not in self._declared:
             # Declaring from the sender too means a cast to a server that has not started
@@ -194,9 +200,9 @@ class Bus:
         await self.wait_connected(self.default_timeout)
         exchange = await self._publish_channel.declare_exchange(
             fanout_exchange(topic), aio_pika.ExchangeType.FANOUT, durable=True)
-        await exchange.publish(aio_pika.Message(
-            envelope.Request(method, version, args, ctx).encode(),
-            content_type="application/json"), routing_key="", mandatory=False)
+        body = envelope.Request(method, version, args, ctx).encode()
+        await exchange.publish(self._message(body, Route(exchange=exchange.name)),
+                               routing_key="", mandatory=False)
 
     async def notify(self, ctx: RequestContext, event_type: str, payload: dict[str, Any], *,
                      publisher_id: str, priority: str = "INFO") -> None:
@@ -207,8 +213,8 @@ class Bus:
                              "publisher_id": publisher_id, "priority": priority,
                              "message_id": str(uuid.uuid4()), "context": ctx.to_dict()},
                             default=envelope._default)
-        await exchange.publish(aio_pika.Message(
-            body, content_type="application/json",
+        await exchange.publish(self._message(
+            body, Route(exchange=NOTIFICATIONS_EXCHANGE, routing_key=event_type),
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=event_type,
             mandatory=False)
 
@@ -218,11 +224,11 @@ class Bus:
         side's publishing channel is back, so a failed reply is retried once reconnected."""
         if not message.reply_to:
             return
+        route = Route(routing_key=message.reply_to, correlation_id=message.correlation_id)
         for attempt in range(1, attempts + 1):
             try:
                 await self._publish_channel.default_exchange.publish(
-                    aio_pika.Message(body, correlation_id=message.correlation_id,
-                                     content_type="application/json"),
+                    self._message(body, route),
                     routing_key=message.reply_to, timeout=5)
                 return
             except Exception:  # noqa: BLE001 - channel closed or reconnecting
@@ -236,7 +242,31 @@ class Bus:
         # The caller went away, or its own call has already failed.
         logger.warning("could not deliver a reply to %s", message.reply_to)
 
+    def _message(self, body: bytes, route: Route, *, expires: float | None = None,
+                 **properties: Any) -> aio_pika.Message:
+        """A message carrying ``body``, addressed (reply queue, correlation id) and signed
+        for ``route``."""
+        return aio_pika.Message(body, content_type="application/json", app_id=self.name,
+                                reply_to=route.reply_to, correlation_id=route.correlation_id,
+                                headers=self.signer.headers(body, route, expires=expires),
+                                **properties)
+
+    def verify(self, message: AbstractIncomingMessage) -> None:
+        """Return if ``message`` is signed with this cloud's key for the route it came by and
+        has not expired; raise ``BadSignature`` otherwise."""
+        self.signer.verify(message.body, Route(
+            exchange=message.exchange or "", routing_key=message.routing_key or "",
+            reply_to=message.reply_to, correlation_id=message.correlation_id),
+            message.headers)
+
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        try:
+            self.verify(message)
+        except BadSignature as exc:
+            logger.warning("dropped a reply on %s (correlation id %s, claimed sender %s): %s",
+                           self._reply_queue_name, message.correlation_id,
+                           message.app_id or "unknown", exc)
+            return
         future = self._pending.get(message.correlation_id or "")
         if future is not None and not future.done():
             future.set_result(orjson.loads(message.body))
@@ -299,6 +329,14 @@ class Bus:
         await queue.bind(exchange, routing_key=binding_key)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
+            try:
+                self.verify(message)
+            except BadSignature as exc:
+                logger.warning("refused a notification %s (claimed sender %s, %s): %s",
+                               message.routing_key, message.app_id or "unknown",
+                               envelope.claimed_sender(message.body), exc)
+                await message.reject(requeue=False)
+                return
             async with message.process():
                 await handler(orjson.loads(message.body))
 

@@ -9,6 +9,9 @@ import orjson
 from overcast.bus import remote
 from overcast.context import RequestContext
 
+# How much of each claimed field of a refused message a log line quotes.
+_CLAIM_LENGTH = 80
+
 
 @dataclasses.dataclass(frozen=True)
 class Request:
@@ -45,3 +48,21 @@ def _default(value: Any) -> Any:
 
 def encode_any(value: Any) -> bytes:
     return orjson.dumps(value, default=_default)
+
+
+def claimed_sender(body: bytes) -> str:
+    """Who an unverified message says it comes from, for a log line: its method and the
+    context's ids and roles, each cut short. Never raises, and trusts nothing it reads."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "an unreadable body"
+    if not isinstance(data, dict):
+        return "a body that is not an object"
+    ctx = data.get("context") if isinstance(data.get("context"), dict) else {}
+    claims = {"method": data.get("method", data.get("event_type")),
+              "request_id": ctx.get("request_id"), "user_id": ctx.get("user_id"),
+              "user_name": ctx.get("user_name"), "project_id": ctx.get("project_id"),
+              "roles": ctx.get("roles")}
+    return " ".join(f"{name}={str(value)[:_CLAIM_LENGTH]}" for name, value in claims.items())
+

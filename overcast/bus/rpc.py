@@ -14,6 +14,7 @@ from overcast import context, errors
 from overcast.bus import envelope
 from overcast.bus.bus import Bus
 from overcast.bus.remote import UnsupportedVersion
+from overcast.bus.signing import BadSignature
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ class RpcServer:
     """Consumes ``topic`` (shared, per-server and fanout) and dispatches to ``@rpc`` methods.
 
     A message is acknowledged after its handler returns, so a crash mid-handling means the
-    message is delivered again: handlers must be idempotent.
+    message is delivered again: handlers must be idempotent. A message whose signature does
+    not verify is never dispatched: it is logged, rejected (so it is not delivered again) and,
+    if it asked for an answer, answered with ``Forbidden``.
     """
 
     def __init__(self, bus: Bus, *, topic: str, server: str | None, endpoint: object) -> None:
@@ -83,6 +86,11 @@ class RpcServer:
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
+            self.bus.verify(message)
+        except BadSignature as exc:
+            await self._refuse(message, exc)
+            return
+        try:
             request = envelope.Request.decode(message.body)
         except Exception:  # noqa: BLE001 - whatever a sender put there, it is not a request
             logger.warning("dropping a malformed message on %s", self.topic)
@@ -100,6 +108,15 @@ class RpcServer:
             logger.exception("failed to acknowledge %s", request.method)
         finally:
             context.reset(token)
+
+    async def _refuse(self, message: AbstractIncomingMessage, problem: BadSignature) -> None:
+        logger.warning("refused a message on %s (claimed sender %s, %s): %s", self.topic,
+                       message.app_id or "unknown", envelope.claimed_sender(message.body),
+                       problem)
+        await message.reject(requeue=False)
+        with contextlib.suppress(Exception):  # the answer is a courtesy; the refusal stands
+            await self.bus.reply(message, envelope.encode_reply(error=errors.Forbidden(
+                f"{self.topic} refused the message: {problem}")))
 
     async def _dispatch(self, request: envelope.Request) -> bytes:
         method = self.methods.get(request.method)

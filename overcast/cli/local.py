@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from overcast.bus import Bus
+from overcast.cli import cloudconfig
 from overcast.cli.broker import HostBroker
 from overcast.context import RequestContext
 from services.conductor.rpcapi import ConductorAPI
@@ -100,6 +102,17 @@ class LocalCloud:
             ensure_ring(self.ring_path(), [(f"storage-{n}", self.storage_address(n))
                                            for n in range(1, self.storage_nodes + 1)])
 
+    def bus_signing_key(self) -> str:
+        """The key this cloud's bus messages are signed with (kept with its secrets)."""
+        return cloudconfig.load_or_create_secrets(self.state_dir)["bus_signing_key"]
+
+    def signing_key_file(self) -> Path:
+        """A file holding the bus signing key (mode 0600), which every process is given as
+        OVERCAST_BUS_SIGNING_KEY_FILE: a file, since the environment is readable in /proc."""
+        path = self.state_dir / "bus_signing_key"
+        cloudconfig.write_private(path, self.bus_signing_key())
+        return path
+
     def run_dir(self) -> Path:
         return self.state_dir / "run"
 
@@ -109,7 +122,8 @@ class LocalCloud:
 
 def broker_reachable(url: str, timeout: float = 3.0) -> bool:
     async def probe() -> bool:
-        bus = Bus(url, name="overcast-cli.probe")
+        # The probe sends nothing, so any key will do: it only connects.
+        bus = Bus(url, name="overcast-cli.probe", signing_key=secrets.token_bytes(32))
         try:
             await bus.connect(timeout=timeout)
         except Exception:  # noqa: BLE001 - any failure means not reachable
@@ -184,8 +198,9 @@ def start_process(cloud: LocalCloud, name: str, module: str, env: dict[str, str]
     cloud.run_dir().mkdir(parents=True, exist_ok=True)
     cloud.log_dir().mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "OVERCAST_STATE_DIR": str(cloud.state_dir),
-                "OVERCAST_TRANSPORT_URL": cloud.transport_url, **dict(cloud.extra_env), **env,
-                "PYTHONUNBUFFERED": "1"}
+                "OVERCAST_TRANSPORT_URL": cloud.transport_url,
+                "OVERCAST_BUS_SIGNING_KEY_FILE": str(cloud.signing_key_file()),
+                **dict(cloud.extra_env), **env, "PYTHONUNBUFFERED": "1"}
     log = open(cloud.log_dir() / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen([sys.executable, "-m", module], env=full_env, stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -235,7 +250,8 @@ def stop_all(cloud: LocalCloud) -> list[str]:
 
 async def service_states(cloud: LocalCloud, *, timeout: float = 5.0) -> list[dict]:
     """The services as the conductor sees them (state, heartbeat time)."""
-    bus = Bus(cloud.transport_url, name="overcast-cli", default_timeout=timeout)
+    bus = Bus(cloud.transport_url, name="overcast-cli", default_timeout=timeout,
+              signing_key=cloud.bus_signing_key())
     await bus.connect(timeout=timeout)
     try:
         return await ConductorAPI(bus).list_services(RequestContext.admin())

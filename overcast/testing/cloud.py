@@ -21,10 +21,12 @@ if TYPE_CHECKING:  # the stock clients are test extras, imported when first used
     from openstack.connection import Connection
 
 
-def guest_lists(transport_url: str, hosts: list[str], *, timeout: float = 10.0,
-                running_only: bool = False) -> dict[str, list[str] | None]:
-    """Ask each compute host over the bus which guests its driver runs now: the host's own
-    view, not the database's. None for a host that does not answer."""
+def guest_lists(transport_url: str, hosts: list[str], *, signing_key: str,
+                timeout: float = 10.0, running_only: bool = False
+                ) -> dict[str, list[str] | None]:
+    """Ask each compute host over the bus (signing with the cloud's ``signing_key``) which
+    guests its driver runs now: the host's own view, not the database's. None for a host
+    that does not answer."""
     import asyncio
 
     from agents.compute.rpcapi import ComputeAgentAPI
@@ -32,7 +34,8 @@ def guest_lists(transport_url: str, hosts: list[str], *, timeout: float = 10.0,
     from overcast.context import RequestContext
 
     async def ask() -> dict[str, list[str] | None]:
-        bus = Bus(transport_url, name="test-probe", default_timeout=timeout)
+        bus = Bus(transport_url, name="test-probe", default_timeout=timeout,
+                  signing_key=signing_key)
         await bus.connect(timeout=timeout)
         try:
             api = ComputeAgentAPI(bus)
@@ -107,7 +110,7 @@ class TestCloud:
         """Each compute host's own list of its guests (see ``guest_lists``)."""
         names = hosts or [n for n in self.cloud.processes() if n.startswith("hypervisor-")]
         return guest_lists(self.cloud.transport_url, names, timeout=timeout,
-                           running_only=running_only)
+                           signing_key=self.cloud.bus_signing_key(), running_only=running_only)
 
     def kill(self, name: str) -> None:
         """SIGKILL one process of the cloud, as a crash would."""

@@ -226,6 +226,7 @@ class OvercastCloud(ComposeChaos):
         """Each host's own list of its guests' ids, asked over the bus (not the database's
         view); None for a host that does not answer."""
         return guest_lists(self.bus_url, list(hosts or self.hosts), timeout=timeout,
+                           signing_key=self.passwords["bus_signing_key"],
                            running_only=running_only)
 
     def object_files(self, node: str, account: str, container: str, obj: str) -> list[Path]:

@@ -18,6 +18,7 @@ from services.conductor.rpcapi import ConductorAPI
 from services.identity import api as identity_api
 from services.identity import models as identity_models
 from services.identity.manager import IdentityManager
+from services.identity.notifier import RevocationNotifier
 from services.image import api as image_api
 from services.image.client import ImageClient
 from services.network import api as network_api
@@ -86,8 +87,13 @@ class ApiService(Service):
             demo_project_id=self.identity.resources.find_project(
                 name="demo", domain_id="default").id)
         self.bus = Bus(cfg.transport_url, name=f"api.{cfg.host}",
+                       signing_key=cfg.bus_signing_key,
                        default_timeout=cfg.rpc_timeout)
         await self.bus.connect()
+        self.revocation_notifier = RevocationNotifier(self.bus,
+                                                      publisher_id=f"identity.{cfg.host}")
+        await self.revocation_notifier.start()
+        self.identity.revocations.add_listener(self.revocation_notifier.submit)
         self.network_server = RpcServer(self.bus, topic="network", server=cfg.host,
                                         endpoint=NetworkEndpoint(self.network))
         await self.network_server.start()
@@ -107,6 +113,7 @@ class ApiService(Service):
     async def stop(self) -> None:
         await self.http.stop()
         await self.network_server.stop()
+        await self.revocation_notifier.stop()
         await self.images.close()
         await self.bus.close()
         self.identity_db.close()

@@ -56,6 +56,7 @@ class ConductorService(Service):
         self.db = Database(cfg.db_url or sqlite_url(cfg.state_path("conductor", "compute.db")),
                            Base.metadata)
         self.bus = Bus(cfg.transport_url, name=f"conductor.{cfg.host}",
+                       signing_key=cfg.bus_signing_key,
                        default_timeout=cfg.rpc_timeout)
         await self.bus.connect()
         self.hosts = HostTracker(self.db, service_down_time=cfg.service_down_time)

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from services.identity import api_auth, api_catalog, api_resources, api_roles
+from services.identity import api_auth, api_catalog, api_resources, api_roles, api_system
 from services.identity.manager import IdentityManager
 from services.identity.views import identity_url, json_response
 
@@ -41,5 +41,6 @@ def build_router(manager: IdentityManager, *, prefix: str = "/identity") -> APIR
     router.include_router(api_auth.build_router(manager, prefix=prefix))
     router.include_router(api_resources.build_router(manager, prefix=prefix))
     router.include_router(api_roles.build_router(manager, prefix=prefix))
+    router.include_router(api_system.build_router(manager, prefix=prefix))
     router.include_router(api_catalog.build_router(manager, prefix=prefix))
     return router

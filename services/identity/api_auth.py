@@ -65,7 +65,7 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.get("/v3/auth/catalog")
     def auth_catalog(request: Request, ctx: AnyScopeContext) -> Response:
-        if ctx.project_id is None and ctx.domain_id is None:
+        if ctx.project_id is None and ctx.domain_id is None and ctx.system_scope is None:
             raise Forbidden("A scoped token is required to retrieve a service catalog.")
         catalog = manager.catalog.catalog(project_id=ctx.project_id, user_id=ctx.user_id)
         return json_response(collection(request, "catalog", catalog))
@@ -76,6 +76,13 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
         projects = manager.projects_for_user(ctx.user_id or "")
         return json_response(collection(request, "projects",
                                         [project_view(p, base) for p in projects]))
+
+    @router.get("/v3/auth/system")
+    def auth_system(request: Request, ctx: AnyScopeContext) -> Response:
+        """The systems the caller may scope a token to: ``[{"all": true}]`` or none."""
+        systems = [{"all": True}] if manager.has_system_access(ctx.user_id or "") else []
+        return json_response({"system": systems,
+                              "links": {"self": f"{urls.v3(request)}/auth/system"}})
 
     @router.get("/v3/auth/domains")
     def auth_domains(request: Request, ctx: AnyScopeContext) -> Response:

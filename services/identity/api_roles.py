@@ -10,6 +10,7 @@ from overcast.rest.auth import AnyScopeAdminContext, AnyScopeContext
 from services.identity import validation as v
 from services.identity.api_common import POLICY_DENIED, JsonBody, Urls, query, require_admin_or_self
 from services.identity.manager import IdentityManager
+from services.identity.models import RoleAssignment, SystemRoleAssignment
 from services.identity.views import (
     assignment_view,
     collection,
@@ -18,10 +19,9 @@ from services.identity.views import (
     role_view,
 )
 
-# Filters naming assignments Overcast never has (groups, domains, system, inheritance):
-# with any of them the answer is an empty list, as Keystone's would be.
-_NEVER_MATCHING = ("group.id", "scope.domain.id", "scope.system",
-                   "scope.OS-INHERIT:inherited_to")
+# Filters naming assignments Overcast never has (groups, domains, inheritance): with any of
+# them the answer is an empty list, as Keystone's would be.
+_NEVER_MATCHING = ("group.id", "scope.domain.id", "scope.OS-INHERIT:inherited_to")
 
 _GRANT = "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"
 
@@ -113,17 +113,22 @@ def build_router(manager: IdentityManager, *, prefix: str) -> APIRouter:
 
     @router.get("/v3/role_assignments")
     def list_role_assignments(request: Request, ctx: AnyScopeContext) -> Response:
-        """Assignments filtered by user.id, scope.project.id and role.id. A non-admin may
-        only list their own (user.id set to themself)."""
+        """Assignments filtered by user.id, scope.project.id, scope.system and role.id,
+        on projects and on the system. A non-admin may only list their own (user.id set to
+        themself)."""
         user_id = query(request, "user.id")
         if not ctx.is_admin and (user_id is None or user_id != ctx.user_id):
             raise Forbidden(POLICY_DENIED)
-        if any(key in request.query_params for key in _NEVER_MATCHING):
-            found = []
-        else:
-            found = roles.list_assignments(user_id=user_id,
-                                           project_id=query(request, "scope.project.id"),
-                                           role_id=query(request, "role.id"))
+        project_id = query(request, "scope.project.id")
+        system = query(request, "scope.system")
+        role_id = query(request, "role.id")
+        found: list[RoleAssignment | SystemRoleAssignment] = []
+        if not any(key in request.query_params for key in _NEVER_MATCHING):
+            if system is None:
+                found.extend(roles.list_assignments(user_id=user_id, project_id=project_id,
+                                                    role_id=role_id))
+            if project_id is None and system in (None, "all"):
+                found.extend(roles.list_system_assignments(user_id=user_id, role_id=role_id))
         lookup = names() if v.query_flag(request.query_params.get("include_names")) else None
         base = urls.v3(request)
         return json_response(collection(request, "role_assignments",

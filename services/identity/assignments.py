@@ -1,4 +1,4 @@
-"""Roles, and which user holds which role on which project."""
+"""Roles, and which user holds which role on which project or on the system."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,7 @@ from sqlalchemy import select
 from overcast.db import Database
 from overcast.errors import Conflict, NotFound
 from services.identity.dbutil import apply_changes, get_or_404, writing
-from services.identity.models import Project, Role, RoleAssignment, User
+from services.identity.models import Project, Role, RoleAssignment, SystemRoleAssignment, User
 from services.identity.revocation import RevocationList
 
 logger = logging.getLogger(__name__)
@@ -79,9 +79,13 @@ class RoleStore:
             holders = [(u, p) for u, p in s.execute(
                 select(RoleAssignment.user_id, RoleAssignment.project_id)
                 .where(RoleAssignment.role_id == role_id))]
+            system_holders = set(s.scalars(select(SystemRoleAssignment.user_id)
+                                           .where(SystemRoleAssignment.role_id == role_id)))
             s.delete(role)
         for user_id, project_id in holders:
             self._revocations.revoke_subject(user_id=user_id, project_id=project_id)
+        for user_id in system_holders:
+            self._revocations.revoke_subject(user_id=user_id)
         logger.info("deleted role %s", role_id)
 
     # -- assignments --------------------------------------------------------------------
@@ -118,6 +122,61 @@ class RoleStore:
             s.delete(row)
         self._revocations.revoke_subject(user_id=user_id, project_id=project_id)
         logger.info("removed role %s from user %s on project %s", role_id, user_id, project_id)
+
+    # -- grants on the system -----------------------------------------------------------
+
+    def grant_system(self, *, user_id: str, role_id: str) -> None:
+        """Give the user the role on the system (a no-op if they hold it already)."""
+        with self._db.session() as s:
+            get_or_404(s, User, user_id, "user")
+            get_or_404(s, Role, role_id, "role")
+            if s.get(SystemRoleAssignment, (user_id, role_id)) is None:
+                s.add(SystemRoleAssignment(user_id=user_id, role_id=role_id))
+                logger.info("granted role %s to user %s on the system", role_id, user_id)
+
+    def is_granted_system(self, *, user_id: str, role_id: str) -> bool:
+        """Whether the user holds the role on the system (``NotFound`` for unknown ids)."""
+        with self._db.session() as s:
+            get_or_404(s, User, user_id, "user")
+            get_or_404(s, Role, role_id, "role")
+            return s.get(SystemRoleAssignment, (user_id, role_id)) is not None
+
+    def ungrant_system(self, *, user_id: str, role_id: str) -> None:
+        """Take the system role away, revoking every token of the user (a system-scoped
+        token names no project a narrower revocation could match); ``NotFound`` if the
+        user did not hold it."""
+        with self._db.session() as s:
+            get_or_404(s, User, user_id, "user")
+            get_or_404(s, Role, role_id, "role")
+            row = s.get(SystemRoleAssignment, (user_id, role_id))
+            if row is None:
+                raise NotFound(f"Could not find role assignment: user {user_id} has no role "
+                               f"{role_id} on the system.")
+            s.delete(row)
+        self._revocations.revoke_subject(user_id=user_id)
+        logger.info("removed role %s from user %s on the system", role_id, user_id)
+
+    def roles_on_system(self, *, user_id: str) -> list[Role]:
+        """The roles the user holds on the system, by name."""
+        query = (select(Role)
+                 .join(SystemRoleAssignment, SystemRoleAssignment.role_id == Role.id)
+                 .where(SystemRoleAssignment.user_id == user_id).order_by(Role.name))
+        with self._db.session() as s:
+            return list(s.scalars(query))
+
+    def list_system_assignments(self, *, user_id: str | None = None,
+                                role_id: str | None = None) -> list[SystemRoleAssignment]:
+        """System assignments matching every filter given."""
+        query = select(SystemRoleAssignment).order_by(SystemRoleAssignment.user_id,
+                                                      SystemRoleAssignment.role_id)
+        if user_id is not None:
+            query = query.where(SystemRoleAssignment.user_id == user_id)
+        if role_id is not None:
+            query = query.where(SystemRoleAssignment.role_id == role_id)
+        with self._db.session() as s:
+            return list(s.scalars(query))
+
+    # -- what a user holds ----------------------------------------------------------------
 
     def roles_on_project(self, *, user_id: str, project_id: str) -> list[Role]:
         """The roles the user holds on the project, by name."""

@@ -23,8 +23,9 @@ class NamedRef:
 class AuthRequest:
     """Who is authenticating, how, and for which scope.
 
-    ``scope_kind`` is "project", "domain", or None; ``explicit_unscoped`` is true when the
-    caller asked for ``"scope": "unscoped"`` (no default project).
+    ``scope_kind`` is "project", "domain", "system" (the whole cloud, Keystone's
+    ``{"system": {"all": true}}``), or None; ``explicit_unscoped`` is true when the caller
+    asked for ``"scope": "unscoped"`` (no default project).
     """
 
     methods: tuple[str, ...]
@@ -101,9 +102,14 @@ def parse_auth_request(body: Any) -> AuthRequest:
         if len(kinds) != 1:
             raise BadRequest("Specify exactly one of project or domain in scope.")
         kind = kinds[0]
-        if kind not in ("project", "domain"):
+        if kind == "OS-TRUST:trust":
             raise BadRequest(f"Scoping to {kind} is not supported.")
         fields["scope_kind"] = kind
-        fields["scope"] = _named(_obj(scope[kind], f"scope.{kind}"), kind,
-                                 needs_domain=kind == "project")
+        if kind == "system":
+            if _obj(scope["system"], "scope.system").get("all") is not True:
+                raise BadRequest("Invalid input for field 'scope.system': the only system "
+                                 'scope is {"all": true}.')
+        else:
+            fields["scope"] = _named(_obj(scope[kind], f"scope.{kind}"), kind,
+                                     needs_domain=kind == "project")
     return AuthRequest(**fields)

@@ -67,7 +67,8 @@ class IdentityManager:
         return RequestContext(
             request_id=request_id, user_id=data.user_id, project_id=data.project_id,
             domain_id=data.domain_id or data.project_domain_id, roles=data.role_names,
-            user_name=data.user_name, project_name=data.project_name)
+            user_name=data.user_name, project_name=data.project_name,
+            system_scope="all" if data.system_all else None)
 
     # -- tokens -------------------------------------------------------------------------
 
@@ -93,6 +94,7 @@ class IdentityManager:
             raise Unauthorized(AUTH_REQUIRED)
 
         project, domain, roles = self._scope(user, request)
+        system_all = request.scope_kind == "system"
         now = self._clock()
         expires = now + self.token_ttl
         methods = request.methods
@@ -109,9 +111,9 @@ class IdentityManager:
             project_name=project.name if project else None,
             project_domain_id=project.domain_id if project else None,
             domain_id=domain.id if domain else None,
-            roles=tuple((r.id, r.name) for r in roles))
-        logger.info("issued token for user %s project %s domain %s", user.id,
-                    data.project_id, data.domain_id)
+            roles=tuple((r.id, r.name) for r in roles), system_all=system_all)
+        logger.info("issued token for user %s project %s domain %s system %s", user.id,
+                    data.project_id, data.domain_id, system_all)
         return self._signer.issue(data), data
 
     def validate_token(self, token: str) -> TokenData:
@@ -194,11 +196,17 @@ class IdentityManager:
 
     def _scope(self, user: User, request: AuthRequest
                ) -> tuple[Project | None, Domain | None, list[Role]]:
-        """The project or domain the token is for, and the user's roles there.
+        """The project or domain the token is for (neither for the system), and the user's
+        roles there.
 
         Overcast has no domain-level role assignments: a domain-scoped token carries the
         roles the user holds on the projects of that domain.
         """
+        if request.scope_kind == "system":
+            roles = self.roles.roles_on_system(user_id=user.id)
+            if not roles:
+                raise Unauthorized(f"User {user.id} has no access to the system.")
+            return None, None, roles
         ref = request.scope
         if request.scope_kind == "project" and ref is not None:
             project = self._find_project(ref)
@@ -251,6 +259,10 @@ class IdentityManager:
         return [p for p in self.resources.list_projects(ids=ids, enabled=True)
                 if p.domain_id in enabled_domains]
 
+    def has_system_access(self, user_id: str) -> bool:
+        """Whether the user may scope a token to the system."""
+        return bool(self.roles.roles_on_system(user_id=user_id))
+
     def domains_for_user(self, user_id: str) -> list[Domain]:
         """The enabled domains the user could scope a token to."""
         domain_ids = {p.domain_id for p in self.projects_for_user(user_id)}
@@ -265,7 +277,8 @@ class IdentityManager:
     def bootstrap(self, *, admin_password: str, demo_password: str,
                   endpoints: dict[str, str]) -> None:
         """Make sure the default domain, the admin and demo projects and users, the admin,
-        member and reader roles, their assignments and the catalog exist.
+        member and reader roles, their assignments (and, as ``keystone-manage bootstrap``
+        gives, the admin role on the system to the admin user) and the catalog exist.
 
         Safe to run on every start, by several processes at once: existing records are kept,
         endpoint URLs and the admin and demo passwords are brought up to date.
@@ -292,6 +305,8 @@ class IdentityManager:
             for role_name in granted:
                 self.roles.grant(user_id=user.id, project_id=project.id,
                                  role_id=roles[role_name].id)
+            if name == "admin":
+                self.roles.grant_system(user_id=user.id, role_id=roles["admin"].id)
         for service_type, url in endpoints.items():
             self.register_endpoint(service_type, url)
         logger.info("identity bootstrap done")

@@ -78,6 +78,18 @@ class RoleAssignment(Base):
         ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
 
 
+class SystemRoleAssignment(Base):
+    """The user holds the role on the system (the whole cloud), as Keystone's
+    ``--system all`` grants: what a system-scoped token carries."""
+
+    __tablename__ = "system_role_assignments"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Region(Base):
     __tablename__ = "regions"
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, select
 
 from overcast.db import Database
+from services.identity.contract import RevocationEvent
 from services.identity.models import Revocation
 from services.identity.tokens import TokenData
 
@@ -23,6 +24,8 @@ class RevocationList:
 
     The in-memory view is loaded at start and updated by this process's own revocations. If
     several processes share the database, each should call ``refresh()`` periodically.
+    Each new revocation is handed, once recorded, to the listeners (``add_listener``), which
+    tell the processes that cache validations.
     """
 
     def __init__(self, db: Database, *, token_ttl: int, clock: Callable[[], float]) -> None:
@@ -34,7 +37,21 @@ class RevocationList:
         self._users: dict[str, float] = {}
         self._projects: dict[str, float] = {}
         self._user_projects: dict[tuple[str, str], float] = {}
+        self._listeners: list[Callable[[RevocationEvent], None]] = []
         self.refresh()
+
+    def add_listener(self, listener: Callable[[RevocationEvent], None]) -> None:
+        """Call ``listener`` with each revocation recorded from now on (from the thread that
+        recorded it; it must not block)."""
+        self._listeners.append(listener)
+
+    def _announce(self, event: RevocationEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                # The revocation is recorded whatever a listener does; only the news is late.
+                logger.exception("a revocation listener failed")
 
     def refresh(self) -> None:
         """Reload from the database, purging events that no live token can match."""
@@ -83,6 +100,7 @@ class RevocationList:
                              expires_at=data.expires_at))
         with self._lock:
             self._audit_ids.add(audit_id)
+        self._announce(RevocationEvent(audit_id=audit_id, issued_before=data.issued_at))
 
     def revoke_subject(self, *, user_id: str | None = None,
                        project_id: str | None = None) -> None:
@@ -102,3 +120,5 @@ class RevocationList:
             else:
                 self._projects[project_id] = now  # type: ignore[index]
         logger.info("revoked tokens of user=%s project=%s", user_id, project_id)
+        self._announce(RevocationEvent(user_id=user_id, project_id=project_id,
+                                       issued_before=now))

@@ -45,7 +45,8 @@ class TokenData:
 
     ``audit_ids`` holds this token's own audit id first, then the audit id of the token it
     was rescoped from, if any. ``roles`` are (id, name) pairs. A project-scoped token has the
-    ``project_*`` fields; a domain-scoped one has ``domain_id``; an unscoped one has neither.
+    ``project_*`` fields; a domain-scoped one has ``domain_id``; a system-scoped one has
+    ``system_all``; an unscoped one has none of them.
     """
 
     user_id: str
@@ -60,6 +61,7 @@ class TokenData:
     project_domain_id: str | None = None
     domain_id: str | None = None
     roles: tuple[tuple[str, str], ...] = ()
+    system_all: bool = False
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -82,6 +84,7 @@ class TokenData:
             data["roles"] = tuple((str(i), str(n)) for i, n in data["roles"])
             data["issued_at"] = float(data["issued_at"])
             data["expires_at"] = float(data["expires_at"])
+            data["system_all"] = data.get("system_all") is True
             return cls(**data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidToken("malformed payload") from exc

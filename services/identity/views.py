@@ -16,6 +16,7 @@ from services.identity.models import (
     Role,
     RoleAssignment,
     Service,
+    SystemRoleAssignment,
     User,
 )
 from services.identity.tokens import TokenData
@@ -101,18 +102,25 @@ def region_view(r: Region, base: str) -> dict[str, Any]:
             "links": _self(base, "regions", r.id)}
 
 
-def assignment_view(a: RoleAssignment, base: str, *,
+def assignment_view(a: RoleAssignment | SystemRoleAssignment, base: str, *,
                     names: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One role assignment; with ``names`` (see ``api_roles``) ids come with their names."""
+    """One role assignment, on a project or on the system; with ``names`` (see
+    ``api_roles``) ids come with their names."""
     role: dict[str, Any] = {"id": a.role_id}
     user: dict[str, Any] = {"id": a.user_id}
-    project: dict[str, Any] = {"id": a.project_id}
+    refs = [(role, "roles"), (user, "users")]
+    if isinstance(a, SystemRoleAssignment):
+        scope: dict[str, Any] = {"system": {"all": True}}
+        link = f"{base}/system/users/{a.user_id}/roles/{a.role_id}"
+    else:
+        project: dict[str, Any] = {"id": a.project_id}
+        refs.append((project, "projects"))
+        scope = {"project": project}
+        link = f"{base}/projects/{a.project_id}/users/{a.user_id}/roles/{a.role_id}"
     if names is not None:
-        for ref, table in ((role, "roles"), (user, "users"), (project, "projects")):
+        for ref, table in refs:
             ref.update(names[table].get(ref["id"], {}))
-    return {"role": role, "user": user, "scope": {"project": project},
-            "links": {"assignment": f"{base}/projects/{a.project_id}/users/{a.user_id}"
-                                    f"/roles/{a.role_id}"}}
+    return {"role": role, "user": user, "scope": scope, "links": {"assignment": link}}
 
 
 def token_body(data: TokenData, *, domain_names: Mapping[str, str],
@@ -140,6 +148,9 @@ def token_body(data: TokenData, *, domain_names: Mapping[str, str],
         scoped = True
     elif data.domain_id is not None:
         token["domain"] = domain_ref(data.domain_id)
+        scoped = True
+    elif data.system_all:
+        token["system"] = {"all": True}
         scoped = True
     if scoped:
         token["roles"] = [{"id": i, "name": n} for i, n in data.roles]

@@ -11,8 +11,10 @@ from typing import Any
 import orjson
 
 from overcast import context
+from overcast.context import RequestContext
 from overcast.swift import limits
 from services.objectstore import constraints
+from services.objectstore.access import AccessControl
 from services.objectstore.auth import Authenticator
 from services.objectstore.containers import ContainerController
 from services.objectstore.http import HTTPError, Receive, Request, Response, Send, send_response
@@ -40,7 +42,8 @@ def swift_info(proxy: Proxy) -> dict[str, Any]:
                   "max_account_name_length": limits.MAX_ACCOUNT_NAME_LENGTH,
                   "max_container_name_length": limits.MAX_CONTAINER_NAME_LENGTH,
                   "extra_header_count": limits.EXTRA_HEADER_COUNT,
-                  "policies": [{"name": "Policy-0", "default": True}],
+                  "policies": [{"name": name, "default": name == constraints.DEFAULT_POLICY}
+                               for name in constraints.POLICIES],
                   "strict_cors_mode": True},
         "slo": {"max_manifest_segments": limits.SLO_MAX_MANIFEST_SEGMENTS,
                 "max_manifest_size": limits.SLO_MAX_MANIFEST_SIZE,
@@ -59,6 +62,7 @@ class SwiftApp:
     def __init__(self, proxy: Proxy, auth: Authenticator, *, public_url: str = "") -> None:
         self.proxy = proxy
         self.auth = auth
+        self.access = AccessControl(auth, proxy)
         self.public_url = public_url.rstrip("/")
         self.objects = ObjectController(proxy)
         self.containers = ContainerController(proxy)
@@ -122,11 +126,17 @@ class SwiftApp:
             if req.method == "OPTIONS":
                 return Response(200, {"Allow": ", ".join(ALLOWED[kind])})
             raise HTTPError(405, headers={"Allow": ", ".join(ALLOWED[kind])})
-        identity = await self.auth.identify(req.header("x-auth-token") or
-                                            req.header("x-storage-token"))
-        self.auth.authorize(identity, account, req.method)
-        req.ctx = identity.context(req.trans_id)
-        token = context.bind(req.ctx)
+        for name in (account, container, obj):
+            if name:
+                # As Swift's proxy does before any auth, so no bad name reaches a lookup.
+                constraints.check_utf8(name, "name")
+        token = req.header("x-auth-token") or req.header("x-storage-token")
+        # No token at all is an anonymous request, which only a referrer ACL can let in.
+        identity = await self.auth.identify(token) if token else None
+        req.owner = await self.access.check(req, identity, account, container, obj)
+        req.ctx = (identity.context(req.trans_id) if identity is not None
+                   else RequestContext(request_id=req.trans_id))
+        bound = context.bind(req.ctx)
         try:
             constraints.check_names(account, container, obj)
             if obj is not None:
@@ -145,4 +155,4 @@ class SwiftApp:
                 return await self.containers.get(req, account, None)
             return await self.containers.post(req, account, None)
         finally:
-            context.reset(token)
+            context.reset(bound)

@@ -1,10 +1,12 @@
 """Who may use which account: Keystone tokens, and a tempauth-style ``/auth/v1.0``.
 
-Keystone: the account of project P is ``AUTH_<P>``. A token is validated once with Keystone
+Keystone: the account of project P is ``AUTH_<P>``. A token is validated with Keystone
 (``GET /v3/auth/tokens``, the token checking itself) and the answer cached until it expires
-or ``cache_ttl`` passes. Members of the project with an operator role (admin, member,
-swiftoperator) may do anything in its account; a reader only GET and HEAD. A
-``ResellerAdmin`` may use every account.
+or ``cache_ttl`` passes, but only while revocation events reach this process
+(``tokens.TokenCache``). Members of the project with an operator role (admin, member,
+swiftoperator) own its account and may do anything there; a reader only GET and HEAD. A
+``ResellerAdmin`` may use every account. Anyone else gets what the container's ACLs grant
+(``acl.py``).
 
 Tempauth (for test tools such as swift-bench): users configured as
 ``account:user:key[:.admin|.reseller_admin]``; ``GET /auth/v1.0`` with ``X-Auth-User`` and
@@ -13,15 +15,17 @@ Tempauth (for test tools such as swift-bench): users configured as
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hmac
 import logging
 import secrets
 import time
+from typing import Any
 
 import httpx
 
-from overcast.context import RequestContext
 from services.objectstore.http import HTTPError
+from services.objectstore.tokens import DEFAULT_DOMAIN, Identity, TokenCache
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +33,7 @@ OPERATOR_ROLES = frozenset({"admin", "member", "swiftoperator", "_member_"})
 READER_ROLES = frozenset({"reader"})
 RESELLER_ROLE = "resellerAdmin"
 READ_METHODS = frozenset({"GET", "HEAD"})
-
-
-@dataclasses.dataclass(frozen=True)
-class Identity:
-    """What a valid token says."""
-
-    user_id: str
-    user_name: str
-    project_id: str
-    roles: frozenset[str]
-    expires: float
-    reseller: bool = False
-
-    def context(self, request_id: str) -> RequestContext:
-        return RequestContext(request_id=request_id, user_id=self.user_id,
-                              project_id=self.project_id, roles=tuple(sorted(self.roles)),
-                              user_name=self.user_name)
+MAX_TOKEN_LENGTH = 8192
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +66,7 @@ class Authenticator:
         self.token_life = token_life
         self.cache_ttl = cache_ttl
         self._temp_tokens: dict[str, Identity] = {}
-        self._cache: dict[str, Identity | float] = {}
+        self.cache = TokenCache()
         self._http: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
@@ -107,9 +95,9 @@ class Authenticator:
 
     # -- validation --------------------------------------------------------------------------
 
-    async def identify(self, token: str | None) -> Identity:
-        """The identity of a token; 401 when it is missing, invalid or expired."""
-        if not token:
+    async def identify(self, token: str) -> Identity:
+        """The identity of a token; 401 when it is invalid, expired or revoked."""
+        if not is_token_shaped(token):
             raise HTTPError(401)
         now = time.time()
         if token.startswith("AUTH_tk"):
@@ -117,18 +105,17 @@ class Authenticator:
             if identity is None or identity.expires < now:
                 raise HTTPError(401)
             return identity
-        cached = self._cache.get(token)
-        if isinstance(cached, Identity) and cached.expires > now:
+        cached = self.cache.get(token, now=now)
+        if cached is not None:
             return cached
-        if isinstance(cached, float) and cached > now:
+        if self.cache.refused(token, now=now):
             raise HTTPError(401)
+        generation = self.cache.generation
         identity = await self._keystone(token)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
         if identity is None:
-            self._cache[token] = now + 2.0  # brief negative cache
+            self.cache.refuse(token, now=now)
             raise HTTPError(401)
-        self._cache[token] = identity
+        self.cache.put(token, identity, generation=generation)
         return identity
 
     async def _keystone(self, token: str) -> Identity | None:
@@ -145,32 +132,48 @@ class Authenticator:
             raise HTTPError(503) from None
         if response.status_code != 200:
             return None
-        body = response.json()["token"]
+        return self._identity(response.json()["token"])
+
+    def _identity(self, body: dict[str, Any]) -> Identity | None:
         project = body.get("project") or {}
         if not project.get("id"):
             return None
         roles = frozenset(r["name"] for r in body.get("roles") or [])
         expires = time.time() + self.cache_ttl
         if body.get("expires_at"):
-            try:
-                import datetime as dt
-                stamp = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
-                expires = min(expires, stamp.timestamp())
-            except ValueError:
-                pass
+            expires = min(expires, _timestamp(body["expires_at"], default=expires))
         user = body.get("user") or {}
         return Identity(user_id=user.get("id", ""), user_name=user.get("name", ""),
                         project_id=project["id"], roles=roles, expires=expires,
-                        reseller=RESELLER_ROLE.lower() in {r.lower() for r in roles})
+                        reseller=RESELLER_ROLE.lower() in {r.lower() for r in roles},
+                        project_name=project.get("name", ""),
+                        user_domain_id=(user.get("domain") or {}).get("id", DEFAULT_DOMAIN),
+                        project_domain_id=(project.get("domain") or {}).get(
+                            "id", DEFAULT_DOMAIN),
+                        audit_ids=tuple(body.get("audit_ids") or ()),
+                        issued_at=_timestamp(body.get("issued_at") or "", default=0.0))
 
-    def authorize(self, identity: Identity, account: str, method: str) -> None:
-        """403 unless ``identity`` may send ``method`` to ``account``."""
-        if identity.reseller:
-            return
-        if account != f"{self.prefix}{identity.project_id}":
-            raise HTTPError(403)
-        if identity.roles & OPERATOR_ROLES:
-            return
-        if method in READ_METHODS and identity.roles & READER_ROLES:
-            return
-        raise HTTPError(403)
+    def owns(self, identity: Identity, account: str) -> bool:
+        """Whether ``identity`` may do anything in ``account``, ACLs and metadata included."""
+        return identity.reseller or (account == f"{self.prefix}{identity.project_id}"
+                                     and bool(identity.roles & OPERATOR_ROLES))
+
+    def reads_own(self, identity: Identity, account: str, method: str) -> bool:
+        """Whether ``identity`` is a reader of ``account`` sending a read."""
+        return (method in READ_METHODS and bool(identity.roles & READER_ROLES)
+                and account == f"{self.prefix}{identity.project_id}")
+
+
+def is_token_shaped(token: str) -> bool:
+    """Whether ``token`` could be a token at all: Keystone and tempauth tokens are printable
+    ASCII, and anything else (such as a header of Latin-1 bytes) is refused before it is sent
+    anywhere."""
+    return bool(token) and len(token) <= MAX_TOKEN_LENGTH and token.isascii() \
+        and token.isprintable()
+
+
+def _timestamp(value: str, *, default: float) -> float:
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default

@@ -6,6 +6,11 @@ import time
 from overcast.swift import limits
 from services.objectstore.http import HTTPError, Request
 
+# The storage policies this cloud has (one replicated policy, as a small Swift ships with);
+# /info lists them and a container PUT may name only these.
+DEFAULT_POLICY = "Policy-0"
+POLICIES = (DEFAULT_POLICY,)
+
 
 def check_utf8(value: str, what: str) -> None:
     if "\x00" in value:
@@ -91,3 +96,13 @@ def delete_at(req: Request) -> str | None:
             raise HTTPError(400, "X-Delete-At in past")
         return str(value)
     return None
+
+
+def check_storage_policy(req: Request) -> None:
+    """400 when a container PUT names a storage policy this cloud does not have (Swift
+    matches policy names case-insensitively)."""
+    name = req.header("x-storage-policy")
+    if not name:
+        return
+    if name.lower() not in {policy.lower() for policy in POLICIES}:
+        raise HTTPError(400, f"Invalid X-Storage-Policy '{name}'")

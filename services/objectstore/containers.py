@@ -9,12 +9,17 @@ from overcast import errors
 from overcast.context import RequestContext
 from overcast.swift import limits, timestamps
 from services.objectstore import constraints
+from services.objectstore.acl import ACL_HEADERS, clean_acl
 from services.objectstore.formats import TYPES, listing_format, listing_params, render
 from services.objectstore.http import HTTPError, Request, Response, http_date, title_case
 from services.objectstore.proxy import Proxy
 
 META_PREFIX = {"account": "x-account-meta-", "container": "x-container-meta-"}
 REMOVE_PREFIX = {"account": "x-remove-account-meta-", "container": "x-remove-container-meta-"}
+# What only the account's owner may see of a container (Swift's swift_owner_headers).
+OWNER_HEADERS = ("X-Container-Read", "X-Container-Write", "X-Container-Sync-Key",
+                 "X-Container-Sync-To", "X-Container-Meta-Temp-Url-Key",
+                 "X-Container-Meta-Temp-Url-Key-2")
 CONTAINER_SYSTEM = ("x-container-read", "x-container-write", "x-versions-location",
                     "x-history-location", "x-container-sync-to", "x-container-sync-key")
 
@@ -32,6 +37,16 @@ def metadata_from(req: Request, kind: str, timestamp: str) -> dict[str, list]:
     return meta
 
 
+def clean_acls(req: Request) -> None:
+    """Rewrite the request's ACL headers in their canonical form; 400 naming the fault."""
+    for name in ACL_HEADERS:
+        if name in req.headers:
+            try:
+                req.headers[name] = clean_acl(name, req.headers[name])
+            except ValueError as exc:
+                raise HTTPError(400, str(exc)) from None
+
+
 def info_headers(kind: str, info: dict[str, Any]) -> dict[str, str]:
     stamp = info.get("put_timestamp") or info.get("created_at") or timestamps.now()
     headers = {"X-Timestamp": info.get("created_at") or stamp, "X-Put-Timestamp": stamp,
@@ -39,7 +54,7 @@ def info_headers(kind: str, info: dict[str, Any]) -> dict[str, str]:
     if kind == "container":
         headers.update({"X-Container-Object-Count": str(info["object_count"]),
                         "X-Container-Bytes-Used": str(info["bytes_used"]),
-                        "X-Storage-Policy": "Policy-0"})
+                        "X-Storage-Policy": constraints.DEFAULT_POLICY})
     else:
         headers.update({"X-Account-Container-Count": str(info["container_count"]),
                         "X-Account-Object-Count": str(info["object_count"]),
@@ -93,6 +108,9 @@ class ContainerController:
             params["limit"] = 0
         info, entries = await _list(self.proxy, req.ctx, account, container or "", **params)
         headers = info_headers(kind, info)
+        if not req.owner:
+            for name in OWNER_HEADERS:
+                headers.pop(name, None)
         headers["Content-Type"] = TYPES[fmt]
         if req.method == "HEAD":
             return Response(204, headers)
@@ -112,6 +130,8 @@ class ContainerController:
 
     async def put(self, req: Request, account: str, container: str) -> Response:
         constraints.check_metadata(req, "container")
+        constraints.check_storage_policy(req)
+        clean_acls(req)
         timestamp = timestamps.now()
         metadata = metadata_from(req, "container", timestamp)
         outcomes = await self._write(req, account, container, lambda address, path:
@@ -128,6 +148,8 @@ class ContainerController:
     async def post(self, req: Request, account: str, container: str | None) -> Response:
         kind = "container" if container else "account"
         constraints.check_metadata(req, kind)
+        if container:
+            clean_acls(req)
         metadata = metadata_from(req, kind, timestamps.now())
         outcomes = await self._write(req, account, container or "", lambda address, path:
                                      self.proxy.client.post_db(req.ctx, address, path,

@@ -71,6 +71,8 @@ class Request:
         "ctx",
         "headers",
         "method",
+        "objects_gate",
+        "owner",
         "path",
         "query",
         "receive",
@@ -89,6 +91,11 @@ class Request:
                                         for k, v in scope["headers"]}
         self.trans_id = f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}"
         self.ctx: Any = None
+        # Whether the requester owns the account (may see and change ACLs and metadata).
+        self.owner = False
+        # Set by access control: may the requester read or write another container's
+        # objects (the segments of a large object)?
+        self.objects_gate: Callable[..., Awaitable[bool]] | None = None
         self._consumed = False
 
     def header(self, name: str, default: str | None = None) -> str | None:

@@ -34,6 +34,17 @@ def _split(path: str) -> tuple[str, str]:
     return container, obj
 
 
+async def _may(req: Request, container: str, *, write: bool = False) -> bool:
+    """Whether the requester may read (or write) the objects of segment ``container``."""
+    return req.objects_gate is not None and await req.objects_gate(container, write=write)
+
+
+async def _check_readable(req: Request, containers: set[str]) -> None:
+    for container in sorted(containers):
+        if not await _may(req, container):
+            raise HTTPError(403)
+
+
 async def _serve(proxy: Proxy, req: Request, account: str, segments: list[Segment],
                  headers: dict[str, str]) -> Response:
     """Stream ``segments`` as one object (whole, or one range)."""
@@ -75,6 +86,7 @@ async def _serve(proxy: Proxy, req: Request, account: str, segments: list[Segmen
 async def get_dlo(proxy: Proxy, req: Request, fetched: Fetched) -> Response:
     manifest = fetched.state.headers["X-Object-Manifest"]
     container, _, prefix = manifest.partition("/")
+    await _check_readable(req, {container})
     rows = await list_all(proxy, req.ctx, fetched.account, container, prefix=prefix)
     segments = [(container, r["name"], r["size"]) for r in rows]
     etag = hashlib.md5("".join(r["etag"] for r in rows).encode(),
@@ -105,6 +117,7 @@ async def get_slo(proxy: Proxy, req: Request, fetched: Fetched) -> Response:
     for entry in await _manifest(proxy, req, fetched):
         container, obj = _split(entry["name"])
         segments.append((container, obj, int(entry["bytes"])))
+    await _check_readable(req, {container for container, _, _ in segments})
     return await _serve(proxy, req, fetched.account, segments, headers)
 
 
@@ -144,6 +157,9 @@ async def put_slo(proxy: Proxy, writer: ReplicaWriter, req: Request, account: st
         except ValueError:
             raise _bad_manifest(f"Index {index}: path does not refer to an object. Path "
                                 f"must be of the form /container/object.\n") from None
+        if not await _may(req, seg_container):
+            problems.append((entry["path"], "403 Forbidden"))
+            continue
         found = await proxy.fetch(req.ctx, account, seg_container, seg_obj)
         if found is None:
             problems.append((entry["path"], "404 Not Found"))
@@ -196,6 +212,9 @@ async def delete_slo(proxy: Proxy, writer: ReplicaWriter, req: Request, account:
     deleted = not_found = 0
     errors_found = []
     for seg_container, seg_obj in targets:
+        if seg_container != container and not await _may(req, seg_container, write=True):
+            errors_found.append([f"/{seg_container}/{seg_obj}", "403 Forbidden"])
+            continue
         found = await writer.remove(req.ctx, account, seg_container, seg_obj)
         if found is None:
             errors_found.append([f"/{seg_container}/{seg_obj}", "503 Service Unavailable"])

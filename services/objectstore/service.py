@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from agents.storage.client import StorageClient
+from overcast.bus import Bus
 from overcast.config import CommonConfig
 from overcast.http import HttpServer
 from overcast.periodic import PeriodicTask
@@ -16,6 +17,7 @@ from services.objectstore.app import SwiftApp
 from services.objectstore.auth import Authenticator
 from services.objectstore.nodes import ErrorLimiter, Nodes
 from services.objectstore.proxy import Proxy, ProxySettings
+from services.objectstore.revocations import RevocationSubscriber
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class ObjectProxyService(Service):
         self.cfg: ObjectProxyConfig = cfg
         self.http: HttpServer | None = None
         self.tasks: list[PeriodicTask] = []
+        self.revocations: RevocationSubscriber | None = None
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -64,6 +67,12 @@ class ObjectProxyService(Service):
         self.auth = Authenticator(identity_url=cfg.auth_url,
                                   tempauth_users=cfg.tempauth_users,
                                   cache_ttl=cfg.token_cache_ttl)
+        if cfg.auth_url:
+            # Keystone validations are cached only while revocations reach us on the bus.
+            self.revocations = RevocationSubscriber(
+                Bus(cfg.transport_url, name=f"object-proxy.{cfg.host}",
+                    default_timeout=cfg.rpc_timeout), self.auth.cache)
+            self.revocations.start()
         app = SwiftApp(self.proxy, self.auth, public_url=cfg.public_url)
         self.http = HttpServer(app, host=cfg.listen, port=cfg.port)
         await self.http.start()
@@ -78,5 +87,7 @@ class ObjectProxyService(Service):
             await task.stop()
         if self.http is not None:
             await self.http.stop()
+        if self.revocations is not None:
+            await self.revocations.stop()
         await self.auth.close()
         await self.client.close()

@@ -34,6 +34,7 @@ class SchedulerService(Service):
         self.db = Database(url, Base.metadata)
         self.manager = SchedulerManager(self.db)
         self.bus = Bus(self.cfg.transport_url, name=f"scheduler.{self.cfg.host}",
+                       signing_key=self.cfg.bus_signing_key,
                        default_timeout=self.cfg.rpc_timeout)
         await self.bus.connect()
         self.conductor = ConductorAPI(self.bus)

@@ -1,6 +1,8 @@
 """Projects never see each other's resources, and admin-only APIs refuse members."""
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -80,27 +82,32 @@ def test_members_private_network_ports_are_hidden(admin, demo, demo_server):
                                     project_id=admin.current_project_id)) == []
 
 
-def _token(demo, cloud, *, scope: dict | None) -> str:
-    """A token for the demo user from Keystone itself: unscoped, or with ``scope``."""
+def _token(demo, cloud, *, scope: dict | None, user: str = "demo") -> str:
+    """A token for ``user`` (demo or admin) from Keystone itself: unscoped, or with
+    ``scope``."""
     auth_url = demo.session.auth.auth_url.rstrip("/")
     identity = {"methods": ["password"], "password": {"user": {
-        "name": "demo", "domain": {"id": "default"},
-        "password": cloud.passwords["demo_password"]}}}
+        "name": user, "domain": {"id": "default"},
+        "password": cloud.passwords[f"{user}_password"]}}}
     body = {"auth": {"identity": identity, **({"scope": scope} if scope else {})}}
     response = httpx.post(f"{auth_url}/auth/tokens", json=body)
     assert response.status_code == 201, response.text
     return response.headers["X-Subject-Token"]
 
 
-@pytest.mark.parametrize("scope", [None, {"domain": {"id": "default"}}],
-                         ids=["unscoped", "domain-scoped"])
+@pytest.mark.parametrize("scope, user", [
+    (None, "demo"), ({"domain": {"id": "default"}}, "demo"),
+    ({"system": {"all": True}}, "admin")],
+    ids=["unscoped", "domain-scoped", "system-scoped-admin"])
 @pytest.mark.parametrize("service, path", [
     ("compute", "/servers/detail"), ("compute", "/os-keypairs"), ("image", "/v2/images"),
     ("network", "/v2.0/networks"), ("network", "/v2.0/ports")])
 def test_a_token_without_a_project_sees_no_project_resources(demo, demo_server, cloud,
-                                                             scope, service, path):
-    """An unscoped or domain-scoped token once listed every project's servers."""
-    token = _token(demo, cloud, scope=scope)
+                                                             scope, user, service, path):
+    """An unscoped or domain-scoped token once listed every project's servers. A
+    system-scoped admin is refused too: Nova, Glance and Neutron's default policies take
+    project scope only for these APIs."""
+    token = _token(demo, cloud, scope=scope, user=user)
     endpoint = demo.endpoint_for(service).rstrip("/")
     if service == "image":
         endpoint = endpoint.removesuffix("/v2")
@@ -121,3 +128,21 @@ def test_a_token_without_a_project_creates_nothing(demo, cloud):
     assert image.status_code == 403, image.text
     assert "orphan" not in {s.name for s in demo.compute.servers()}
     assert "orphan" not in {i.name for i in demo.image.images()}
+
+
+def test_a_system_scoped_admin_manages_identity_through_the_stock_client(cloud):
+    """Keystone's system scope: the bootstrap admin holds admin on the system, and the
+    ``openstack`` CLI works with ``--os-system-scope all``."""
+    def run(*args: str) -> object:
+        return json.loads(cloud.openstack(*args, "-f", "json", cloud="overcast-system").stdout)
+
+    issued = run("token", "issue")
+    assert "project_id" not in issued or not issued["project_id"], issued
+    listed = run("project", "list")
+    assert {"admin", "demo"} <= {p["Name"] for p in listed}
+    compute = httpx.get(cloud.connect("overcast-demo").endpoint_for("compute").rstrip("/")
+                        + "/servers", headers={"X-Auth-Token": issued["id"]})
+    assert compute.status_code == 403, compute.text
+    assignments = run("role", "assignment", "list", "--system", "all", "--names")
+    assert any(a["Role"] == "admin" and a["User"].startswith("admin")
+               and a["System"] == "all" for a in assignments)

@@ -42,3 +42,12 @@ def test_a_missing_secret_file_is_an_error_not_the_default(tmp_path):
     with pytest.raises(RuntimeError, match="cannot read"):
         config.load(SampleConfig, "api",
                     environ={"OVERCAST_TRANSPORT_URL_FILE": str(tmp_path / "absent")})
+
+
+def test_the_bus_key_reaches_a_process_from_its_file_and_stays_out_of_its_repr(tmp_path):
+    key_file = tmp_path / "bus_signing_key"
+    key_file.write_text("k3y\n")
+    cfg = config.load(config.CommonConfig, "conductor",
+                      environ={"OVERCAST_BUS_SIGNING_KEY_FILE": str(key_file)})
+    assert cfg.bus_signing_key == "k3y"
+    assert "k3y" not in repr(cfg)

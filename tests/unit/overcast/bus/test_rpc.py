@@ -5,11 +5,13 @@ import orjson
 import pytest
 
 from overcast import errors
-from overcast.bus import envelope, remote
+from overcast.bus import Bus, envelope, remote
 from overcast.bus.rpc import RpcClient, RpcServer, rpc
+from overcast.bus.signing import Route, Signer
 from overcast.context import RequestContext
 
 CTX = RequestContext(user_id="u-1", project_id="p-1")
+KEY = "the-cloud-key"
 
 
 class Endpoint:
@@ -127,11 +129,17 @@ async def test_the_client_addresses_its_topic_with_version_server_and_timeout():
 
 
 class _Message:
-    """What aio-pika hands a consumer: a body and the three ways to settle it."""
+    """What aio-pika hands a consumer: a body, its route and headers (signed with ``key``
+    unless it is None) and the three ways to settle it."""
 
-    def __init__(self, body: bytes, log: list[str]) -> None:
+    def __init__(self, body: bytes, log: list[str], *, key: str | None = KEY,
+                 reply_to: str | None = None) -> None:
         self.body = body
         self.log = log
+        self.exchange, self.routing_key, self.app_id = "", "demo", "a-test"
+        self.reply_to, self.correlation_id = reply_to, "c-1" if reply_to else None
+        route = Route(routing_key="demo", reply_to=reply_to, correlation_id=self.correlation_id)
+        self.headers = {} if key is None else Signer(key).headers(body, route)
 
     async def ack(self) -> None:
         self.log.append("ack")
@@ -143,8 +151,12 @@ class _Message:
         self.log.append(f"reject requeue={requeue}")
 
 
-class _ReplyingBus:
+class _ReplyingBus(Bus):
+    """A bus that verifies as the real one does, and records its replies instead of
+    sending them."""
+
     def __init__(self, log: list[str]) -> None:
+        super().__init__("amqp://unused/", signing_key=KEY)
         self.log = log
 
     async def reply(self, message, body: bytes) -> None:
@@ -176,3 +188,32 @@ def test_a_handler_taking_kwargs_is_refused_at_start():
 
     with pytest.raises(TypeError, match="anything takes \\*\\*kwargs"):
         RpcServer(bus=None, topic="demo", server=None, endpoint=Loose())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", [None, "another-cloud-key"], ids=["unsigned", "wrong-key"])
+async def test_a_forged_admin_context_is_refused_not_dispatched(key, caplog):
+    log: list[str] = []
+    endpoint = Endpoint()
+    server = RpcServer(bus=_ReplyingBus(log), topic="demo", server=None, endpoint=endpoint)
+    forged = RequestContext(user_id="mallory", project_id="p-2", roles=("admin",))
+    body = envelope.Request("ping", "1.0", {"value": 5}, forged).encode()
+    await server._handle(_Message(body, log, key=key, reply_to="reply.mallory"))
+    assert endpoint.seen == []
+    assert log[0] == "reject requeue=False"
+    assert log[1].startswith("reply {'error': {'type': 'Forbidden'")
+    refusal = next(r for r in caplog.records if r.levelname == "WARNING")
+    assert "method=ping" in refusal.getMessage()
+    assert "user_id=mallory" in refusal.getMessage()
+    assert "a-test" in refusal.getMessage()
+    assert KEY not in refusal.getMessage()
+
+
+async def test_a_signed_body_with_other_args_glued_on_is_refused():
+    log: list[str] = []
+    endpoint = Endpoint()
+    server = RpcServer(bus=_ReplyingBus(log), topic="demo", server=None, endpoint=endpoint)
+    message = _Message(envelope.Request("ping", "1.0", {"value": 5}, CTX).encode(), log)
+    message.body = envelope.Request("ping", "1.0", {"value": 6}, CTX).encode()
+    await server._handle(message)
+    assert endpoint.seen == []
+    assert log[0] == "reject requeue=False"

@@ -89,7 +89,7 @@ class Helpers:
 
     @staticmethod
     def password_body(user: str, password: str, *, project: str | None = None,
-                      domain: str | None = None) -> dict[str, Any]:
+                      domain: str | None = None, system: bool = False) -> dict[str, Any]:
         """An auth request for ``user`` of the default domain, scoped as asked."""
         auth: dict[str, Any] = {"identity": {"methods": ["password"], "password": {"user": {
             "name": user, "domain": {"id": "default"}, "password": password}}}}
@@ -97,6 +97,8 @@ class Helpers:
             auth["scope"] = {"project": {"name": project, "domain": {"name": "Default"}}}
         elif domain is not None:
             auth["scope"] = {"domain": {"id": domain}}
+        elif system:
+            auth["scope"] = {"system": {"all": True}}
         return {"auth": auth}
 
     def token(self, user: str, password: str, **scope: Any) -> str:

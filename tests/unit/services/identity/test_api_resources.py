@@ -190,7 +190,9 @@ def test_role_assignments(client, h, admin_token):
     assert assignment["links"]["assignment"].endswith(grant.removeprefix("/identity"))
     resp = client.get(f"{V3}/role_assignments?role.id={by_name['admin']['id']}",
                       headers=h.auth(admin_token))
-    assert len(resp.json()["role_assignments"]) == 1   # only admin on admin
+    # only admin holds admin: on the admin project and, as bootstrap grants, on the system
+    scopes = [a["scope"] for a in resp.json()["role_assignments"]]
+    assert len(scopes) == 2 and {"system": {"all": True}} in scopes
     assert "name" not in resp.json()["role_assignments"][0]["role"]
     resp = client.get(f"{V3}/role_assignments?group.id=g1", headers=h.auth(admin_token))
     assert resp.json()["role_assignments"] == []
