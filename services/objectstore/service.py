@@ -71,7 +71,8 @@ class ObjectProxyService(Service):
             # Keystone validations are cached only while revocations reach us on the bus.
             self.revocations = RevocationSubscriber(
                 Bus(cfg.transport_url, name=f"object-proxy.{cfg.host}",
-                    default_timeout=cfg.rpc_timeout), self.auth.cache)
+                    default_timeout=cfg.rpc_timeout, signing_key=cfg.bus_signing_key),
+                self.auth.cache)
             self.revocations.start()
         app = SwiftApp(self.proxy, self.auth, public_url=cfg.public_url)
         self.http = HttpServer(app, host=cfg.listen, port=cfg.port)
