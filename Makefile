@@ -59,8 +59,10 @@ images: venv
 	$(PY) -m overcast.cli.images
 
 # The compose stack: builds the images if needed, waits until healthy, writes clouds.yaml.
+# PUBLISH_BUS=1 publishes its RabbitMQ on 127.0.0.1:5673 (the cloud's own user, no guest).
 up: venv compose-plugin
-	$(OVERCAST) up --compose --hosts $(or $(HOSTS),3) --storage-nodes $(or $(STORAGE),3)
+	$(OVERCAST) up --compose --hosts $(or $(HOSTS),3) --storage-nodes $(or $(STORAGE),3) \
+	  $(if $(PUBLISH_BUS),--publish-bus)
 
 # Removes the containers, keeps the volumes (make clean removes those too); also stops a
 # process-mode cloud if one runs.

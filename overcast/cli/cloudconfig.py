@@ -11,13 +11,15 @@ import yaml
 # Each secret of a cloud, and how a new one is made.
 _SECRETS = {"admin_password": lambda: secrets.token_urlsafe(12),
             "demo_password": lambda: secrets.token_urlsafe(12),
+            "rabbitmq_password": lambda: secrets.token_urlsafe(24),
             "bus_signing_key": lambda: secrets.token_urlsafe(32)}
 
 
 def load_or_create_secrets(state_dir: Path) -> dict[str, str]:
-    """The cloud's secrets (admin and demo passwords, bus signing key), generated once and
-    kept (mode 0600) in the state dir. A secrets file from before a secret existed gets it
-    added and is rewritten, so an upgraded cloud keeps its passwords."""
+    """The cloud's secrets (admin and demo passwords, broker password, bus signing key),
+    generated once and kept (mode 0600) in the state dir. A secrets file from before a
+    secret existed gets it added and is rewritten, so an upgraded cloud keeps its
+    passwords."""
     path = state_dir / "secrets.json"
     values = json.loads(path.read_text()) if path.exists() else {}
     missing = {name: make() for name, make in _SECRETS.items() if name not in values}

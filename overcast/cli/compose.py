@@ -1,20 +1,23 @@
 """Compose mode: the cloud as containers (``compose/docker-compose.yml``), one per host.
 
 ``prepare`` does what the stack needs before it starts: the compose plugin, current images
-(offline when no registry answers, see ``images``), the api's passwords, the object ring and
-the compose variables (``ComposeCloud.variables``, also written to an env file for
-``docker compose --env-file``). ``up`` prepares, runs ``docker compose up --wait`` (every
-container healthy), waits until the API answers and the conductor sees every hypervisor up,
-and writes ``clouds.yaml``. ``down`` removes the containers and keeps the named volumes;
-``down(volumes=True)`` removes those too. Tests start the same stack through testcontainers
-(``overcast.testing.OvercastCloud``), after the same ``prepare``.
+(offline when no registry answers, see ``images``), the cloud's secrets as files for Compose
+``secrets:`` (``write_secret_files``), the object ring and the compose variables
+(``ComposeCloud.variables``, also written to an env file for ``docker compose --env-file``).
+``up`` prepares, runs ``docker compose up --wait`` (every container healthy), waits until the
+API answers and the conductor sees every hypervisor up (asked through the API's
+``os-services``, so the host needs no bus), and writes ``clouds.yaml``. ``down`` removes the
+containers and keeps the named volumes; ``down(volumes=True)`` removes those too. The bus is
+published on the host's loopback only with ``publish_bus`` (``compose/publish-bus.yml``); the
+host's tools then log in with the cloud's own broker user (``transport_url``). Tests start
+the same stack through testcontainers (``overcast.testing.OvercastCloud``), after the same
+``prepare``.
 
 From Python: ``ComposeCloud().compose("ps")`` runs any compose command against the stack;
 ``compose_command()`` is the argv prefix.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import os
@@ -27,9 +30,11 @@ from pathlib import Path
 
 import httpx
 
-from overcast.cli import cloudconfig, images, local
+from overcast.cli import broker, cloudconfig, images, local
 
 COMPOSE_FILE = images.COMPOSE_DIR / "docker-compose.yml"
+# Added to COMPOSE_FILE when the bus is to be published on the host (127.0.0.1 only).
+PUBLISH_BUS_FILE = images.COMPOSE_DIR / "publish-bus.yml"
 PROJECT = "overcast"
 MAX_STORAGE_NODES = 4
 # The storage nodes' gRPC port inside the cloud network (``overcast ring add``'s default).
@@ -95,6 +100,7 @@ class ComposeCloud:
     object_port: int = 8080
     project: str = PROJECT
     compose_file: Path = COMPOSE_FILE
+    publish_bus: bool = False  # publish RabbitMQ on 127.0.0.1:amqp_port for host tools
 
     def __post_init__(self) -> None:
         if self.storage_nodes and not 3 <= self.storage_nodes <= MAX_STORAGE_NODES:
@@ -109,10 +115,16 @@ class ComposeCloud:
     def identity_url(self) -> str:
         return f"{self.api_url}/identity/v3"
 
+    def compose_files(self) -> list[Path]:
+        """The compose files of this stack: the cloud, and publish-bus.yml if asked for."""
+        return [self.compose_file, *([PUBLISH_BUS_FILE] if self.publish_bus else [])]
+
     @property
     def transport_url(self) -> str:
-        """The stack's RabbitMQ, as published to the host."""
-        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
+        """The stack's RabbitMQ as published to the host (``publish_bus``), as the cloud's
+        own broker user with its generated password."""
+        password = cloudconfig.load_or_create_secrets(self.state_dir)["rabbitmq_password"]
+        return broker.transport_url(password=password, host="127.0.0.1", port=self.amqp_port)
 
     @property
     def object_url(self) -> str:
@@ -124,9 +136,9 @@ class ComposeCloud:
         return self.state_dir.resolve() / "ring" / "object.ring"
 
     @property
-    def env_file(self) -> Path:
-        """The api container's passwords (``env_file`` in docker-compose.yml)."""
-        return self.state_dir.resolve() / "api.env"
+    def secrets_dir(self) -> Path:
+        """The files behind the stack's Compose ``secrets:`` (mode 0700, each file 0600)."""
+        return self.state_dir.resolve() / "secrets"
 
     @property
     def compose_env_file(self) -> Path:
@@ -161,9 +173,9 @@ class ComposeCloud:
 
     def variables(self) -> dict[str, str]:
         """What docker-compose.yml reads: the project name, ports, how many hypervisors,
-        whether there is object storage, and where the api's env file and the ring are."""
+        whether there is object storage, and where the secret files and the ring are."""
         return {"COMPOSE_PROJECT_NAME": self.project,
-                "OVERCAST_API_ENV_FILE": str(self.env_file),
+                "OVERCAST_SECRETS_DIR": str(self.secrets_dir),
                 "OVERCAST_API_PORT": str(self.api_port),
                 "OVERCAST_AMQP_PORT": str(self.amqp_port),
                 "OVERCAST_HYPERVISORS": str(self.hypervisors),
@@ -176,9 +188,10 @@ class ComposeCloud:
 
     def compose(self, *args: str, check: bool = True, capture: bool = False
                 ) -> subprocess.CompletedProcess[str]:
-        """Run ``docker compose -f FILE -p PROJECT ARGS...`` for this stack."""
-        return subprocess.run([*compose_command(), "-f", str(self.compose_file),
-                               "-p", self.project, *args], env=self.environment(),
+        """Run ``docker compose -f FILE... -p PROJECT ARGS...`` for this stack."""
+        files = [arg for path in self.compose_files() for arg in ("-f", str(path))]
+        return subprocess.run([*compose_command(), *files, "-p", self.project, *args],
+                              env=self.environment(),
                               check=check, text=True, capture_output=capture)
 
     def containers(self) -> list[dict]:
@@ -192,11 +205,34 @@ class ComposeCloud:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 (it holds passwords)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` to ``path`` with mode 0600 (it holds passwords). In place, not by
+    rename: a running container's secret is a bind mount of this very file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
+    os.chmod(path, 0o600)  # a file made by an older version may have been wider
+
+
+def secret_files(secrets: dict[str, str]) -> dict[str, str]:
+    """What each Compose secret of docker-compose.yml holds: the services' broker URL (the
+    cloud's own user and vhost, on the cloud network), the bus signing key, the api's
+    passwords, and the broker's definitions (the user's salted password hash)."""
+    password = secrets["rabbitmq_password"]
+    return {"transport_url": broker.transport_url(password=password, host="rabbitmq",
+                                                  port=5672),
+            "bus_signing_key": secrets["bus_signing_key"],
+            "admin_password": secrets["admin_password"],
+            "demo_password": secrets["demo_password"],
+            "rabbitmq_definitions": json.dumps(broker.definitions(password))}
+
+
+def write_secret_files(cloud: ComposeCloud, secrets: dict[str, str]) -> None:
+    """Write ``secret_files`` into the stack's secrets dir, each file mode 0600; remove the
+    ``api.env`` an older version passed the passwords in."""
+    for name, text in secret_files(secrets).items():
+        _write_private(cloud.secrets_dir / name, text + "\n")
+    (cloud.state_dir.resolve() / "api.env").unlink(missing_ok=True)
 
 
 def prepare(cloud: ComposeCloud, *, pull: bool = False, say: Callable[[str], None] = print
@@ -204,13 +240,11 @@ def prepare(cloud: ComposeCloud, *, pull: bool = False, say: Callable[[str], Non
     """Everything the stack needs before ``docker compose up``: a working compose plugin,
     current images, the api's passwords (kept on the host, mode 0600, never in an image), the
     object ring and the compose env file. Returns the cloud to start (with as many storage
-    nodes as the ring has, if more) and its passwords."""
+    nodes as the ring has, if more) and its secrets (the passwords among them)."""
     ensure_plugin(say=say)
     images.ensure_images(pull=pull, say=say)
     passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
-    _write_private(cloud.env_file,
-                   f"OVERCAST_API_ADMIN_PASSWORD={passwords['admin_password']}\n"
-                   f"OVERCAST_API_DEMO_PASSWORD={passwords['demo_password']}\n")
+    write_secret_files(cloud, passwords)
     if cloud.storage_nodes and cloud.ensure_ring():
         say(f"object ring written: {cloud.ring_file} ({cloud.storage_nodes} storage nodes)")
     in_ring = min(cloud.storage_nodes_in_ring(), MAX_STORAGE_NODES)
@@ -229,22 +263,37 @@ def write_clouds_file(cloud: ComposeCloud, passwords: dict[str, str], path: Path
     return text
 
 
-def missing_hosts(cloud: ComposeCloud) -> set[str]:
-    """The hypervisors the conductor does not see up yet (asked over the stack's bus)."""
-    bus_cloud = local.LocalCloud(state_dir=cloud.state_dir, transport_url=cloud.transport_url)
-    services = asyncio.run(local.service_states(bus_cloud, timeout=3.0))
-    return set(cloud.hosts()) - {s["host"] for s in services
+def service_states(cloud: ComposeCloud, passwords: dict[str, str], *, timeout: float = 5.0
+                   ) -> list[dict]:
+    """The services as the conductor sees them, through the API's ``os-services`` as admin
+    (binary, host, zone, status, state, updated_at, forced_down), so the host needs no bus."""
+    with httpx.Client(timeout=timeout) as client:
+        auth = client.post(f"{cloud.identity_url}/auth/tokens", json={"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"name": "Default"},
+                "password": passwords["admin_password"]}}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})
+        auth.raise_for_status()
+        answer = client.get(f"{cloud.api_url}/compute/v2.1/os-services", headers={
+            "X-Auth-Token": auth.headers["X-Subject-Token"],
+            "OpenStack-API-Version": "compute 2.79"})
+        answer.raise_for_status()
+        return answer.json()["services"]
+
+
+def missing_hosts(cloud: ComposeCloud, passwords: dict[str, str]) -> set[str]:
+    """The hypervisors the conductor does not see up yet."""
+    return set(cloud.hosts()) - {s["host"] for s in service_states(cloud, passwords)
                                  if s["binary"] == "nova-compute" and s["state"] == "up"}
 
 
-def wait_ready(cloud: ComposeCloud, *, timeout: float) -> None:
+def wait_ready(cloud: ComposeCloud, passwords: dict[str, str], *, timeout: float) -> None:
     """Once every container is healthy: return when the API answers on the host and the
     conductor sees every hypervisor up."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            httpx.get(cloud.identity_url, timeout=2).raise_for_status()
-            missing = missing_hosts(cloud)
+            missing = missing_hosts(cloud, passwords)
             problem = f"hosts not up yet: {', '.join(sorted(missing))}" if missing else ""
         except Exception as exc:  # noqa: BLE001 - not up yet
             problem = str(exc) or type(exc).__name__
@@ -264,7 +313,7 @@ def up(cloud: ComposeCloud, *, clouds_file: Path, timeout: float = 180.0, pull: 
     profiles = [arg for name in cloud.profiles() for arg in ("--profile", name)]
     cloud.compose(*profiles, "up", "--wait", "--wait-timeout", str(int(timeout)),
                   "--remove-orphans")
-    wait_ready(cloud, timeout=max(timeout - (time.monotonic() - started), 30.0))
+    wait_ready(cloud, passwords, timeout=max(timeout - (time.monotonic() - started), 30.0))
     return write_clouds_file(cloud, passwords, clouds_file)
 
 

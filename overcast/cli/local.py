@@ -5,7 +5,6 @@ import asyncio
 import dataclasses
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import httpx
 
 from overcast.bus import Bus
 from overcast.cli import cloudconfig
+from overcast.cli.broker import HostBroker
 from overcast.context import RequestContext
 from services.conductor.rpcapi import ConductorAPI
 
@@ -133,16 +133,13 @@ def broker_reachable(url: str, timeout: float = 3.0) -> bool:
     return asyncio.run(probe())
 
 
-def ensure_broker(url: str, *, timeout: float = 90.0) -> str:
-    """Use the broker at ``url``, or start Debian's rabbitmq-server if none answers."""
+def ensure_broker(url: str, *, timeout: float = 90.0,
+                  broker: HostBroker | None = None) -> str:
+    """Use the broker at ``url``, or start Debian's rabbitmq-server (``broker``, on loopback
+    only) if none answers: "running" or "started"."""
     if broker_reachable(url):
         return "running"
-    server = shutil.which("rabbitmq-server") or "/usr/sbin/rabbitmq-server"
-    if not Path(server).exists():
-        raise RuntimeError("RabbitMQ is not running and rabbitmq-server is not installed "
-                           "(apt-get install rabbitmq-server)")
-    subprocess.run([server, "-detached"], check=False, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    (broker or HostBroker()).start()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if broker_reachable(url):
@@ -151,12 +148,26 @@ def ensure_broker(url: str, *, timeout: float = 90.0) -> str:
     raise RuntimeError(f"RabbitMQ did not start within {timeout:.0f}s")
 
 
-def ensure_vhost(vhost: str) -> None:
-    """Create a RabbitMQ vhost (so separate clouds never share queues) with rabbitmqctl."""
-    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    subprocess.run([ctl, "-q", "add_vhost", vhost], check=False, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
+def ensure_vhost(vhost: str, *, user: str = "guest", password: str | None = None,
+                 broker: HostBroker | None = None) -> None:
+    """Create a RabbitMQ vhost (so separate clouds never share queues) with rabbitmqctl, and
+    give ``user`` (created with ``password`` when one is given) every permission there."""
+    ctl = (broker or HostBroker()).ctl
+    ctl("-q", "add_vhost", vhost, check=False)
+    # The password goes on stdin, never on a command line that ps shows.
+    if password is not None and ctl("-q", "add_user", user, stdin=password + "\n",
+                                    check=False).returncode:
+        ctl("-q", "change_password", user, stdin=password + "\n")
+    ctl("-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+
+
+def remove_vhost(vhost: str, *, user: str | None = None,
+                 broker: HostBroker | None = None) -> None:
+    """Delete a vhost made by ``ensure_vhost`` (its queues with it), and its own user."""
+    ctl = (broker or HostBroker()).ctl
+    ctl("-q", "delete_vhost", vhost, check=False)
+    if user is not None:
+        ctl("-q", "delete_user", user, check=False)
 
 
 def pid_alive(pid: int) -> bool:

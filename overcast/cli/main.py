@@ -39,6 +39,10 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
                                          max=compose.MAX_STORAGE_NODES,
                                          help="Object storage nodes (0: no object storage)."),
        api_port: int = typer.Option(8770, "--api-port"),
+       publish_bus: bool = typer.Option(False, "--publish-bus", help="With --compose: publish "
+                                        "RabbitMQ on 127.0.0.1:5673 for tools on the host "
+                                        "(the cloud's own user; see state/compose/"
+                                        "secrets.json)."),
        image_port: int = typer.Option(9292, "--image-port"),
        state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
        clouds_file: Path = typer.Option(Path("clouds.yaml"), "--clouds-yaml"),
@@ -51,7 +55,7 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     if compose_mode or not local_mode:
         _up_compose(compose.ComposeCloud(state_dir=state_dir.resolve() / "compose",
                                          hypervisors=hosts, storage_nodes=storage_nodes,
-                                         api_port=api_port),
+                                         api_port=api_port, publish_bus=publish_bus),
                     clouds_file=clouds_file, timeout=max(timeout, 180.0))
         return
     cloud = _cloud(state_dir, transport_url, hosts=hosts, api_port=api_port,
@@ -88,7 +92,8 @@ def _up_compose(cloud: compose.ComposeCloud, *, clouds_file: Path, timeout: floa
                   f"{cloud.hypervisors} hypervisors, {cloud.storage_nodes} storage nodes, "
                   f"API at {cloud.api_url} (identity {cloud.api_url}/identity/v3), "
                   + (f"object storage at {cloud.object_url}, " if cloud.storage_nodes else "")
-                  + f"RabbitMQ at {cloud.transport_url.split('@')[-1]}")
+                  + (f"RabbitMQ at {cloud.transport_url.split('@')[-1]}" if cloud.publish_bus
+                     else "RabbitMQ not published on the host (--publish-bus)"))
     console.print(f"clouds.yaml written to {clouds_file.resolve()}:\n")
     console.print(text, markup=False, highlight=False)
     console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")
@@ -101,8 +106,7 @@ def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
     """Each process with its pid, and each service and host with its heartbeat age."""
     cloud = _cloud(state_dir, transport_url)
     if compose_mode:
-        stack = compose.ComposeCloud()
-        cloud = _cloud(state_dir, stack.transport_url)
+        stack = compose.ComposeCloud(state_dir=state_dir.resolve() / "compose")
         table = Table(title=f"containers (compose project {stack.project})")
         for column in ("name", "service", "state", "health"):
             table.add_column(column)
@@ -117,7 +121,11 @@ def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
             table.add_row(name, str(pid), "[green]yes[/]" if alive else "[red]no[/]")
     console.print(table)
     try:
-        services = asyncio.run(local.service_states(cloud))
+        if compose_mode:  # through the API: the stack's bus is not published by default
+            services = compose.service_states(
+                stack, cloudconfig.load_or_create_secrets(stack.state_dir))
+        else:
+            services = asyncio.run(local.service_states(cloud))
     except Exception as exc:  # noqa: BLE001 - shown to the operator
         console.print(f"[red]conductor not reachable: {exc}[/]")
         raise typer.Exit(1) from None

@@ -12,8 +12,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from overcast.cli import cloudconfig, local
+from overcast.cli.broker import HostBroker, transport_url
 
 if TYPE_CHECKING:  # the stock clients are test extras, imported when first used
     from openstack.connection import Connection
@@ -126,23 +128,47 @@ class TestCloud:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
 @contextlib.contextmanager
-def running_cloud(*, hosts: int = 3, base_url: str = "amqp://guest:guest@127.0.0.1:5672/",
+def session_broker(url: str = DEFAULT_BROKER_URL, *, broker: HostBroker | None = None
+                   ) -> Iterator[str]:
+    """The host's RabbitMQ at ``url`` for a test session: started (on loopback only) when none
+    answers, and stopped at the end if it was not running before, whoever started it in
+    between. A broker that was already running is left alone."""
+    was_running = local.broker_reachable(url)
+    if not was_running:
+        local.ensure_broker(url, broker=broker)
+    try:
+        yield url
+    finally:
+        if not was_running:
+            (broker or HostBroker()).stop()
+
+
+@contextlib.contextmanager
+def running_cloud(*, hosts: int = 3, base_url: str = DEFAULT_BROKER_URL,
                   env: dict[str, dict[str, str]] | None = None, keep: bool = False,
                   extra_env: dict[str, str] | None = None,
                   storage_nodes: int = 0) -> Iterator[TestCloud]:
     """Start a cloud in a temporary directory on a fresh vhost; stop and remove it after."""
     local.ensure_broker(base_url)
-    vhost = f"overcast-test-{secrets.token_hex(4)}"
-    local.ensure_vhost(vhost)
     state_dir = Path(tempfile.mkdtemp(prefix="overcast-test-"))
-    cloud = local.LocalCloud(state_dir=state_dir, transport_url=base_url.rstrip("/") + "/"
-                             + vhost, api_port=free_port(), image_port=free_port(),
+    passwords = cloudconfig.load_or_create_secrets(state_dir)
+    # Its own vhost and its own user, allowed on that vhost only, rather than guest.
+    vhost = f"overcast-test-{secrets.token_hex(4)}"
+    local.ensure_vhost(vhost, user=vhost, password=passwords["rabbitmq_password"])
+    base = urlsplit(base_url)
+    bus_url = transport_url(password=passwords["rabbitmq_password"],
+                            host=base.hostname or "127.0.0.1", port=base.port or 5672,
+                            user=vhost, vhost=vhost)
+    cloud = local.LocalCloud(state_dir=state_dir, transport_url=bus_url,
+                             api_port=free_port(), image_port=free_port(),
                              hosts=hosts, extra_env=tuple((extra_env or {}).items()),
                              storage_nodes=storage_nodes,
                              object_port=free_port() if storage_nodes else 8080,
                              storage_ports=tuple(free_port() for _ in range(storage_nodes)))
-    passwords = cloudconfig.load_or_create_secrets(state_dir)
     clouds_file = state_dir / "clouds.yaml"
     cloudconfig.write_clouds_yaml(clouds_file, cloudconfig.clouds_yaml(
         auth_url=f"{cloud.api_url}/identity/v3", passwords=passwords))
@@ -162,7 +188,6 @@ def running_cloud(*, hosts: int = 3, base_url: str = "amqp://guest:guest@127.0.0
         raise
     finally:
         local.stop_all(cloud)
-        ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-        subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True)
+        local.remove_vhost(vhost, user=vhost)
         if not keep:
             shutil.rmtree(state_dir, ignore_errors=True)

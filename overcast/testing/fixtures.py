@@ -14,7 +14,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from overcast.testing.cloud import session_broker
 from overcast.testing.stack import OvercastCloud
+
+
+@pytest.fixture(scope="session")
+def host_broker() -> Iterator[str]:
+    """The host's RabbitMQ (guest on 127.0.0.1:5672) for the session: started on loopback
+    only when none answers, and then stopped at the end; one already running is left alone.
+    Its URL."""
+    with session_broker() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -47,14 +47,15 @@ LOG_LINES_ON_FAILURE = 60
 class ComputeHostsUp(WaitStrategy):
     """Ready once the conductor sees every hypervisor of ``stack`` up (heartbeats arrive)."""
 
-    def __init__(self, stack: compose.ComposeCloud) -> None:
+    def __init__(self, stack: compose.ComposeCloud, passwords: dict[str, str]) -> None:
         super().__init__()
         self.stack = stack
+        self.passwords = passwords
         self.problem = "not asked yet"
 
     def _all_up(self) -> bool:
         try:
-            missing = compose.missing_hosts(self.stack)
+            missing = compose.missing_hosts(self.stack, self.passwords)
         except Exception as exc:  # noqa: BLE001 - the bus or conductor is not up yet
             self.problem = str(exc) or type(exc).__name__
             return False
@@ -102,15 +103,15 @@ class OvercastCloud(ComposeChaos):
         stack = compose.ComposeCloud(
             state_dir=self.state_dir, hypervisors=self.hypervisors,
             storage_nodes=self.storage_nodes, project=self.project, api_port=free_port(),
-            amqp_port=free_port(), object_port=free_port())
+            amqp_port=free_port(), object_port=free_port(), publish_bus=True)
         self.stack, self.passwords = compose.prepare(stack, pull=self.pull)
         compose.write_clouds_file(self.stack, self.passwords, self.clouds_file)
         self.compose = DockerCompose(
             context=str(self.stack.compose_file.parent),
-            compose_file_name=str(self.stack.compose_file),
+            compose_file_name=[str(path) for path in self.stack.compose_files()],
             env_file=str(self.stack.compose_env_file), profiles=self.stack.profiles(),
             wait=True).waiting_for({"api": self._api_answers(),
-                                    "conductor": ComputeHostsUp(self.stack)
+                                    "conductor": ComputeHostsUp(self.stack, self.passwords)
                                     .with_startup_timeout(self.startup_timeout)
                                     .with_poll_interval(0.3)})
         try:
@@ -165,7 +166,8 @@ class OvercastCloud(ComposeChaos):
 
     @property
     def bus_url(self) -> str:
-        """The stack's RabbitMQ, published on the host."""
+        """The stack's RabbitMQ, published on the host's loopback (a test cloud publishes it,
+        ``compose/publish-bus.yml``), as the cloud's own broker user: guest is gone."""
         return self._stack().transport_url
 
     @property
@@ -208,6 +210,15 @@ class OvercastCloud(ComposeChaos):
         return "\n".join(lines[-LOG_LINES_ON_FAILURE:])
 
     # -- looking inside -------------------------------------------------------------------
+
+    def rabbitmqctl(self, *args: str) -> str:
+        """Run ``rabbitmqctl ARGS`` inside the stack's broker container; its output."""
+        exit_code, output = self.container("rabbitmq").exec_run(
+            ["overcast-rabbitmq", "rabbitmqctl", *args])
+        text = output.decode(errors="replace")
+        if exit_code:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({exit_code}): {text}")
+        return text
 
     def guests(self, hosts: list[str] | tuple[str, ...] | None = None, *,
                running_only: bool = False, timeout: float = 5.0

@@ -4,6 +4,14 @@ from __future__ import annotations
 import pytest
 
 from overcast.testing.cloud import running_cloud
+from overcast.testing.fixtures import host_broker  # noqa: F401 - a pytest fixture
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_for_the_session(host_broker):  # noqa: F811 - the imported fixture, by name
+    """Every integration test runs against a broker that the session stops if it started it
+    (a broker left behind by tests would listen for anyone on the host)."""
+    return host_broker
 
 
 @pytest.fixture(scope="session")

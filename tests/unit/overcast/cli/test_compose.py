@@ -1,9 +1,12 @@
-"""What the compose stack is told: its project, ports and size, as compose variables."""
+"""What the compose stack is told: its project, ports and size, as compose variables, and its
+secrets, as files for Compose ``secrets:``."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from overcast.cli import compose
 
@@ -13,7 +16,7 @@ def test_variables_name_the_project_ports_and_size(tmp_path):
                                  api_port=18770, amqp_port=15673, object_port=18080)
     assert cloud.variables() == {
         "COMPOSE_PROJECT_NAME": "overcast-test",
-        "OVERCAST_API_ENV_FILE": str(tmp_path.resolve() / "api.env"),
+        "OVERCAST_SECRETS_DIR": str(tmp_path.resolve() / "secrets"),
         "OVERCAST_API_PORT": "18770", "OVERCAST_AMQP_PORT": "15673",
         "OVERCAST_HYPERVISORS": "5", "OVERCAST_OBJECT_STORAGE": "1",
         "OVERCAST_OBJECT_PORT": "18080",
@@ -33,14 +36,75 @@ def test_storage_nodes_are_none_or_one_per_replica(nodes):
         compose.ComposeCloud(storage_nodes=nodes)
 
 
-def test_prepare_writes_passwords_ring_and_env_file_privately(tmp_path, monkeypatch):
+def _prepare(tmp_path, monkeypatch, **kw):
     monkeypatch.setattr(compose, "ensure_plugin", lambda **_: None)
     monkeypatch.setattr(compose.images, "ensure_images", lambda **_: [])
-    cloud, passwords = compose.prepare(compose.ComposeCloud(state_dir=tmp_path), say=print)
+    return compose.prepare(compose.ComposeCloud(state_dir=tmp_path, **kw), say=print)
+
+
+def test_prepare_writes_secret_files_ring_and_env_file_privately(tmp_path, monkeypatch):
+    cloud, secrets = _prepare(tmp_path, monkeypatch)
     assert cloud.ring_file.exists()
-    assert f"OVERCAST_API_ADMIN_PASSWORD={passwords['admin_password']}" in \
-        cloud.env_file.read_text()
+    files = {path.name: path for path in cloud.secrets_dir.iterdir()}
+    assert set(files) == {"transport_url", "bus_signing_key", "admin_password",
+                          "demo_password", "rabbitmq_definitions"}
+    assert files["admin_password"].read_text() == secrets["admin_password"] + "\n"
+    assert files["bus_signing_key"].read_text() == secrets["bus_signing_key"] + "\n"
+    assert files["transport_url"].read_text() == (
+        f"amqp://overcast:{secrets['rabbitmq_password']}@rabbitmq:5672/overcast\n")
     lines = Path(cloud.compose_env_file).read_text().splitlines()
     assert lines == [f"{key}={value}" for key, value in cloud.variables().items()]
-    for path in (cloud.env_file, cloud.compose_env_file):
+    assert cloud.secrets_dir.stat().st_mode & 0o777 == 0o700
+    for path in (*files.values(), cloud.compose_env_file):
         assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_broker_definitions_hold_a_hash_not_the_password(tmp_path, monkeypatch):
+    cloud, secrets = _prepare(tmp_path, monkeypatch)
+    text = (cloud.secrets_dir / "rabbitmq_definitions").read_text()
+    assert secrets["rabbitmq_password"] not in text
+    definitions = json.loads(text)
+    assert [u["name"] for u in definitions["users"]] == ["overcast"]
+    assert definitions["permissions"] == [{"user": "overcast", "vhost": "overcast",
+                                           "configure": ".*", "write": ".*", "read": ".*"}]
+
+
+def test_an_api_env_file_from_an_older_version_is_removed(tmp_path, monkeypatch):
+    (tmp_path / "api.env").write_text("OVERCAST_API_ADMIN_PASSWORD=old\n")
+    _prepare(tmp_path, monkeypatch)
+    assert not (tmp_path / "api.env").exists()
+
+
+def test_the_host_tools_use_the_clouds_broker_user_not_guest(tmp_path, monkeypatch):
+    cloud, secrets = _prepare(tmp_path, monkeypatch, amqp_port=15673)
+    assert cloud.transport_url == (
+        f"amqp://overcast:{secrets['rabbitmq_password']}@127.0.0.1:15673/overcast")
+
+
+def _compose_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_the_bus_port_is_not_published_by_default():
+    assert compose.ComposeCloud().compose_files() == [compose.COMPOSE_FILE]
+    assert "ports" not in _compose_yaml(compose.COMPOSE_FILE)["services"]["rabbitmq"]
+
+
+def test_the_bus_port_is_published_on_loopback_only_when_asked():
+    assert compose.ComposeCloud(publish_bus=True).compose_files() == [
+        compose.COMPOSE_FILE, compose.PUBLISH_BUS_FILE]
+    ports = _compose_yaml(compose.PUBLISH_BUS_FILE)["services"]["rabbitmq"]["ports"]
+    assert ports == ["127.0.0.1:${OVERCAST_AMQP_PORT:-5673}:5672"]
+
+
+def test_no_secret_is_passed_in_an_environment_variable():
+    """Service passwords were visible with docker inspect (an api.env ``env_file``)."""
+    stack = _compose_yaml(compose.COMPOSE_FILE)
+    for name, service in stack["services"].items():
+        assert "env_file" not in service, name
+        environment = service.get("environment") or {}
+        for key in environment:
+            assert not key.endswith(("PASSWORD", "TRANSPORT_URL", "SIGNING_KEY")), (name, key)
+    assert set(stack["secrets"]) == set(compose.secret_files(
+        {"rabbitmq_password": "p", "bus_signing_key": "k", "admin_password": "a",
+         "demo_password": "d"}))

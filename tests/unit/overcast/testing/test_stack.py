@@ -8,14 +8,14 @@ from overcast.testing.stack import ComputeHostsUp
 
 
 def _strategy(timeout: float) -> ComputeHostsUp:
-    return ComputeHostsUp(compose.ComposeCloud()).with_startup_timeout(timeout) \
-        .with_poll_interval(0.01)
+    return ComputeHostsUp(compose.ComposeCloud(), {"admin_password": "x"}) \
+        .with_startup_timeout(timeout).with_poll_interval(0.01)
 
 
 def test_ready_once_no_host_is_missing(monkeypatch):
-    answers = iter([ConnectionError("bus not up"), {"hypervisor-2"}, set()])
+    answers = iter([ConnectionError("api not up"), {"hypervisor-2"}, set()])
 
-    def missing(_cloud):
+    def missing(_cloud, _passwords):
         answer = next(answers)
         if isinstance(answer, Exception):
             raise answer
@@ -26,6 +26,6 @@ def test_ready_once_no_host_is_missing(monkeypatch):
 
 
 def test_times_out_saying_which_hosts_are_missing(monkeypatch):
-    monkeypatch.setattr(compose, "missing_hosts", lambda _cloud: {"hypervisor-3"})
+    monkeypatch.setattr(compose, "missing_hosts", lambda _cloud, _passwords: {"hypervisor-3"})
     with pytest.raises(TimeoutError, match="hosts not up: hypervisor-3"):
         _strategy(0.05).wait_until_ready(None)
