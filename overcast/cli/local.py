@@ -113,6 +113,21 @@ class LocalCloud:
         cloudconfig.write_private(path, self.bus_signing_key())
         return path
 
+    def secret_file(self, name: str, value: str) -> Path:
+        """``value`` in ``secrets/<name>`` of the state dir (directory 0700, file 0600), for a
+        process to read through a setting's ``_FILE`` form rather than its environment."""
+        directory = self.state_dir / "secrets"
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = directory / name
+        cloudconfig.write_private(path, value)
+        return path
+
+    def api_password_env(self, passwords: dict[str, str]) -> dict[str, str]:
+        """The api process's settings for the bootstrap passwords: paths, never values."""
+        return {f"OVERCAST_API_{role.upper()}_PASSWORD_FILE":
+                str(self.secret_file(f"{role}_password", passwords[f"{role}_password"]))
+                for role in ("admin", "demo")}
+
     def run_dir(self) -> Path:
         return self.state_dir / "run"
 
@@ -197,8 +212,12 @@ def read_pids(cloud: LocalCloud) -> dict[str, int]:
 def start_process(cloud: LocalCloud, name: str, module: str, env: dict[str, str]) -> int:
     cloud.run_dir().mkdir(parents=True, exist_ok=True)
     cloud.log_dir().mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "OVERCAST_STATE_DIR": str(cloud.state_dir),
-                "OVERCAST_TRANSPORT_URL": cloud.transport_url,
+    # The broker URL (with its password) and the key go as files: a process's environment
+    # can be read in /proc. A URL of the caller's environment must not shadow the file.
+    inherited = {k: v for k, v in os.environ.items() if k != "OVERCAST_TRANSPORT_URL"}
+    full_env = {**inherited, "OVERCAST_STATE_DIR": str(cloud.state_dir),
+                "OVERCAST_TRANSPORT_URL_FILE": str(cloud.secret_file("transport_url",
+                                                                     cloud.transport_url)),
                 "OVERCAST_BUS_SIGNING_KEY_FILE": str(cloud.signing_key_file()),
                 **dict(cloud.extra_env), **env, "PYTHONUNBUFFERED": "1"}
     log = open(cloud.log_dir() / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,7 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     broker = local.ensure_broker(transport_url)
     console.print(f"RabbitMQ: {broker} ({transport_url.split('@')[-1]})")
     passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
-    extra = {"api": {"OVERCAST_API_ADMIN_PASSWORD": passwords["admin_password"],
-                     "OVERCAST_API_DEMO_PASSWORD": passwords["demo_password"]}}
+    extra = {"api": cloud.api_password_env(passwords)}
     pids = local.start_all(cloud, env=extra)
     try:
         local.wait_healthy(cloud, timeout=timeout)
@@ -76,8 +76,15 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     cloudconfig.write_clouds_yaml(clouds_file, text)
     console.print(f"[green]Overcast is up[/]: {len(pids)} processes, {hosts} hosts, "
                   f"API at {cloud.api_url}")
+    _show_clouds_yaml(clouds_file, text)
+
+
+def _show_clouds_yaml(clouds_file: Path, text: str) -> None:
+    """Print clouds.yaml with its passwords masked: a terminal's scrollback and a CI log are
+    no place for them (they are in the file, mode 0600)."""
+    masked = re.sub(r"(?m)^(\s*password:).*$", r"\1 <in the file>", text)
     console.print(f"clouds.yaml written to {clouds_file.resolve()}:\n")
-    console.print(text, markup=False, highlight=False)
+    console.print(masked, markup=False, highlight=False)
     console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")
 
 
@@ -94,9 +101,7 @@ def _up_compose(cloud: compose.ComposeCloud, *, clouds_file: Path, timeout: floa
                   + (f"object storage at {cloud.object_url}, " if cloud.storage_nodes else "")
                   + (f"RabbitMQ at {cloud.transport_url.split('@')[-1]}" if cloud.publish_bus
                      else "RabbitMQ not published on the host (--publish-bus)"))
-    console.print(f"clouds.yaml written to {clouds_file.resolve()}:\n")
-    console.print(text, markup=False, highlight=False)
-    console.print("Try: export OS_CLOUD=overcast-admin; openstack server list")
+    _show_clouds_yaml(clouds_file, text)
 
 
 @app.command()

@@ -102,8 +102,7 @@ class TestCloud:
         local.start_process(self.cloud, name, module, {**env, **extra})
 
     def _extra_env(self) -> dict[str, dict[str, str]]:
-        return {"api": {"OVERCAST_API_ADMIN_PASSWORD": self.passwords["admin_password"],
-                        "OVERCAST_API_DEMO_PASSWORD": self.passwords["demo_password"]}}
+        return {"api": self.cloud.api_password_env(self.passwords)}
 
     def host_guests(self, timeout: float = 10.0, *, hosts: list[str] | None = None,
                     running_only: bool = False) -> dict[str, list[str] | None]:

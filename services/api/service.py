@@ -38,8 +38,9 @@ class ApiConfig(CommonConfig):
     network_db_url: str = ""
     token_ttl: int = 3600
     region: str = "RegionOne"
-    admin_password: str = ""
-    demo_password: str = ""
+    # Secrets: read through their _FILE forms, and kept out of the config's repr.
+    admin_password: str = dataclasses.field(default="", repr=False)
+    demo_password: str = dataclasses.field(default="", repr=False)
     # Extra catalog entries added by later services, "type=url,type=url".
     extra_endpoints: str = ""
 
@@ -68,8 +69,9 @@ class ApiService(Service):
     async def start(self) -> None:
         cfg = self.cfg
         if not cfg.admin_password or not cfg.demo_password:
-            raise SystemExit("OVERCAST_API_ADMIN_PASSWORD and OVERCAST_API_DEMO_PASSWORD "
-                             "must be set (overcast up generates them)")
+            raise SystemExit("OVERCAST_API_ADMIN_PASSWORD_FILE and "
+                             "OVERCAST_API_DEMO_PASSWORD_FILE must name files holding the "
+                             "bootstrap passwords (overcast up generates them)")
         self.identity_db = self._database(cfg.identity_db_url, "identity.db",
                                           identity_models.Base.metadata)
         self.network_db = self._database(cfg.network_db_url, "network.db",
