@@ -64,19 +64,18 @@ def build_router(*, conductor: Any) -> APIRouter:
     async def create_flavor(request: Request, ctx: AdminContext, mv: Version,
                             payload: Any = Body(None)) -> dict:
         body = check.body_of(payload, "flavor")
-        flavor = {"name": check.name(body.get("name")), "id": body.get("id"),
-                  "description": body.get("description")}
+        flavor = {"name": check.name(body.get("name")),
+                  "id": check.optional_string(body.get("id"), field="id"),
+                  "description": check.optional_string(body.get("description"),
+                                                       field="description", max_len=65535)}
         for field, minimum in (("vcpus", 1), ("ram", 1), ("disk", 0),
                                ("OS-FLV-EXT-DATA:ephemeral", 0), ("swap", 0)):
             value = body.get(field, 0 if minimum == 0 else None)
             if value == "" and field == "swap":
                 value = 0
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
-                                        f"Value: {value!r}. must be an integer >= {minimum}")
-            flavor[field.split(":")[-1]] = value
+            flavor[field.split(":")[-1]] = check.bounded_int(value, field, minimum=minimum)
         flavor["is_public"] = bool(body.get("os-flavor-access:is_public", True))
-        flavor["rxtx_factor"] = float(body.get("rxtx_factor", 1.0))
+        flavor["rxtx_factor"] = check.rxtx_factor(body.get("rxtx_factor", 1.0))
         return {"flavor": views.flavor(await conductor.create_flavor(ctx, flavor=flavor),
                                        _base(request), mv)}
 
@@ -163,6 +162,7 @@ def build_router(*, conductor: Any) -> APIRouter:
                             payload: Any = Body(None)) -> dict:
         body = dict(check.body_of(payload, "quota_set"))
         body.pop("force", None)
+        body = {field: check.quota_limit(value, field) for field, value in body.items()}
         limits = await conductor.update_quotas(ctx, project_id=project_id, values=body)
         view = _quota_view(project_id, limits, mv)
         view.pop("id")

@@ -24,6 +24,8 @@ DEFAULT_FLAVORS = [
     ("84", "m1.micro", 1, 192, 1),
 ]
 
+MAX_QUOTA_LIMIT = 2**31 - 1  # the largest limit a database integer holds, as Nova's db.MAX_INT
+
 DEFAULT_QUOTAS = {"instances": 10, "cores": 20, "ram": 51200, "key_pairs": 100,
                   "metadata_items": 128, "server_groups": 10, "server_group_members": 10,
                   "injected_files": 5, "injected_file_content_bytes": 10240,
@@ -218,11 +220,17 @@ class ComputeResources:
         if unknown:
             raise errors.BadRequest(f"Invalid input for field/attribute quota_set. "
                                     f"Additional properties are not allowed: {sorted(unknown)}")
+        for resource, limit in values.items():
+            # Nova's schema: -1 (unlimited) up to the largest database integer; a bool is
+            # not a number, and a bigger one would overflow the column.
+            if (not isinstance(limit, int) or isinstance(limit, bool)
+                    or not -1 <= limit <= MAX_QUOTA_LIMIT):
+                raise errors.BadRequest(
+                    f"Invalid input for field/attribute {resource}. Value: {limit!r}. "
+                    f"must be an integer from -1 to {MAX_QUOTA_LIMIT}")
         self._quotas.pop(project_id, None)
         with self.db.session() as session:
             for resource, limit in values.items():
-                if not isinstance(limit, int) or limit < -1:
-                    raise errors.BadRequest(f"Quota limit {limit!r} for {resource} is invalid")
                 session.merge(QuotaLimit(project_id=project_id, resource=resource,
                                          hard_limit=limit))
         return self.quota_limits(project_id)

@@ -111,3 +111,37 @@ async def test_server_group_policies_must_be_one(http):
     response = await http.post(f"{V21}/os-server-groups", headers=auth(), json={
         "server_group": {"name": "g", "policies": ["affinity", "anti-affinity"]}})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("change", [
+    {"rxtx_factor": "abc"}, {"rxtx_factor": []}, {"rxtx_factor": 0}, {"rxtx_factor": True},
+    {"rxtx_factor": 1e39}, {"vcpus": 2**64}, {"ram": 2**31}, {"disk": 10**100},
+    {"swap": 2**63}, {"OS-FLV-EXT-DATA:ephemeral": 1.5}, {"id": 2**64}, {"id": []},
+    {"description": 2**64}, {"description": {}},
+])
+async def test_flavor_rxtx_factor_not_a_number_or_a_number_past_a_db_integer_is_400_not_500(
+        http, conductor, change):
+    body = {"flavor": {"name": "odd", "vcpus": 1, "ram": 64, "disk": 0, **change}}
+    response = await http.post(f"{V21}/flavors", headers=auth("admin"), json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["code"] == 400
+    assert conductor.asked("create_flavor") == []
+
+
+@pytest.mark.parametrize("limit", [2**64, -(2**64), 10**100, 2**31, -2, 1e308, True, "[",
+                                   "1" * 40, [], {}])
+async def test_quota_limit_past_a_database_integer_or_not_a_number_is_a_400_not_a_500_on_the_bus(
+        http, conductor, limit):
+    response = await http.put(f"{V21}/os-quota-sets/p-1", headers=auth("admin"),
+                              json={"quota_set": {"instances": limit}})
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["code"] == 400
+    assert conductor.asked("update_quotas") == []
+
+
+async def test_quota_limits_as_digit_strings_are_taken_as_nova_takes_them(http, conductor):
+    response = await http.put(f"{V21}/os-quota-sets/p-1", headers=auth("admin"),
+                              json={"quota_set": {"cores": "40", "instances": "-1"}})
+    assert response.status_code == 200, response.text
+    assert conductor.asked("update_quotas") == [{"project_id": "p-1",
+                                                 "values": {"cores": 40, "instances": -1}}]
