@@ -98,7 +98,9 @@ def build_router(*, conductor: Any) -> APIRouter:
         key_type = body.get("type", "ssh") if mv >= (2, 2) else "ssh"
         if key_type not in ("ssh", "x509"):
             raise errors.BadRequest("Invalid input for field/attribute type.")
-        item = await conductor.create_keypair(ctx, name=name, public_key=body.get("public_key"),
+        public_key = check.optional_string(body.get("public_key"), field="public_key",
+                                           max_len=65535)
+        item = await conductor.create_keypair(ctx, name=name, public_key=public_key,
                                               key_type=key_type)
         view = views.keypair(item, mv, detail=False)
         view["user_id"] = item["user_id"]
@@ -187,7 +189,10 @@ def build_router(*, conductor: Any) -> APIRouter:
             if not isinstance(policies, list) or len(policies) != 1:
                 raise errors.BadRequest("Invalid input for field/attribute policies.")
             policy, rules = policies[0], {}
-        item = await conductor.create_group(ctx, name=name, policy=policy, rules=rules)
+        if not isinstance(policy, str):
+            raise errors.BadRequest("Invalid input for field/attribute policy.")
+        item = await conductor.create_group(ctx, name=name, policy=policy,
+                                            rules=check.group_rules(rules))
         return {"server_group": views.server_group(item, mv)}
 
     @router.get("/os-server-groups/{group_id}")

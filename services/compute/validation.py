@@ -157,6 +157,14 @@ def quota_limit(value: Any, field: str) -> int:
     return bounded_int(value, field, minimum=-1)
 
 
+def group_rules(value: Any) -> dict[str, int]:
+    """A server group's ``rules`` (2.64): only ``max_server_per_host``, a whole number from 1."""
+    if not isinstance(value, dict) or set(value) - {"max_server_per_host"}:
+        raise errors.BadRequest("Invalid input for field/attribute rules. Only "
+                                "max_server_per_host is allowed")
+    return {key: bounded_int(number, key, minimum=1) for key, number in value.items()}
+
+
 MAX_RXTX_FACTOR = 3.40282e38  # Nova's: the largest 32-bit float
 
 

@@ -239,3 +239,20 @@ def test_list_queries(target, path, query, token, microversion):
     response = target.request("GET", f"{API}{path}?{query}", token=token,
                               headers=_headers(microversion))
     check(target, response)
+
+
+@examples(40)
+@given(service=st.one_of(st.sampled_from(["enable", "disable", "disable-log-reason",
+                                          "force-down"]), s.UUIDS, s.PATH_SEGMENTS),
+       body=s.shaped(None, {"status": st.sampled_from(["enabled", "disabled"]),
+                            "disabled_reason": s.TEXT, "forced_down": st.booleans(),
+                            # never the cloud's own hypervisor: the suite needs it up
+                            "host": st.sampled_from(["nohost", "hypervisor-9"]),
+                            "binary": st.sampled_from(["nova-compute", "nova-scheduler"])}),
+       token=s.TOKENS, microversion=MICROVERSIONS)
+def test_service_updates(target, service, body, token, microversion):
+    if isinstance(body, dict) and str(body.get("host", "")).startswith("hypervisor-1"):
+        body["host"] = "nohost"
+    response = target.request("PUT", f"{API}/os-services/{service}", json=body, token=token,
+                              headers=_headers(microversion))
+    check(target, response)

@@ -145,3 +145,28 @@ async def test_quota_limits_as_digit_strings_are_taken_as_nova_takes_them(http, 
     assert response.status_code == 200, response.text
     assert conductor.asked("update_quotas") == [{"project_id": "p-1",
                                                  "values": {"cores": 40, "instances": -1}}]
+
+
+@pytest.mark.parametrize(("version", "group"), [
+    ("2.64", {"policy": "anti-affinity", "rules": {"max_server_per_host": 2**64}}),
+    ("2.64", {"policy": "anti-affinity", "rules": {"max_server_per_host": 0}}),
+    ("2.64", {"policy": "anti-affinity", "rules": {"other": 1}}),
+    ("2.64", {"policy": "anti-affinity", "rules": "x"}),
+    ("2.64", {"policy": 2**64}),
+    (None, {"policies": [2**64]}),
+])
+async def test_server_group_policy_or_rules_past_64_bits_are_a_400_not_a_500(
+        http, conductor, version, group):
+    response = await http.post(f"{V21}/os-server-groups", headers=auth(version=version),
+                               json={"server_group": {"name": "g", **group}})
+    assert response.status_code == 400, response.text
+    assert conductor.asked("create_group") == []
+
+
+@pytest.mark.parametrize("public_key", [2**64, [], {"k": "v"}])
+async def test_keypair_public_key_not_a_string_is_a_400_not_a_500(http, conductor,
+                                                                   public_key):
+    response = await http.post(f"{V21}/os-keypairs", headers=auth(),
+                               json={"keypair": {"name": "k", "public_key": public_key}})
+    assert response.status_code == 400, response.text
+    assert conductor.asked("create_keypair") == []
