@@ -6,6 +6,7 @@ import hashlib
 import re
 import uuid
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
@@ -155,7 +156,8 @@ class ComputeResources:
         else:
             try:
                 serialization.load_ssh_public_key(public_key.encode())
-            except (ValueError, IndexError, TypeError):
+            except (ValueError, IndexError, TypeError, UnsupportedAlgorithm):
+                # UnsupportedAlgorithm: a key type cryptography does not know ("not a key")
                 raise errors.BadRequest(
                     "Keypair data is invalid: failed to parse the key") from None
         with self.db.session() as session:

@@ -26,9 +26,13 @@ FUZZ = settings(max_examples=40, deadline=20_000, derandomize=True, database=Non
                                        HealthCheck.filter_too_much])
 
 
+# OVERCAST_FUZZ_SCALE=N runs N times as many examples (a longer hunt; CI keeps 1).
+_SCALE = float(os.environ.get("OVERCAST_FUZZ_SCALE", "1"))
+
+
 def examples(count: int) -> settings:
-    """The suite's settings with ``count`` examples."""
-    return settings(FUZZ, max_examples=count)
+    """The suite's settings with ``count`` examples (times ``OVERCAST_FUZZ_SCALE``)."""
+    return settings(FUZZ, max_examples=max(1, round(count * _SCALE)))
 
 
 @dataclasses.dataclass(repr=False)

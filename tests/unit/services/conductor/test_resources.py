@@ -31,3 +31,12 @@ def test_quota_limits_from_unlimited_to_the_largest_database_integer_are_kept(re
     resources.update_quotas(CTX, "p1", {"instances": MAX_QUOTA_LIMIT, "cores": -1})
     assert resources.quota_limits("p1")["instances"] == MAX_QUOTA_LIMIT
     assert resources.quota_limits("p1")["cores"] == -1
+
+
+@pytest.mark.parametrize("public_key", ["not a key", "ssh-foo AAAA", "ecdsa-sha2-nistp999 AAAA",
+                                        "ssh-rsa x", ""])
+def test_keypair_with_a_key_type_cryptography_does_not_know_is_a_400_not_a_500(
+        resources, public_key):
+    with pytest.raises(errors.BadRequest, match="Keypair data is invalid"):
+        resources.create_keypair(CTX, name="k", public_key=public_key)
+    assert resources.list_keypairs(CTX) == []
