@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from overcast.testing import wait_until
@@ -137,6 +137,8 @@ def test_server_metadata_and_update(target, server_id, method, key, token, metad
                                  "type": st.sampled_from(["ssh", "x509"]),
                                  "user_id": s.UUIDS}, required=("name",)),
        token=s.TOKENS, microversion=MICROVERSIONS, query=s.query(["user_id", "limit", "marker"]))
+@example(body={"keypair": {"name": "not-a-key", "public_key": "not a key"}}, token="member",
+         microversion=None, query="")  # was a 500: UnsupportedAlgorithm escaped
 def test_keypairs(target, body, token, microversion, query):
     headers = _headers(microversion)
     lister = token if token in ("admin", "member") else "admin"
@@ -167,6 +169,10 @@ def test_keypairs(target, body, token, microversion, query):
     "os-flavor-access:is_public": st.booleans(),
     "description": s.TEXT}, required=("name", "vcpus", "ram", "disk")),
     token=st.sampled_from(["admin", "admin", "member"]), microversion=MICROVERSIONS)
+@example(body={"flavor": {"name": "odd", "vcpus": 1, "ram": 64, "disk": 0,
+                          "rxtx_factor": "abc"}}, token="admin", microversion=None)
+@example(body={"flavor": {"name": "big", "vcpus": 2**64, "ram": 64, "disk": 0}},
+         token="admin", microversion=None)  # both were 500s
 def test_flavor_create(target, body, token, microversion):
     before = listed_ids(target, f"{API}/flavors?is_public=none", "flavors")
     response = target.request("POST", f"{API}/flavors", json=body, token=token,
@@ -190,6 +196,8 @@ QUOTAS = ["instances", "cores", "ram", "key_pairs", "server_groups", "server_gro
        project=st.one_of(st.sampled_from(["member"]), s.PATH_SEGMENTS),
        suffix=st.sampled_from(["", "/defaults", "/detail"]), token=s.TOKENS,
        query=s.query(["user_id", "tenant_id", "reserved"]))
+@example(body={"quota_set": {"instances": 2**64}}, project="member", suffix="",
+         token="admin", query="")  # was a 500: the bus could not encode it
 def test_quota_sets(target, body, project, suffix, token, query):
     project_id = target.projects.get(project, project)
     path = f"{API}/os-quota-sets/{project_id}"
@@ -209,6 +217,9 @@ def test_quota_sets(target, body, project, suffix, token, query):
     "policy": st.sampled_from(["affinity", "anti-affinity", "bogus"]),
     "rules": st.fixed_dictionaries({}, optional={"max_server_per_host": s.ints(1, 3)})},
     required=("name",)), token=s.TOKENS, microversion=MICROVERSIONS)
+@example(body={"server_group": {"name": "g", "policy": "anti-affinity",
+                                "rules": {"max_server_per_host": 2**64}}},
+         token="member", microversion="compute 2.64")  # was a 500 on the bus
 def test_server_groups(target, body, token, microversion):
     headers = _headers(microversion)
     lister = token if token in ("admin", "member") else "admin"
@@ -254,6 +265,9 @@ def test_list_queries(target, path, query, token, microversion):
                             "host": st.sampled_from(["nohost", "hypervisor-9"]),
                             "binary": st.sampled_from(["nova-compute", "nova-scheduler"])}),
        token=s.TOKENS, microversion=MICROVERSIONS)
+@example(service="00000000-0000-0000-0000-000000000000",
+         body={"status": "disabled", "disabled_reason": 2**64}, token="admin",
+         microversion="compute 2.53")  # was a 500 on the bus
 def test_service_updates(target, service, body, token, microversion):
     # a legacy action finds its service by host: never the cloud's own hypervisor
     if isinstance(body, dict) and (body.get("host") is None or isinstance(body["host"], str)):
