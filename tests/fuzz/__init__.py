@@ -14,8 +14,9 @@ leaves nothing listed; at the end no process of the cloud has logged an ERROR.
 
 Bounded: a fixed ``max_examples`` per property, a deadline per example, ``derandomize`` (the
 same requests every run) and no example database; traffic goes only to the test cloud's
-loopback ports. Measured on the shared 2-core machine (six helpers' tests at once): about
-170 s for the whole suite, cloud start included (``make fuzz``; ``make test`` runs it too).
+loopback ports. Measured on the shared 2-core machine, cloud start included: 86 s when it
+was quiet, 170-195 s with six helpers' tests running (load average 8-15); ``make fuzz``
+runs it alone, ``make test`` with everything else.
 
 Knobs for a longer hunt: ``OVERCAST_FUZZ_SCALE=5`` (five times the examples) and
 ``OVERCAST_FUZZ_SHRINK=0`` (report rough examples, skip shrinking).
