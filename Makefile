@@ -7,7 +7,7 @@ OVERCAST := $(VENV)/bin/overcast
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 APT_PACKAGES := rabbitmq-server busybox-static
 
-.PHONY: up up-local down down-local status test unit integration protos check-protos lint deps venv \
+.PHONY: up up-local down down-local status test unit integration fuzz protos check-protos lint deps venv \
         bench clean compose-plugin images
 
 venv: $(VENV)/.installed
@@ -79,8 +79,12 @@ unit: venv
 integration: venv deps
 	$(PY) -m pytest tests/integration -q
 
+# Hostile requests against every REST API of a real cloud (tests/fuzz); bounded, seeded.
+fuzz: venv deps
+	$(PY) -m pytest tests/fuzz -q
+
 test: venv deps check-protos lint compose-plugin
-	$(PY) -m pytest tests/unit tests/integration tests/chaos -q -p no:cacheprovider
+	$(PY) -m pytest tests/unit tests/integration tests/chaos tests/fuzz -q -p no:cacheprovider
 
 bench: venv deps
 	$(PY) bench/boot.py

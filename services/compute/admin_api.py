@@ -11,6 +11,7 @@ from overcast.errors import excerpt
 from overcast.rest.auth import AdminContext, Context
 from overcast.rest.body import JsonPayload
 from overcast.rest.routing import JSONRoute
+from services.compute import validation as check
 from services.compute.microversion import Version
 
 _STAT_FIELDS = ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",
@@ -31,6 +32,10 @@ def _hypervisor(node: dict, mv: tuple[int, int], *, detail: bool) -> dict:
         "disk_available_least": node["local_gb"] - node["local_gb_used"],
         "cpu_info": {} if mv >= (2, 28) else "{}", "service": node["service"]})
     return view
+
+
+def _reason(payload: dict) -> str | None:
+    return check.optional_string(payload.get("disabled_reason"), field="disabled_reason")
 
 
 def build_router(*, conductor: Any) -> APIRouter:
@@ -59,19 +64,20 @@ def build_router(*, conductor: Any) -> APIRouter:
         service = await conductor.update_service(
             ctx, service_id=service_id,
             disabled=None if status is None else status == "disabled",
-            disabled_reason=payload.get("disabled_reason"), forced_down=forced)
+            disabled_reason=_reason(payload), forced_down=forced)
         return {"service": service}
 
     async def _legacy_update(ctx: RequestContext, action: str, payload: dict) -> dict:
-        matches = await conductor.list_services(ctx, binary=payload.get("binary"),
-                                                host=payload.get("host"))
+        matches = await conductor.list_services(
+            ctx, binary=check.optional_string(payload.get("binary"), field="binary"),
+            host=check.optional_string(payload.get("host"), field="host"))
         if len(matches) != 1:
             raise errors.NotFound("Service not found")
         kwargs: dict = {}
         if action == "enable":
             kwargs["disabled"] = False
         elif action in ("disable", "disable-log-reason"):
-            kwargs.update(disabled=True, disabled_reason=payload.get("disabled_reason"))
+            kwargs.update(disabled=True, disabled_reason=_reason(payload))
         else:
             kwargs["forced_down"] = bool(payload.get("forced_down"))
         service = await conductor.update_service(ctx, service_id=matches[0]["id"], **kwargs)

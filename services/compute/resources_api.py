@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, Response
 
 from overcast import errors
 from overcast.context import RequestContext
-from overcast.errors import excerpt
 from overcast.rest.auth import AdminContext, Context
 from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
@@ -88,19 +87,18 @@ def build_router(*, conductor: Any) -> APIRouter:
     async def create_flavor(request: Request, ctx: AdminContext, mv: Version,
                             payload: JsonPayload) -> dict:
         body = check.body_of(payload, "flavor")
-        flavor = {"name": check.name(body.get("name")), "id": body.get("id"),
-                  "description": body.get("description")}
+        flavor = {"name": check.name(body.get("name")),
+                  "id": check.optional_string(body.get("id"), field="id"),
+                  "description": check.optional_string(body.get("description"),
+                                                       field="description", max_len=65535)}
         for field, minimum in (("vcpus", 1), ("ram", 1), ("disk", 0),
                                ("OS-FLV-EXT-DATA:ephemeral", 0), ("swap", 0)):
             value = body.get(field, 0 if minimum == 0 else None)
             if value == "" and field == "swap":
                 value = 0
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise errors.BadRequest(f"Invalid input for field/attribute {field}. "
-                                        f"Value: {excerpt(value)}. must be an integer >= {minimum}")
-            flavor[field.split(":")[-1]] = value
+            flavor[field.split(":")[-1]] = check.bounded_int(value, field, minimum=minimum)
         flavor["is_public"] = bool(body.get("os-flavor-access:is_public", True))
-        flavor["rxtx_factor"] = float(body.get("rxtx_factor", 1.0))
+        flavor["rxtx_factor"] = check.rxtx_factor(body.get("rxtx_factor", 1.0))
         return {"flavor": views.flavor(await conductor.create_flavor(ctx, flavor=flavor),
                                        _base(request), mv)}
 
@@ -127,7 +125,9 @@ def build_router(*, conductor: Any) -> APIRouter:
         key_type = body.get("type", "ssh") if mv >= (2, 2) else "ssh"
         if key_type not in ("ssh", "x509"):
             raise errors.BadRequest("Invalid input for field/attribute type.")
-        item = await conductor.create_keypair(ctx, name=name, public_key=body.get("public_key"),
+        public_key = check.optional_string(body.get("public_key"), field="public_key",
+                                           max_len=65535)
+        item = await conductor.create_keypair(ctx, name=name, public_key=public_key,
                                               key_type=key_type, user_id=owner)
         view = views.keypair(item, mv, detail=False)
         view["user_id"] = item["user_id"]
@@ -196,6 +196,7 @@ def build_router(*, conductor: Any) -> APIRouter:
                             payload: JsonPayload) -> dict:
         body = dict(check.body_of(payload, "quota_set"))
         body.pop("force", None)
+        body = {field: check.quota_limit(value, field) for field, value in body.items()}
         limits = await conductor.update_quotas(ctx, project_id=project_id, values=body)
         view = _quota_view(project_id, limits, mv)
         view.pop("id")
@@ -220,7 +221,10 @@ def build_router(*, conductor: Any) -> APIRouter:
             if not isinstance(policies, list) or len(policies) != 1:
                 raise errors.BadRequest("Invalid input for field/attribute policies.")
             policy, rules = policies[0], {}
-        item = await conductor.create_group(ctx, name=name, policy=policy, rules=rules)
+        if not isinstance(policy, str):
+            raise errors.BadRequest("Invalid input for field/attribute policy.")
+        item = await conductor.create_group(ctx, name=name, policy=policy,
+                                            rules=check.group_rules(rules))
         return {"server_group": views.server_group(item, mv)}
 
     @router.get("/os-server-groups/{group_id}")

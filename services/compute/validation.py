@@ -139,6 +139,43 @@ def count(value: Any, field: str) -> int:
     return number
 
 
+def bounded_int(value: Any, field: str, *, minimum: int, maximum: int = MAX_COUNT) -> int:
+    """A JSON integer from ``minimum`` to ``maximum`` (a bool, a float or a string is not)."""
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or not minimum <= value <= maximum):
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. Value must be "
+                                f"an integer from {minimum} to {maximum}")
+    return value
+
+
+def quota_limit(value: Any, field: str) -> int:
+    """A quota: -1 (unlimited) up to ``MAX_COUNT``, as a JSON integer or a string of digits
+    (Nova's schema takes both)."""
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+        value = int(value) if len(value) < 20 else MAX_COUNT + 1
+    return bounded_int(value, field, minimum=-1)
+
+
+def group_rules(value: Any) -> dict[str, int]:
+    """A server group's ``rules`` (2.64): only ``max_server_per_host``, a whole number from 1."""
+    if not isinstance(value, dict) or set(value) - {"max_server_per_host"}:
+        raise errors.BadRequest("Invalid input for field/attribute rules. Only "
+                                "max_server_per_host is allowed")
+    return {key: bounded_int(number, key, minimum=1) for key, number in value.items()}
+
+
+MAX_RXTX_FACTOR = 3.40282e38  # Nova's: the largest 32-bit float
+
+
+def rxtx_factor(value: Any) -> float:
+    """A flavor's ``rxtx_factor``: a JSON number above 0, at most ``MAX_RXTX_FACTOR``."""
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or not 0 < value <= MAX_RXTX_FACTOR):
+        raise errors.BadRequest("Invalid input for field/attribute rxtx_factor. Value must be "
+                                f"a number above 0 and at most {MAX_RXTX_FACTOR}")
+    return float(value)
+
+
 def optional_string(value: Any, *, field: str, max_len: int = 255) -> str | None:
     """``value`` if it is absent or a string of at most ``max_len`` characters."""
     if value is None:

@@ -6,6 +6,7 @@ import hashlib
 import re
 import uuid
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
@@ -23,6 +24,8 @@ DEFAULT_FLAVORS = [
     ("5", "m1.xlarge", 8, 16384, 160), ("42", "m1.nano", 1, 128, 1),
     ("84", "m1.micro", 1, 192, 1),
 ]
+
+MAX_QUOTA_LIMIT = 2**31 - 1  # the largest limit a database integer holds, as Nova's db.MAX_INT
 
 DEFAULT_QUOTAS = {"instances": 10, "cores": 20, "ram": 51200, "key_pairs": 100,
                   "metadata_items": 128, "server_groups": 10, "server_group_members": 10,
@@ -154,7 +157,8 @@ class ComputeResources:
         else:
             try:
                 serialization.load_ssh_public_key(public_key.encode())
-            except (ValueError, IndexError, TypeError):
+            except (ValueError, IndexError, TypeError, UnsupportedAlgorithm):
+                # UnsupportedAlgorithm: a key type cryptography does not know ("not a key")
                 raise errors.BadRequest(
                     "Keypair data is invalid: failed to parse the key") from None
         with self.db.session() as session:
@@ -219,11 +223,17 @@ class ComputeResources:
         if unknown:
             raise errors.BadRequest(f"Invalid input for field/attribute quota_set. "
                                     f"Additional properties are not allowed: {sorted(unknown)}")
+        for resource, limit in values.items():
+            # Nova's schema: -1 (unlimited) up to the largest database integer; a bool is
+            # not a number, and a bigger one would overflow the column.
+            if (not isinstance(limit, int) or isinstance(limit, bool)
+                    or not -1 <= limit <= MAX_QUOTA_LIMIT):
+                raise errors.BadRequest(
+                    f"Invalid input for field/attribute {resource}. Value: {limit!r}. "
+                    f"must be an integer from -1 to {MAX_QUOTA_LIMIT}")
         self._quotas.pop(project_id, None)
         with self.db.session() as session:
             for resource, limit in values.items():
-                if not isinstance(limit, int) or limit < -1:
-                    raise errors.BadRequest(f"Quota limit {limit!r} for {resource} is invalid")
                 session.merge(QuotaLimit(project_id=project_id, resource=resource,
                                          hard_limit=limit))
         return self.quota_limits(project_id)

@@ -103,3 +103,19 @@ async def test_version_documents_are_public(http):
     assert (version["id"], version["min_version"], version["version"]) == ("v2.1", "2.1", "2.79")
     assert version["links"][0]["href"] == "http://testserver/compute/v2.1/"
     assert (await http.get("/compute/v2.1/")).json()["version"]["id"] == "v2.1"
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/os-services/s-1", {"status": "disabled", "disabled_reason": 2**64}),
+    ("/os-services/s-1", {"status": "disabled", "disabled_reason": ["why"]}),
+    ("/os-services/disable", {"binary": 2**64, "host": "hv-1"}),
+    ("/os-services/disable", {"binary": "nova-compute", "host": {}}),
+    ("/os-services/disable-log-reason", {"binary": "nova-compute", "host": "hv-1",
+                                         "disabled_reason": 2**64}),
+])
+async def test_service_update_with_a_number_past_64_bits_for_a_string_is_a_400_not_a_500(
+        http, conductor, path, body):
+    response = await http.put(V21 + path, headers=auth("admin", "2.53"), json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["code"] == 400
+    assert conductor.asked("update_service") == []

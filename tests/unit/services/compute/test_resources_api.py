@@ -167,3 +167,62 @@ async def test_keypair_create_for_another_user_by_an_admin_is_theirs(http, condu
     assert response.status_code == 201
     assert response.json()["keypair"]["user_id"] == "u-other"
     assert conductor.asked("create_keypair")[-1]["user_id"] == "u-other"
+
+
+@pytest.mark.parametrize("change", [
+    {"rxtx_factor": "abc"}, {"rxtx_factor": []}, {"rxtx_factor": 0}, {"rxtx_factor": True},
+    {"rxtx_factor": 1e39}, {"vcpus": 2**64}, {"ram": 2**31}, {"disk": 10**100},
+    {"swap": 2**63}, {"OS-FLV-EXT-DATA:ephemeral": 1.5}, {"id": 2**64}, {"id": []},
+    {"description": 2**64}, {"description": {}},
+])
+async def test_flavor_rxtx_factor_not_a_number_or_a_number_past_a_db_integer_is_400_not_500(
+        http, conductor, change):
+    body = {"flavor": {"name": "odd", "vcpus": 1, "ram": 64, "disk": 0, **change}}
+    response = await http.post(f"{V21}/flavors", headers=auth("admin"), json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["code"] == 400
+    assert conductor.asked("create_flavor") == []
+
+
+@pytest.mark.parametrize("limit", [2**64, -(2**64), 10**100, 2**31, -2, 1e308, True, "[",
+                                   "1" * 40, [], {}])
+async def test_quota_limit_past_a_database_integer_or_not_a_number_is_a_400_not_a_500_on_the_bus(
+        http, conductor, limit):
+    response = await http.put(f"{V21}/os-quota-sets/p-1", headers=auth("admin"),
+                              json={"quota_set": {"instances": limit}})
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["code"] == 400
+    assert conductor.asked("update_quotas") == []
+
+
+async def test_quota_limits_as_digit_strings_are_taken_as_nova_takes_them(http, conductor):
+    response = await http.put(f"{V21}/os-quota-sets/p-1", headers=auth("admin"),
+                              json={"quota_set": {"cores": "40", "instances": "-1"}})
+    assert response.status_code == 200, response.text
+    assert conductor.asked("update_quotas") == [{"project_id": "p-1",
+                                                 "values": {"cores": 40, "instances": -1}}]
+
+
+@pytest.mark.parametrize(("version", "group"), [
+    ("2.64", {"policy": "anti-affinity", "rules": {"max_server_per_host": 2**64}}),
+    ("2.64", {"policy": "anti-affinity", "rules": {"max_server_per_host": 0}}),
+    ("2.64", {"policy": "anti-affinity", "rules": {"other": 1}}),
+    ("2.64", {"policy": "anti-affinity", "rules": "x"}),
+    ("2.64", {"policy": 2**64}),
+    (None, {"policies": [2**64]}),
+])
+async def test_server_group_policy_or_rules_past_64_bits_are_a_400_not_a_500(
+        http, conductor, version, group):
+    response = await http.post(f"{V21}/os-server-groups", headers=auth(version=version),
+                               json={"server_group": {"name": "g", **group}})
+    assert response.status_code == 400, response.text
+    assert conductor.asked("create_group") == []
+
+
+@pytest.mark.parametrize("public_key", [2**64, [], {"k": "v"}])
+async def test_keypair_public_key_not_a_string_is_a_400_not_a_500(http, conductor,
+                                                                   public_key):
+    response = await http.post(f"{V21}/os-keypairs", headers=auth(),
+                               json={"keypair": {"name": "k", "public_key": public_key}})
+    assert response.status_code == 400, response.text
+    assert conductor.asked("create_keypair") == []
