@@ -33,7 +33,8 @@ class CommonConfig:
     """Settings every process shares."""
 
     host: str = "localhost"
-    transport_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Holds the broker password: kept out of the repr, as the signing key is.
+    transport_url: str = dataclasses.field(default="amqp://guest:guest@127.0.0.1:5672/", repr=False)
     state_dir: str = "./state"
     log_level: str = "INFO"
     rpc_timeout: float = 30.0

@@ -113,10 +113,10 @@ class RpcServer:
         logger.warning("refused a message on %s (claimed sender %s, %s): %s", self.topic,
                        message.app_id or "unknown", envelope.claimed_sender(message.body),
                        problem)
+        # No answer: the reply queue and correlation id are the unverified sender's own
+        # claims, and a signed answer sent wherever they point would hand them a message of
+        # the cloud's (a forged reply to somebody else's call). The caller times out.
         await message.reject(requeue=False)
-        with contextlib.suppress(Exception):  # the answer is a courtesy; the refusal stands
-            await self.bus.reply(message, envelope.encode_reply(error=errors.Forbidden(
-                f"{self.topic} refused the message: {problem}")))
 
     async def _dispatch(self, request: envelope.Request) -> bytes:
         method = self.methods.get(request.method)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -209,17 +210,29 @@ def read_pids(cloud: LocalCloud) -> dict[str, int]:
     return pids
 
 
+def _without_shadows(inherited: Mapping[str, str], given: Mapping[str, str]
+                     ) -> dict[str, str]:
+    """The caller's environment without the settings that would win over a ``_FILE`` form
+    being given (a plain ``OVERCAST_X`` or ``OVERCAST_<SVC>_X`` beats ``OVERCAST_X_FILE``), so
+    an inherited secret can neither override the file nor sit in the child's environment."""
+    shadowed = {key.removesuffix("_FILE").removeprefix("OVERCAST_")
+                for key in given if key.startswith("OVERCAST_") and key.endswith("_FILE")}
+    return {key: value for key, value in inherited.items()
+            if not (key.startswith("OVERCAST_") and any(
+                key == f"OVERCAST_{name}" or key.endswith(f"_{name}") for name in shadowed))}
+
+
 def start_process(cloud: LocalCloud, name: str, module: str, env: dict[str, str]) -> int:
     cloud.run_dir().mkdir(parents=True, exist_ok=True)
     cloud.log_dir().mkdir(parents=True, exist_ok=True)
     # The broker URL (with its password) and the key go as files: a process's environment
-    # can be read in /proc. A URL of the caller's environment must not shadow the file.
-    inherited = {k: v for k, v in os.environ.items() if k != "OVERCAST_TRANSPORT_URL"}
-    full_env = {**inherited, "OVERCAST_STATE_DIR": str(cloud.state_dir),
-                "OVERCAST_TRANSPORT_URL_FILE": str(cloud.secret_file("transport_url",
-                                                                     cloud.transport_url)),
-                "OVERCAST_BUS_SIGNING_KEY_FILE": str(cloud.signing_key_file()),
-                **dict(cloud.extra_env), **env, "PYTHONUNBUFFERED": "1"}
+    # can be read in /proc.
+    files = {"OVERCAST_TRANSPORT_URL_FILE": str(cloud.secret_file("transport_url",
+                                                                  cloud.transport_url)),
+             "OVERCAST_BUS_SIGNING_KEY_FILE": str(cloud.signing_key_file())}
+    given = {**files, **dict(cloud.extra_env), **env}
+    full_env = {**_without_shadows(os.environ, given), "OVERCAST_STATE_DIR": str(cloud.state_dir),
+                **given, "PYTHONUNBUFFERED": "1"}
     log = open(cloud.log_dir() / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen([sys.executable, "-m", module], env=full_env, stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """Client channels whose calls carry the request context and raise domain errors."""
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -8,8 +9,14 @@ import orjson
 from google.protobuf.message import Message
 
 from overcast import errors
+from overcast.bus.signing import EXPIRES_HEADER, SIGNATURE_HEADER, Signer
 from overcast.context import RequestContext
-from overcast.grpc.server import CONTEXT_KEY
+from overcast.grpc.server import (
+    CONTEXT_EXPIRES_KEY,
+    CONTEXT_KEY,
+    CONTEXT_ROUTE,
+    CONTEXT_SIGNATURE_KEY,
+)
 
 _ERROR_FOR_STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: errors.BadRequest,
@@ -23,9 +30,21 @@ _ERROR_FOR_STATUS = {
 }
 
 
-def metadata_for(ctx: RequestContext) -> tuple[tuple[str, str], ...]:
-    """Call metadata that carries ``ctx`` to the server."""
-    return ((CONTEXT_KEY, orjson.dumps(ctx.to_dict()).decode()),)
+# A signed context is checked when the call starts, so it need only outlive the trip there.
+CONTEXT_TTL = 60.0
+
+
+def metadata_for(ctx: RequestContext, signer: Signer | None = None
+                 ) -> tuple[tuple[str, str], ...]:
+    """Call metadata that carries ``ctx`` to the server, signed when ``signer`` is given (a
+    server that checks contexts refuses an unsigned one)."""
+    body = orjson.dumps(ctx.to_dict())
+    if signer is None:
+        return ((CONTEXT_KEY, body.decode()),)
+    headers = signer.headers(body, CONTEXT_ROUTE, expires=time.time() + CONTEXT_TTL)
+    return ((CONTEXT_KEY, body.decode()),
+            (CONTEXT_SIGNATURE_KEY, headers[SIGNATURE_HEADER]),
+            (CONTEXT_EXPIRES_KEY, headers[EXPIRES_HEADER]))
 
 
 def as_domain_error(exc: grpc.aio.AioRpcError) -> Exception:

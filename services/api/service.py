@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 
 from overcast import db as dbutil
 from overcast.bus import Bus, RpcServer
+from overcast.bus.signing import Signer
 from overcast.config import CommonConfig
 from overcast.http import HttpServer
 from overcast.service import Service
@@ -99,7 +100,8 @@ class ApiService(Service):
         self.network_server = RpcServer(self.bus, topic="network", server=cfg.host,
                                         endpoint=NetworkEndpoint(self.network))
         await self.network_server.start()
-        self.images = ImageClient(cfg.image_target, timeout=cfg.rpc_timeout)
+        self.images = ImageClient(cfg.image_target, signer=Signer(cfg.bus_signing_key),
+                                  timeout=cfg.rpc_timeout)
         app = create_app(authenticator=self.identity, routers=[
             ("/identity", identity_api.build_router(self.identity)),
             # The network service lives in this process, so the compute API asks it

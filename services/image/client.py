@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 
 from overcast import errors
+from overcast.bus.signing import Signer
 from overcast.context import RequestContext
 from overcast.errors import excerpt
 from overcast.grpc import channel, metadata_for
@@ -52,9 +53,10 @@ class ImageDownload:
 class ImageClient:
     """Calls ``overcast.image.v1.ImageService`` at ``target`` ("host:port")."""
 
-    def __init__(self, target: str, *, timeout: float = 30.0,
+    def __init__(self, target: str, *, signer: Signer, timeout: float = 30.0,
                  stream_timeout: float = 3600.0) -> None:
         self.target = target
+        self.signer = signer
         self.timeout = timeout
         self.stream_timeout = stream_timeout
         self._channel: grpc.aio.Channel | None = None
@@ -76,7 +78,7 @@ class ImageClient:
         self._channel = self._stub = self._loop = None
 
     def _kw(self, ctx: RequestContext, *, stream: bool = False) -> dict[str, Any]:
-        return {"metadata": metadata_for(ctx),
+        return {"metadata": metadata_for(ctx, self.signer),
                 "timeout": self.stream_timeout if stream else self.timeout}
 
     # -- records ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from overcast import errors
+from overcast.bus.signing import Signer
 from overcast.config import CommonConfig
 from overcast.context import RequestContext
 from overcast.db import Database, sqlite_url
@@ -60,7 +61,8 @@ class ImageService(Service):
         self.manager.recover()
         if self.cfg.default_image:
             await register_default_image(self.manager)
-        self.grpc = GrpcServer(self.cfg.listen)
+        # The image service believes a caller's context only when the cloud's key signed it.
+        self.grpc = GrpcServer(self.cfg.listen, signer=Signer(self.cfg.bus_signing_key))
         self.grpc.add(register, ImageServicer(self.manager))
         await self.grpc.start()
 

@@ -72,4 +72,5 @@ class AccessControl:
         own_account = (identity is not None
                        and account == f"{self.auth.prefix}{identity.project_id}")
         return bool(acl) and acl_allows(acl, identity=identity, own_account=own_account,
-                                        is_object=is_object, referrer=req.header("referer"))
+                                        is_object=is_object, referrer=req.header("referer"),
+                                        write=write)

@@ -95,13 +95,16 @@ def _user_matches(identity: Identity, groups: list[str]) -> bool:
 
 
 def acl_allows(acl: str | None, *, identity: Identity | None, own_account: bool,
-               is_object: bool, referrer: str | None) -> bool:
+               is_object: bool, referrer: str | None, write: bool = False) -> bool:
     """Whether the container ACL ``acl`` lets this requester through (keystoneauth's order:
-    project:user items, then referrers, then roles within the account's own project)."""
+    project:user items, then referrers, then roles within the account's own project).
+
+    Referrers grant reads only: for a write ACL (``write``) they are ignored, so a write ACL
+    stored before ACLs were checked, holding ``.r:*``, opens nothing to anonymous writers."""
     referrers, groups = parse_acl(acl)
     if identity is not None and _user_matches(identity, groups):
         return True
-    if referrer_allowed(referrer, referrers):
+    if not write and referrer_allowed(referrer, referrers):
         return is_object or LISTINGS in groups
     if identity is None or not own_account:
         return False

@@ -7,7 +7,15 @@ import json
 import pytest
 
 from overcast.testing.cloud import running_cloud
+from overcast.testing.fixtures import host_broker  # noqa: F401 - a pytest fixture
 from tests.fuzz.target import Cloud, connect
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_for_the_session(host_broker):  # noqa: F811 - the imported fixture, by name
+    """The fuzz cloud runs on a broker that the session stops if it started it (a broker
+    left behind would listen for anyone on the host), as the integration tests' does."""
+    return host_broker
 
 # The broker link's own errors (a channel or connection the broker closed, which aio-pika
 # reopens) say nothing about the input; a crash that input caused names another exception.

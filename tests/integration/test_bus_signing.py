@@ -42,9 +42,10 @@ def _forged_admin_request(method: str, args: dict) -> tuple[bytes, str]:
 
 
 async def _call_by_hand(url: str, body: bytes, *, key: str | None,
-                        timeout: float = 20.0) -> dict:
+                        timeout: float = 20.0) -> dict | None:
     """Publish ``body`` to the conductor's queue with aio-pika alone, signed with ``key``
-    (unsigned when None), and return the decoded answer."""
+    (unsigned when None), and return the decoded answer (None when none came in
+    ``timeout``)."""
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel()
@@ -64,7 +65,8 @@ async def _call_by_hand(url: str, body: bytes, *, key: str | None,
         while message is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             message = await replies.get(timeout=timeout, fail=False)
-        assert message is not None, "the conductor did not answer"
+        if message is None:
+            return None
         await message.ack()
         assert message.correlation_id == correlation_id
         return orjson.loads(message.body)
@@ -81,15 +83,17 @@ def _warnings_about(cloud, name: str, request_id: str) -> list[dict]:
 @pytest.mark.parametrize("key", [None, "not-the-cloud-key"], ids=["unsigned", "wrong-key"])
 def test_a_forged_admin_list_servers_is_refused_and_logged(cloud, demo_server, key):
     body, request_id = _forged_admin_request("list_servers", {"filters": {"all_tenants": True}})
-    answer = asyncio.run(_call_by_hand(cloud.cloud.transport_url, body, key=key))
-    assert "result" not in answer
-    assert answer["error"]["type"] == "Forbidden"
-    assert "refused" in answer["error"]["message"]
+    publishing = asyncio.run(_call_by_hand(cloud.cloud.transport_url, body, key=key,
+                                           timeout=5.0))
+    # Refused and never answered: no servers, and no signed message sent to the forger's
+    # reply queue either.
+    assert publishing is None
     warning = wait_until(lambda: _warnings_about(cloud, "conductor", request_id),
                          timeout=10, message="the conductor logged no refusal")[0]
     assert "mallory-by-hand" in warning["msg"]
     assert "method=list_servers" in warning["msg"]
-    assert cloud.cloud.bus_signing_key() not in cloud.log("conductor")
+    key_in_log = cloud.cloud.bus_signing_key() in cloud.log("conductor")
+    assert not key_in_log, "the signing key appears in the conductor's log"
 
 
 def test_the_same_request_signed_with_the_cloud_key_is_served(cloud, demo_server):

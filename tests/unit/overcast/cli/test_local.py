@@ -18,6 +18,10 @@ def cloud(tmp_path):
 
 def test_a_process_gets_the_broker_url_and_the_key_as_files(cloud, monkeypatch):
     monkeypatch.setenv("OVERCAST_TRANSPORT_URL", "amqp://guest:guest@elsewhere/")
+    monkeypatch.setenv("OVERCAST_API_TRANSPORT_URL", "amqp://guest:guest@elsewhere/")
+    monkeypatch.setenv("OVERCAST_BUS_SIGNING_KEY", "an-inherited-key")
+    monkeypatch.setenv("OVERCAST_API_ADMIN_PASSWORD", "an-inherited-password")
+    monkeypatch.setenv("OVERCAST_LOG_LEVEL", "DEBUG")
     started = {}
 
     class Recorder:
@@ -33,7 +37,11 @@ def test_a_process_gets_the_broker_url_and_the_key_as_files(cloud, monkeypatch):
               if any(secret in v for secret in ("s3cret-pw", "adm-pw", "demo-pw",
                                                 cloud.bus_signing_key()))]
     assert leaked == []
-    assert "OVERCAST_TRANSPORT_URL" not in started  # the caller's URL must not shadow the file
+    # What the caller's environment held must not shadow the files; other settings pass.
+    for shadow in ("OVERCAST_TRANSPORT_URL", "OVERCAST_API_TRANSPORT_URL",
+                   "OVERCAST_BUS_SIGNING_KEY", "OVERCAST_API_ADMIN_PASSWORD"):
+        assert shadow not in started
+    assert started["OVERCAST_LOG_LEVEL"] == "DEBUG"
     files = {k: v for k, v in started.items() if k.startswith("OVERCAST_") and k.endswith("_FILE")}
     assert set(files) == {"OVERCAST_TRANSPORT_URL_FILE", "OVERCAST_BUS_SIGNING_KEY_FILE",
                           "OVERCAST_API_ADMIN_PASSWORD_FILE", "OVERCAST_API_DEMO_PASSWORD_FILE"}

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from overcast import errors
+from overcast.bus.signing import Signer
 from overcast.context import RequestContext
 from services.api.app import create_app
 from services.image.api import build_router
@@ -43,9 +44,11 @@ def cloud(tmp_path) -> Iterator[str]:
     loop = asyncio.new_event_loop()
     loop_thread = threading.Thread(target=loop.run_forever, daemon=True)
     loop_thread.start()
-    service = ImageService(ImageConfig(listen="127.0.0.1:0", state_dir=str(tmp_path)))
+    service = ImageService(ImageConfig(listen="127.0.0.1:0", state_dir=str(tmp_path),
+                      bus_signing_key="image-tests-signing-key"))
     asyncio.run_coroutine_threadsafe(service.start(), loop).result(30)
-    client = ImageClient(f"127.0.0.1:{service.port}")
+    client = ImageClient(f"127.0.0.1:{service.port}",
+                         signer=Signer("image-tests-signing-key"))
     users = {name: (ctx, name) for name, ctx in USERS.items()}
 
     def make_app(base: str) -> FastAPI:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from overcast.bus.signing import Signer
 from services.image import cirros
 from services.image.client import ImageClient
 from services.image.service import CIRROS_ID, ImageConfig, ImageService
@@ -50,11 +51,13 @@ def test_missing_busybox_is_a_clear_error(tmp_path: Path):
 
 
 async def test_service_registers_cirros_once(tmp_path: Path):
-    cfg = ImageConfig(listen="127.0.0.1:0", state_dir=str(tmp_path))
+    cfg = ImageConfig(listen="127.0.0.1:0", state_dir=str(tmp_path),
+                      bus_signing_key="image-tests-signing-key")
     for attempt in range(2):
         service = ImageService(cfg)
         await service.start()
-        client = ImageClient(f"127.0.0.1:{service.port}")
+        client = ImageClient(f"127.0.0.1:{service.port}",
+                         signer=Signer("image-tests-signing-key"))
         try:
             image = await client.get_image(BOB, CIRROS_ID)
             assert image["name"] == "cirros" and image["status"] == "active"

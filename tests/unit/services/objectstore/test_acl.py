@@ -92,3 +92,12 @@ def test_other_users_are_not_let_in():
                           own_account=False, is_object=True, referrer=None)
     assert not acl_allows("", identity=None, own_account=False, is_object=True,
                           referrer=None)
+
+
+@pytest.mark.parametrize("referrer", [None, "http://anywhere.example/page"])
+def test_a_referrer_in_a_write_acl_opens_nothing_to_anonymous_writers(referrer):
+    """A write ACL stored before ACLs were checked may hold ``.r:*``; it grants no writes."""
+    assert not acl_allows(".r:*", identity=None, own_account=False, is_object=True,
+                          referrer=referrer, write=True)
+    assert acl_allows(".r:*", identity=None, own_account=False, is_object=True,
+                      referrer=referrer)
