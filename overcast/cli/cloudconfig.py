@@ -63,6 +63,5 @@ def clouds_yaml(*, auth_url: str, passwords: dict[str, str], prefix: str = "over
 
 
 def write_clouds_yaml(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    """``clouds.yaml`` holds the passwords: written as every other secret is."""
+    write_private(path, text)

@@ -110,9 +110,7 @@ class LocalCloud:
     def signing_key_file(self) -> Path:
         """A file holding the bus signing key (mode 0600), which every process is given as
         OVERCAST_BUS_SIGNING_KEY_FILE: a file, since the environment is readable in /proc."""
-        path = self.state_dir / "bus_signing_key"
-        cloudconfig.write_private(path, self.bus_signing_key())
-        return path
+        return self.secret_file("bus_signing_key", self.bus_signing_key())
 
     def secret_file(self, name: str, value: str) -> Path:
         """``value`` in ``secrets/<name>`` of the state dir (directory 0700, file 0600), for a
