@@ -142,10 +142,22 @@ def test_limits_tenant_id_is_403_for_a_member_and_served_for_an_admin(admin, dem
     assert refused.status_code == 403
     assert refused.json()["forbidden"]["message"] == (
         "Policy doesn't allow os_compute_api:limits:other_project to be performed.")
-    served = httpx.get(_url(admin, "compute", f"/limits?tenant_id={demo.current_project_id}"),
-                       headers=_headers(admin))
+    # Give demo a limit of its own, so an ignored tenant_id (admin's own limits) shows.
+    quota_url = _url(admin, "compute", f"/os-quota-sets/{demo.current_project_id}")
+    before = httpx.get(quota_url, headers=_headers(admin)).json()["quota_set"]["instances"]
+    httpx.put(quota_url, headers=_headers(admin),
+              json={"quota_set": {"instances": 17}}).raise_for_status()
+    try:
+        served = httpx.get(_url(admin, "compute",
+                                f"/limits?tenant_id={demo.current_project_id}"),
+                           headers=_headers(admin))
+        own = httpx.get(_url(admin, "compute", "/limits"), headers=_headers(admin))
+    finally:
+        httpx.put(quota_url, headers=_headers(admin),
+                  json={"quota_set": {"instances": before}}).raise_for_status()
     assert served.status_code == 200
-    assert served.json()["limits"]["absolute"]["maxTotalInstances"] >= 0
+    assert served.json()["limits"]["absolute"]["maxTotalInstances"] == 17
+    assert own.json()["limits"]["absolute"]["maxTotalInstances"] != 17
 
 
 def test_keypair_create_with_user_id_is_403_for_a_member_and_theirs_from_an_admin(admin, demo):
