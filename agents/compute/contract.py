@@ -17,6 +17,7 @@ RUNNING = 1
 PAUSED = 3
 SHUTDOWN = 4
 CRASHED = 6
+SUSPENDED = 7
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,11 +1,29 @@
-"""The virt driver interface: everything physical about a guest sits behind it."""
+"""The virt driver interface: everything physical about a guest sits behind it.
+
+Two drivers implement it: ``process`` (``agents/compute/process``), where a guest is a real
+process tree in its own namespaces on its own disk, and ``fake`` (``fake.py``), where a guest
+is a record, for scale tests. The compute manager calls nothing else to touch a guest.
+
+Rules every driver keeps:
+
+- Every method is idempotent where its docstring says so: messages can arrive twice.
+- ``power_state`` in every ``GuestInfo`` is the truth as the driver sees it now (a guest
+  whose init died is ``SHUTDOWN``), never what was last asked for.
+- A method that fails raises; it never leaves a half-made guest that ``list_guests`` hides.
+"""
 from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from agents.compute.contract import InstancePayload
+
+# Where a guest's disk lives (the flavor's ``overcast:disk_storage`` or the host's default).
+LOCAL = "local"    # in the hypervisor's own state: dies with the host
+SHARED = "shared"  # on storage every hypervisor mounts: survives evacuation
+STORAGE_KINDS = (LOCAL, SHARED)
 
 
 class SpawnError(Exception):
@@ -16,6 +34,11 @@ class GuestNotFound(Exception):
     """The driver runs no guest with this id."""
 
 
+class InvalidImage(SpawnError):
+    """The image is not something this driver can boot (for ``process``: not a root
+    filesystem archive)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class GuestInfo:
     instance_id: str
@@ -24,24 +47,48 @@ class GuestInfo:
     vcpus: int = 0
     memory_mb: int = 0
     disk_gb: int = 0
+    storage: str = LOCAL
+    disk_used_bytes: int = 0  # what the guest has written to its own disk so far
+
+
+@dataclasses.dataclass(frozen=True)
+class SpawnResult:
+    """What ``spawn`` did with the disk: reused one that existed, or made it from the image."""
+
+    disk_reused: bool
 
 
 class ComputeDriver(abc.ABC):
-    """One hypervisor's guests. Every method is idempotent where its docstring says so."""
+    """One hypervisor's guests."""
 
     hypervisor_type = "abstract"
+    # True when ``spawn`` needs the image's bytes (the manager fetches them into the host's
+    # image cache first); the fake driver needs none.
+    needs_image = False
 
     @abc.abstractmethod
     async def init_host(self, host: str) -> None:
-        """Prepare the host (state directories, existing guests) before serving."""
+        """Prepare the host and adopt the guests its state names, starting none of them.
+
+        Guests that were running when the host went down are only recorded; the manager
+        starts them with ``power_on`` once the conductor has confirmed they still belong
+        here, so that no guest ever runs on two hosts.
+        """
+
+    async def cleanup_host(self) -> None:
+        """The host is going away: stop every guest and release what it holds (mounts,
+        cgroups, processes), keeping the disks. Idempotent."""
+        return None
 
     @abc.abstractmethod
     def host_resources(self) -> dict:
-        """What the host offers: ``vcpus``, ``memory_mb``, ``local_gb``, ``host_ip``."""
+        """What the host offers: ``vcpus``, ``memory_mb``, ``local_gb``, ``host_ip``, and
+        ``limits_enforced`` (True when the flavor's RAM and vCPUs are enforced by cgroups)."""
 
     @abc.abstractmethod
     def list_guests(self) -> list[GuestInfo]:
-        """The guests this driver runs now, from its own state (not the database)."""
+        """The guests this driver has now, from its own state (not the database), with their
+        true power states."""
 
     @abc.abstractmethod
     def get_info(self, instance_id: str) -> GuestInfo:
@@ -49,28 +96,78 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     async def spawn(self, instance: InstancePayload, *, image: Path | None,
-                    network_info: list[dict]) -> None:
-        """Create and start the guest. On failure leave nothing behind and raise SpawnError."""
+                    network_info: list[dict], storage: str = LOCAL,
+                    reuse_disk: bool = False) -> SpawnResult:
+        """Create the guest's disk and start it.
+
+        ``image`` is the cached image file (None when ``needs_image`` is False). The disk is
+        made on ``storage`` (``LOCAL`` or ``SHARED``). With ``reuse_disk`` an existing disk
+        of this instance is kept (an evacuation onto shared storage, a resize on the same
+        host); otherwise, or when there is none, the disk is made anew from the image.
+        Raises ``InvalidImage`` for an image the driver cannot boot and ``SpawnError`` for
+        anything else, leaving nothing behind.
+        """
 
     @abc.abstractmethod
-    async def destroy(self, instance_id: str) -> None:
-        """Stop the guest and remove its disk. Idempotent: a missing guest is not an error."""
+    async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
+        """Stop the guest and forget it; remove its disk unless ``keep_disk``. A shared disk
+        that another host has since taken over is never removed. Idempotent: a missing guest
+        is not an error."""
 
     @abc.abstractmethod
-    async def power_off(self, instance_id: str) -> None:
-        """Stop the guest, keeping its disk. Idempotent."""
+    async def power_off(self, instance_id: str, *, grace: float = 10.0) -> None:
+        """Stop the guest, keeping its disk: SIGTERM to its init, SIGKILL after ``grace``
+        seconds. Idempotent."""
 
     @abc.abstractmethod
     async def power_on(self, instance_id: str) -> None:
-        """Start a stopped guest. Idempotent."""
+        """Start a stopped guest from its disk. Idempotent."""
 
     @abc.abstractmethod
     async def reboot(self, instance_id: str, *, hard: bool) -> None:
-        """Restart the guest: soft asks it to, hard resets it. Ends running."""
+        """Restart the guest: soft asks its init to stop, hard kills it. Ends running."""
 
-    async def snapshot(self, instance_id: str, target: Path) -> None:
-        """Write the guest's root disk contents to ``target`` (an image archive)."""
+    async def pause(self, instance_id: str) -> None:
+        """Freeze every process of the guest (``PAUSED``). Idempotent."""
+        raise NotImplementedError(f"{self.hypervisor_type} cannot pause")
+
+    async def unpause(self, instance_id: str) -> None:
+        """Thaw a paused guest (``RUNNING``). Idempotent."""
+        raise NotImplementedError(f"{self.hypervisor_type} cannot unpause")
+
+    async def suspend(self, instance_id: str) -> None:
+        """Suspend the guest (``SUSPENDED``): frozen, as pause, and reported as suspended."""
+        raise NotImplementedError(f"{self.hypervisor_type} cannot suspend")
+
+    async def resume(self, instance_id: str) -> None:
+        """Resume a suspended guest (``RUNNING``)."""
+        raise NotImplementedError(f"{self.hypervisor_type} cannot resume")
+
+    async def snapshot(self, instance_id: str, target: Path) -> str:
+        """Write the guest's root disk to ``target`` as an image file the driver can boot,
+        quiescing a running guest meanwhile (freeze, copy, thaw). Returns the file's format
+        (for ``process``: ``tar``), which becomes the image's ``overcast_rootfs``."""
         raise NotImplementedError(f"{self.hypervisor_type} cannot snapshot")
+
+    async def rescue(self, instance_id: str, *, image: Path | None) -> None:
+        """Stop the guest and start it from ``image`` instead, with its own disk reachable
+        inside at ``/mnt/rescue``."""
+        raise NotImplementedError(f"{self.hypervisor_type} cannot rescue")
+
+    async def unrescue(self, instance_id: str) -> None:
+        """Stop the rescue guest and start the guest from its own disk again."""
+        raise NotImplementedError(f"{self.hypervisor_type} cannot unrescue")
+
+    async def get_console_output(self, instance_id: str, *, length: int | None = None) -> str:
+        """The guest's console log so far: the last ``length`` lines, or all of it."""
+        raise NotImplementedError(f"{self.hypervisor_type} has no console")
+
+    def console_command(self, instance_id: str, command: Sequence[str] | None) -> list[str]:
+        """The argv that, run on this hypervisor, runs ``command`` inside the guest (its
+        namespaces, its root, its cgroup, a guest root's capabilities), or a login shell when
+        ``command`` is None. Raises ``GuestNotFound``, or ``SpawnError`` when it is not
+        running."""
+        raise NotImplementedError(f"{self.hypervisor_type} has no console")
 
     async def attach_volume(self, instance_id: str, *, volume_id: str, device: Path) -> None:
         """Make a volume's backing file appear inside the guest."""
@@ -78,7 +175,3 @@ class ComputeDriver(abc.ABC):
 
     async def detach_volume(self, instance_id: str, *, volume_id: str) -> None:
         raise NotImplementedError(f"{self.hypervisor_type} cannot detach volumes")
-
-    async def get_console_output(self, instance_id: str) -> str:
-        """The guest's console log so far."""
-        raise NotImplementedError(f"{self.hypervisor_type} has no console")

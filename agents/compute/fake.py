@@ -11,7 +11,14 @@ import os
 from pathlib import Path
 
 from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
-from agents.compute.driver import ComputeDriver, GuestInfo, GuestNotFound, SpawnError
+from agents.compute.driver import (
+    LOCAL,
+    ComputeDriver,
+    GuestInfo,
+    GuestNotFound,
+    SpawnError,
+    SpawnResult,
+)
 
 
 class FakeDriver(ComputeDriver):
@@ -22,7 +29,7 @@ class FakeDriver(ComputeDriver):
                  ) -> None:
         self.state_file = state_file
         self.resources = {"vcpus": vcpus, "memory_mb": memory_mb, "local_gb": local_gb,
-                          "host_ip": "127.0.0.1"}
+                          "host_ip": "127.0.0.1", "limits_enforced": False}
         self.spawn_delay = spawn_delay
         self.fail_spawn = fail_spawn
         self.guests: dict[str, GuestInfo] = {}
@@ -51,7 +58,8 @@ class FakeDriver(ComputeDriver):
             raise GuestNotFound(instance_id) from None
 
     async def spawn(self, instance: InstancePayload, *, image: Path | None,
-                    network_info: list[dict]) -> None:
+                    network_info: list[dict], storage: str = LOCAL,
+                    reuse_disk: bool = False) -> SpawnResult:
         if self.spawn_delay:
             await asyncio.sleep(self.spawn_delay)
         if self.fail_spawn:
@@ -59,11 +67,12 @@ class FakeDriver(ComputeDriver):
         flavor = instance.flavor
         self.guests[instance.id] = GuestInfo(
             instance_id=instance.id, name=instance.name, power_state=RUNNING,
-            vcpus=flavor.vcpus, memory_mb=flavor.ram, disk_gb=flavor.disk)
+            vcpus=flavor.vcpus, memory_mb=flavor.ram, disk_gb=flavor.disk, storage=storage)
         self.console[instance.id] = [f"{instance.name} login:"]
         self._save()
+        return SpawnResult(disk_reused=False)
 
-    async def destroy(self, instance_id: str) -> None:
+    async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
         if self.guests.pop(instance_id, None) is not None:
             self.console.pop(instance_id, None)
             self._save()
@@ -73,7 +82,7 @@ class FakeDriver(ComputeDriver):
         self.guests[instance_id] = GuestInfo(**{**guest.__dict__, "power_state": power_state})
         self._save()
 
-    async def power_off(self, instance_id: str) -> None:
+    async def power_off(self, instance_id: str, *, grace: float = 10.0) -> None:
         self._set_power(instance_id, SHUTDOWN)
 
     async def power_on(self, instance_id: str) -> None:
@@ -82,6 +91,7 @@ class FakeDriver(ComputeDriver):
     async def reboot(self, instance_id: str, *, hard: bool) -> None:
         self._set_power(instance_id, RUNNING)
 
-    async def get_console_output(self, instance_id: str) -> str:
+    async def get_console_output(self, instance_id: str, *, length: int | None = None) -> str:
         self.get_info(instance_id)
-        return "\n".join(self.console.get(instance_id, []))
+        lines = self.console.get(instance_id, [])
+        return "\n".join(lines if length is None else lines[-length:] if length else [])
