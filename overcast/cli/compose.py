@@ -173,8 +173,10 @@ class ComposeCloud:
 
     def variables(self) -> dict[str, str]:
         """What docker-compose.yml reads: the project name, ports, how many hypervisors,
-        whether there is object storage, and where the secret files and the ring are."""
+        whether there is object storage, and where the secret files, the ring and the
+        hypervisors' seccomp profile are."""
         return {"COMPOSE_PROJECT_NAME": self.project,
+                "OVERCAST_COMPOSE_DIR": str(self.compose_file.parent.resolve()),
                 "OVERCAST_SECRETS_DIR": str(self.secrets_dir),
                 "OVERCAST_API_PORT": str(self.api_port),
                 "OVERCAST_AMQP_PORT": str(self.amqp_port),

@@ -44,7 +44,8 @@ HASH_LABEL = "org.overcast.context-hash"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_IN_CONTEXT = COMPOSE_DIR / ".ca-bundle.crt"
 # What both images need from the Debian base; the rest comes from their Dockerfiles.
-BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "busybox-static", "iproute2")
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "busybox-static", "dropbear-bin",
+                 "iproute2")
 PULL_TIMEOUT = 30.0
 
 

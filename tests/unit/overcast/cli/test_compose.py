@@ -16,6 +16,7 @@ def test_variables_name_the_project_ports_and_size(tmp_path):
                                  api_port=18770, amqp_port=15673, object_port=18080)
     assert cloud.variables() == {
         "COMPOSE_PROJECT_NAME": "overcast-test",
+        "OVERCAST_COMPOSE_DIR": str(compose.COMPOSE_FILE.parent.resolve()),
         "OVERCAST_SECRETS_DIR": str(tmp_path.resolve() / "secrets"),
         "OVERCAST_API_PORT": "18770", "OVERCAST_AMQP_PORT": "15673",
         "OVERCAST_HYPERVISORS": "5", "OVERCAST_OBJECT_STORAGE": "1",
