@@ -48,6 +48,8 @@ class LocalCloud:
     object_port: int = 8080
     # gRPC ports of the storage nodes; empty: 6201, 6202, ...
     storage_ports: tuple[int, ...] = ()
+    # The hypervisors' virt driver: ``process`` (real guests; needs root) or ``fake``.
+    compute_driver: str = "process"
 
     @property
     def api_url(self) -> str:
@@ -78,8 +80,11 @@ class LocalCloud:
                                          f"{self.bind}:{self.image_port}"}),
         }
         for index in range(1, self.hosts + 1):
-            procs[f"hypervisor-{index}"] = ("agents.compute",
-                                            {"OVERCAST_COMPUTE_HOST": f"hypervisor-{index}"})
+            procs[f"hypervisor-{index}"] = ("agents.compute", {
+                "OVERCAST_COMPUTE_HOST": f"hypervisor-{index}",
+                "OVERCAST_COMPUTE_DRIVER": self.compute_driver,
+                # Every hypervisor of this cloud mounts the same shared storage.
+                "OVERCAST_COMPUTE_SHARED_DIR": str(self.state_dir / "shared")})
         if self.storage_nodes:
             procs["api"][1]["OVERCAST_API_EXTRA_ENDPOINTS"] = (
                 f"object-store={self.object_url}/v1/AUTH_%(project_id)s")

@@ -150,8 +150,11 @@ def session_broker(url: str = DEFAULT_BROKER_URL, *, broker: HostBroker | None =
 def running_cloud(*, hosts: int = 3, base_url: str = DEFAULT_BROKER_URL,
                   env: dict[str, dict[str, str]] | None = None, keep: bool = False,
                   extra_env: dict[str, str] | None = None,
-                  storage_nodes: int = 0) -> Iterator[TestCloud]:
-    """Start a cloud in a temporary directory on a fresh vhost; stop and remove it after."""
+                  storage_nodes: int = 0, driver: str = "fake") -> Iterator[TestCloud]:
+    """Start a cloud in a temporary directory on a fresh vhost; stop and remove it after.
+
+    Its hypervisors run the ``fake`` driver unless ``driver`` says ``process`` (real guests).
+    """
     local.ensure_broker(base_url)
     state_dir = Path(tempfile.mkdtemp(prefix="overcast-test-"))
     passwords = cloudconfig.load_or_create_secrets(state_dir)
@@ -165,7 +168,7 @@ def running_cloud(*, hosts: int = 3, base_url: str = DEFAULT_BROKER_URL,
     cloud = local.LocalCloud(state_dir=state_dir, transport_url=bus_url,
                              api_port=free_port(), image_port=free_port(),
                              hosts=hosts, extra_env=tuple((extra_env or {}).items()),
-                             storage_nodes=storage_nodes,
+                             storage_nodes=storage_nodes, compute_driver=driver,
                              object_port=free_port() if storage_nodes else 8080,
                              storage_ports=tuple(free_port() for _ in range(storage_nodes)))
     clouds_file = state_dir / "clouds.yaml"
