@@ -1,0 +1,166 @@
+"""A guest's disk: a directory holding its overlay's upper layer and everything per guest.
+
+Layout of ``<disk>`` (``<state>/local/instances/<id>`` or ``<shared>/instances/<id>``)::
+
+    owner        the host that owns a shared disk (only it may remove it)
+    layout       "overlay" (upper/ over the cached image) or "copy" (rootfs/ is the root)
+    base         the image cache key the disk was made from
+    upper/ work/ the overlay's writable layer and its work dir
+    rootfs/      the full copy, when overlayfs is not available
+    merged/      where the root is assembled (mounted only inside the guest's namespace)
+    config/      the config drive, read-only at /mnt/config in the guest
+    volumes/     shared with the guest at /mnt/volumes (slave propagation)
+    console.log  everything the guest's init prints
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from agents.compute.process import syscalls
+
+OVERLAY = "overlay"
+COPY = "copy"
+USAGE_TTL = 5.0
+
+
+@dataclasses.dataclass
+class Disk:
+    path: Path
+    _usage: tuple[float, int] = (0.0, 0)
+
+    @property
+    def upper(self) -> Path:
+        return self.path / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.path / "work"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.path / "rootfs"
+
+    @property
+    def merged(self) -> Path:
+        return self.path / "merged"
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config"
+
+    @property
+    def volumes(self) -> Path:
+        return self.path / "volumes"
+
+    @property
+    def console_log(self) -> Path:
+        return self.path / "console.log"
+
+    def exists(self) -> bool:
+        return (self.path / "layout").is_file()
+
+    def layout(self) -> str:
+        return (self.path / "layout").read_text().strip()
+
+    def base(self) -> str:
+        return (self.path / "base").read_text().strip()
+
+    def owner(self) -> str | None:
+        try:
+            return (self.path / "owner").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def take_ownership(self, host: str) -> None:
+        _write_atomic(self.path / "owner", host)
+
+    def create(self, *, base_key: str, base_tree: Path, layout: str) -> None:
+        """Make a fresh disk from the image tree (replacing any old one's contents)."""
+        for name in ("upper", "work", "rootfs", "merged", "layout", "base"):
+            target = self.path / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
+        if layout == OVERLAY:
+            self.upper.mkdir()
+            self.work.mkdir()
+        else:
+            subprocess.run(["cp", "-a", "--reflink=auto", f"{base_tree}/.", str(self.rootfs)],
+                           check=True, capture_output=True)
+        self.merged.mkdir()
+        self.volumes.mkdir(exist_ok=True)
+        (self.path / "base").write_text(base_key)
+        _write_atomic(self.path / "layout", layout)
+
+    def root_spec(self, base_tree: Path) -> dict:
+        """How ``boot`` assembles this disk as a root: an overlay or a bind of the copy."""
+        if self.layout() == OVERLAY:
+            return {"kind": OVERLAY, "lower": str(base_tree), "upper": str(self.upper),
+                    "work": str(self.work)}
+        return {"kind": COPY, "source": str(self.rootfs)}
+
+    def used_bytes(self) -> int:
+        """What the guest wrote to its disk (the upper layer or the copy), cached for a few
+        seconds since it walks the tree."""
+        checked, size = self._usage
+        now = time.monotonic()
+        if now - checked < USAGE_TTL:
+            return size
+        tree = self.upper if self.layout() == OVERLAY else self.rootfs
+        size = tree_size(tree)
+        self._usage = (now, size)
+        return size
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def tree_size(path: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return total
+
+
+def overlay_works(scratch: Path) -> bool:
+    """True when this host can mount an overlay with layers under ``scratch``."""
+    probe = scratch / f".overlay-probe-{os.getpid()}"
+    dirs = [probe / name for name in ("lower", "upper", "work", "merged")]
+    try:
+        for folder in dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+        lower, upper, work, merged = (str(d) for d in dirs)
+        syscalls.mount("overlay", merged, "overlay", 0,
+                       f"lowerdir={lower},upperdir={upper},workdir={work}")
+        syscalls.umount(merged)
+        return True
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+def mount_root(spec: dict, target: Path) -> None:
+    """Mount a root assembled by ``Disk.root_spec`` at ``target``."""
+    if spec["kind"] == OVERLAY:
+        syscalls.mount("overlay", str(target), "overlay", 0,
+                       f"lowerdir={spec['lower']},upperdir={spec['upper']},"
+                       f"workdir={spec['work']}")
+    else:
+        syscalls.mount(spec["source"], str(target), None, syscalls.MS_BIND | syscalls.MS_REC)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
