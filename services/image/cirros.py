@@ -45,7 +45,7 @@ APPLETS = {
              "getty", "mdev", "switch_root"),
     "usr/bin": ("awk", "wget", "nc", "du", "free", "env", "id", "whoami", "test", "head",
                 "tail", "tr", "wc", "sort", "printf", "find", "xargs", "less", "seq", "tee",
-                "chroot", "uptime", "which", "clear", "reset", "nohup"),
+                "chroot", "uptime", "which", "clear", "reset", "setsid", "timeout"),
 }
 
 FILES = {
