@@ -31,6 +31,13 @@ class CgroupTree:
     root: Path
     writable: bool
     reason: str = ""
+    # True when the memory and cpu controllers are there to enforce the flavor's limits
+    # (a v2 hierarchy may offer only some controllers; the freezer works regardless).
+    limits: bool = True
+
+    @property
+    def enforces_limits(self) -> bool:
+        return self.writable and self.limits
 
     def guest(self, instance_id: str) -> GuestCgroup:
         return GuestCgroup(self, instance_id)
@@ -52,7 +59,12 @@ def detect(root: Path = ROOT) -> CgroupTree:
     """The host's cgroup hierarchy as this process can use it."""
     if (root / "cgroup.controllers").is_file():
         reason = _probe_writable(root / PARENT)
-        return CgroupTree(2, root, not reason, reason)
+        offered = (root / "cgroup.controllers").read_text().split()
+        missing = [name for name in ("memory", "cpu") if name not in offered]
+        if missing and not reason:
+            reason = f"the cgroup v2 hierarchy at {root} offers no {' or '.join(missing)}"
+        return CgroupTree(2, root, not _probe_writable(root / PARENT), reason,
+                          limits=not missing)
     if all((root / name / "cgroup.procs").is_file() for name in V1_CONTROLLERS):
         for name in V1_CONTROLLERS:
             reason = _probe_writable(root / name / PARENT)
@@ -92,10 +104,12 @@ class GuestCgroup:
             _enable_v2_controllers(self.tree.root, parent)
             path = parent / self.instance_id
             path.mkdir(exist_ok=True)
-            _write(path / "memory.max", str(memory) if memory else "max")
-            _write(path / "cpu.max",
-                   f"{vcpus * CPU_PERIOD_US if vcpus else 'max'} {CPU_PERIOD_US}")
-            _write(path / "pids.max", str(PIDS_MAX))
+            limits = {"memory.max": str(memory) if memory else "max",
+                      "cpu.max": f"{vcpus * CPU_PERIOD_US if vcpus else 'max'} {CPU_PERIOD_US}",
+                      "pids.max": str(PIDS_MAX)}
+            for name, value in limits.items():
+                if (path / name).exists():  # absent when the controller is not offered
+                    _write(path / name, value)
             return
         for path in self.dirs():
             path.mkdir(exist_ok=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 from agents.compute.process import syscalls
+
+logger = logging.getLogger(__name__)
 
 OVERLAY = "overlay"
 COPY = "copy"
@@ -107,6 +110,17 @@ class Disk:
                     "work": str(self.work)}
         return {"kind": COPY, "source": str(self.rootfs)}
 
+    def rescue_spec(self, rescue_tree: Path) -> dict:
+        """A throw-away overlay of the rescue image, its upper layer in ``rescue/``."""
+        rescue = self.path / "rescue"
+        for name in ("upper", "work"):
+            (rescue / name).mkdir(parents=True, exist_ok=True)
+        return {"kind": OVERLAY, "lower": str(rescue_tree), "upper": str(rescue / "upper"),
+                "work": str(rescue / "work")}
+
+    def remove_rescue(self) -> None:
+        shutil.rmtree(self.path / "rescue", ignore_errors=True)
+
     def used_bytes(self) -> int:
         """What the guest wrote to its disk (the upper layer or the copy), cached for a few
         seconds since it walks the tree."""
@@ -121,6 +135,23 @@ class Disk:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+class DiskQuota:
+    """The flavor's disk size, enforced by accounting only: a guest that wrote more than it
+    is reported (``disk_used_bytes``) and logged once, not stopped or refused writes."""
+
+    def __init__(self) -> None:
+        self.over: set[str] = set()
+
+    def account(self, instance_id: str, *, used: int, disk_gb: int) -> bool:
+        """True when the guest is over its disk size."""
+        over = bool(disk_gb) and used > disk_gb * 2**30
+        if over and instance_id not in self.over:
+            logger.warning("guest %s has written %d bytes, over its flavor's %d GiB disk",
+                           instance_id, used, disk_gb)
+        (self.over.add if over else self.over.discard)(instance_id)
+        return over
 
 
 def tree_size(path: Path) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import socket
 import sys
 from collections.abc import Sequence
@@ -30,11 +29,11 @@ from agents.compute.driver import (
     SpawnError,
     SpawnResult,
 )
-from agents.compute.process import cgroups, snapshot
-from agents.compute.process.disks import COPY, OVERLAY, Disk, mount_root, overlay_works
+from agents.compute.process import cgroups, host, snapshot
+from agents.compute.process.disks import COPY, OVERLAY, Disk, DiskQuota, overlay_works
 from agents.compute.process.guests import GuestRecord, RecordStore, is_alive
 from agents.compute.process.images import ImageCache
-from agents.compute.process.lifecycle import Launcher, unmount_all
+from agents.compute.process.lifecycle import Launcher
 from agents.guest import configdrive
 
 logger = logging.getLogger(__name__)
@@ -60,13 +59,16 @@ class ProcessDriver(ComputeDriver):
         if not self.cgroups.writable:
             logger.warning("guest limits are not enforced and pause uses SIGSTOP: %s",
                            self.cgroups.reason)
+        elif not self.cgroups.enforces_limits:
+            logger.warning("guest limits are not enforced: %s", self.cgroups.reason)
         self.records: dict[str, GuestRecord] = {}
         self.disks: dict[str, Disk] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._layout: str | None = None
+        self.quota = DiskQuota()
         self._resources = {"vcpus": vcpus or os.cpu_count() or 1,
-                           "memory_mb": memory_mb or _host_memory_mb(),
-                           "local_gb": local_gb or _disk_gb(self.state_dir),
+                           "memory_mb": memory_mb or host.memory_mb(),
+                           "local_gb": local_gb or host.disk_gb(self.state_dir),
                            "host_ip": host_ip}
 
     # -- the host --------------------------------------------------------------------
@@ -85,10 +87,10 @@ class ProcessDriver(ComputeDriver):
         await asyncio.gather(*(self.power_off(instance_id, grace=CLEANUP_GRACE)
                                for instance_id in list(self.records)))
         for path in (self.state_dir, self.shared_dir / "instances"):
-            await asyncio.to_thread(_unmount_under, path)
+            await asyncio.to_thread(host.unmount_under, path)
 
     def host_resources(self) -> dict:
-        return {**self._resources, "limits_enforced": self.cgroups.writable}
+        return {**self._resources, "limits_enforced": self.cgroups.enforces_limits}
 
     def netns_path(self, instance_id: str) -> Path:
         """Where the guest's network namespace is bind-mounted while it runs (as
@@ -101,6 +103,9 @@ class ProcessDriver(ComputeDriver):
             return self.records[instance_id]
         except KeyError:
             raise GuestNotFound(instance_id) from None
+
+    def _base_tree(self, key: str) -> Path:
+        return self.images.root / key / "rootfs"
 
     def _cgroup(self, instance_id: str) -> cgroups.GuestCgroup:
         return self.cgroups.guest(f"{self.host}--{instance_id}")
@@ -120,6 +125,7 @@ class ProcessDriver(ComputeDriver):
             used = disk.used_bytes()
         except OSError:
             used = 0
+        self.quota.account(instance_id, used=used, disk_gb=flavor.disk)
         return GuestInfo(instance_id=instance_id, name=record.instance.name,
                          power_state=self._power_state(record), vcpus=flavor.vcpus,
                          memory_mb=flavor.ram, disk_gb=flavor.disk, storage=record.storage,
@@ -165,24 +171,21 @@ class ProcessDriver(ComputeDriver):
         except ValueError as exc:
             raise SpawnError(str(exc)) from None
         key = self.images.key_for(instance.image_ref, image)
-        tree = self.images.tree(key, image)
+        self.images.tree(key, image)
         disk = Disk(self._disk_path(instance.id, storage))
         reused = reuse_disk and disk.exists()
-        owner = disk.owner() if storage == SHARED else None
-        if not reused and owner not in (None, self.host) and disk.exists():
-            raise SpawnError(f"the shared disk of {instance.id} belongs to host {owner}")
         if reused:
-            key = disk.base()
-            tree = self.images.tree(key, image)
-        else:
-            disk.create(base_key=key, base_tree=tree, layout=self._disk_layout())
-        if storage == SHARED:
-            disk.take_ownership(self.host)
-        configdrive.write(disk.config, instance)
+            key = disk.base()  # the image this disk was made from, its overlay's lower layer
         record = GuestRecord(instance=instance, storage=storage, disk_path=str(disk.path),
                              image_key=key)
-        self.records[instance.id], self.disks[instance.id] = record, disk
         try:
+            tree = self.images.tree(key, image)
+            if not reused:
+                disk.create(base_key=key, base_tree=tree, layout=self._disk_layout())
+            if storage == SHARED:
+                disk.take_ownership(self.host)  # this host runs it now (see destroy)
+            configdrive.write(disk.config, instance)
+            self.records[instance.id], self.disks[instance.id] = record, disk
             self.launcher.start(record, disk, self._cgroup(instance.id),
                                 root=disk.root_spec(tree))
         except BaseException:
@@ -219,18 +222,13 @@ class ProcessDriver(ComputeDriver):
 
     def _start(self, record: GuestRecord) -> None:
         disk = self.disks[record.instance_id]
-        own_root = disk.root_spec(self.images.root / record.image_key / "rootfs")
+        own_root = disk.root_spec(self._base_tree(record.image_key))
         if not Path(own_root.get("lower", "/")).is_dir():
             raise SpawnError(f"the image {record.image_key} of this disk is not in the cache")
         rescue_root = None
         if record.rescue_key:
-            rescue = disk.path / "rescue"
-            for name in ("upper", "work"):
-                (rescue / name).mkdir(parents=True, exist_ok=True)
             rescue_root = own_root
-            own_root = {"kind": OVERLAY,
-                        "lower": str(self.images.root / record.rescue_key / "rootfs"),
-                        "upper": str(rescue / "upper"), "work": str(rescue / "work")}
+            own_root = disk.rescue_spec(self._base_tree(record.rescue_key))
         self.launcher.start(record, disk, self._cgroup(record.instance_id), root=own_root,
                             rescue_root=rescue_root)
         self.store.save(record)
@@ -286,28 +284,12 @@ class ProcessDriver(ComputeDriver):
         return "tar"
 
     def _snapshot(self, record: GuestRecord, target: Path) -> None:
-        cgroup = self._cgroup(record.instance_id)
-        if is_alive(record) and not record.rescue_key:
-            was_frozen = bool(record.frozen)
-            if not was_frozen:
-                self.launcher.freeze(record, cgroup)
-            try:
-                snapshot.write_tar(Path(f"/proc/{record.pid}/root"), target,
-                                   exclude=snapshot.mount_points(record.pid))
-            finally:
-                if not was_frozen:
-                    self.launcher.thaw(record, cgroup)
-            return
-        if is_alive(record):
+        if is_alive(record) and record.rescue_key:
             raise SpawnError("a rescued guest cannot be snapshotted; unrescue it first")
         disk = self.disks[record.instance_id]
-        disk.merged.mkdir(exist_ok=True)
-        mount_root(disk.root_spec(self.images.root / record.image_key / "rootfs"),
-                   disk.merged)
-        try:
-            snapshot.write_tar(disk.merged, target)
-        finally:
-            unmount_all(disk.merged)
+        snapshot.snapshot_guest(record, disk, target, launcher=self.launcher,
+                                cgroup=self._cgroup(record.instance_id),
+                                base_tree=self._base_tree(record.image_key))
 
     async def rescue(self, instance_id: str, *, image: Path | None) -> None:
         record = self._record(instance_id)
@@ -325,8 +307,7 @@ class ProcessDriver(ComputeDriver):
         async with self._lock(instance_id):
             await asyncio.to_thread(self._stop, record, 10.0)
             record.rescue_key = ""
-            await asyncio.to_thread(shutil.rmtree, self.disks[instance_id].path / "rescue",
-                                    True)
+            await asyncio.to_thread(self.disks[instance_id].remove_rescue)
             await asyncio.to_thread(self._start, record)
 
     # -- console ---------------------------------------------------------------------
@@ -350,27 +331,3 @@ class ProcessDriver(ComputeDriver):
         for procs in self._cgroup(instance_id).procs_files():
             argv += ["--cgroup", procs]
         return [*argv, "--", *command] if command else argv
-
-
-def _unmount_under(path: Path) -> None:
-    prefix = str(path.resolve()) + "/"
-    with open("/proc/self/mountinfo") as mounts:
-        points = [line.split()[4] for line in mounts]
-    for point in sorted(points, key=len, reverse=True):
-        if point.startswith(prefix):
-            unmount_all(Path(point))
-
-
-def _host_memory_mb() -> int:
-    with open("/proc/meminfo") as meminfo:
-        for line in meminfo:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) // 1024
-    return 0
-
-
-def _disk_gb(path: Path) -> int:
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    return shutil.disk_usage(probe).total // 2**30

@@ -5,6 +5,11 @@ import os
 import tarfile
 from pathlib import Path
 
+from agents.compute.process.cgroups import GuestCgroup
+from agents.compute.process.disks import Disk, mount_root
+from agents.compute.process.guests import GuestRecord, is_alive
+from agents.compute.process.lifecycle import Launcher, unmount_all
+
 SKIP = frozenset({".overcast"})  # the driver's own mount point for the init, not the guest's
 
 
@@ -39,3 +44,26 @@ def write_tar(root: Path, target: Path, *, exclude: set[str] = frozenset()) -> N
                 if entry.is_dir(follow_symlinks=False) and name not in exclude:
                     stack.append(name)
     os.replace(tmp, target)
+
+
+def snapshot_guest(record: GuestRecord, disk: Disk, target: Path, *, launcher: Launcher,
+                   cgroup: GuestCgroup, base_tree: Path) -> None:
+    """Write the guest's merged root to ``target``: a running guest is frozen meanwhile and
+    read through its init's /proc/<pid>/root; a stopped one's root is mounted for a moment."""
+    if is_alive(record):
+        was_frozen = bool(record.frozen)
+        if not was_frozen:
+            launcher.freeze(record, cgroup)
+        try:
+            write_tar(Path(f"/proc/{record.pid}/root"), target,
+                      exclude=mount_points(record.pid))
+        finally:
+            if not was_frozen:
+                launcher.thaw(record, cgroup)
+        return
+    disk.merged.mkdir(exist_ok=True)
+    mount_root(disk.root_spec(base_tree), disk.merged)
+    try:
+        write_tar(disk.merged, target)
+    finally:
+        unmount_all(disk.merged)

@@ -62,8 +62,7 @@ def mounts_under(path: Path) -> list[str]:
         return [line.split()[4] for line in mounts if line.split()[4].startswith(prefix)]
 
 
-def guest_cgroup_dirs(host: str) -> list[Path]:
-    tree = cgroups.detect()
+def guest_cgroup_dirs(tree: cgroups.CgroupTree, host: str) -> list[Path]:
     if not tree.writable:
         return []
     roots = [tree.root / cgroups.PARENT] if tree.version == 2 else \
@@ -101,6 +100,6 @@ async def make_driver(tmp_path: Path) -> AsyncIterator[Callable]:
     for host, driver in made:
         assert not guest_pids(driver)
         assert not mounts_under(driver.state_dir), mounts_under(driver.state_dir)
-        assert not guest_cgroup_dirs(host), guest_cgroup_dirs(host)
+        assert not guest_cgroup_dirs(driver.cgroups, host)
     assert not mounts_under(tmp_path / "shared")
     assert not any_alive(pids)

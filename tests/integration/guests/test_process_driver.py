@@ -14,6 +14,7 @@ import pytest
 from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED
 from agents.compute.driver import SHARED, GuestNotFound, InvalidImage, SpawnError
 from agents.compute.process import caps, cgroups
+from agents.compute.process.disks import COPY
 from agents.compute.process.guests import namespace_members
 from overcast.testing import eventually
 from tests.integration.guests.conftest import PUBLIC_KEY, any_alive, guest_sh, instance
@@ -86,7 +87,7 @@ async def test_guest_is_isolated_and_configured(make_driver, cirros_image, tmp_p
         assert int(limit.read_text()) == 128 * 2**20
         quota = tree.root / "cpu/overcast/host-a--vm-1/cpu.cfs_quota_us"
         assert int(quota.read_text()) == cgroups.CPU_PERIOD_US
-    assert driver.host_resources()["limits_enforced"] is tree.writable
+    assert driver.host_resources()["limits_enforced"] is tree.enforces_limits
 
     pids = namespace_members(driver.records["vm-1"].pid)
     print(f"\nidle guest: {len(pids)} processes, RSS {rss_kib(pids) / 1024:.1f} MiB")
@@ -121,8 +122,24 @@ def read_counter(driver, instance_id: str) -> int:
     return int(text or 0)
 
 
-async def test_pause_and_suspend_freeze_the_guest(make_driver, cirros_image):
+UNIFIED = Path("/sys/fs/cgroup/unified")
+FREEZERS = {
+    "host-cgroups": lambda: None,
+    # A read-only cgroup tree (as in some containers): SIGSTOP/SIGCONT instead.
+    "sigstop": lambda: cgroups.CgroupTree(0, Path("/nonexistent"), False, "test: read-only"),
+    # The v2 freezer, on the hybrid host's unified hierarchy when it has one.
+    "cgroup-v2": lambda: cgroups.detect(UNIFIED) if (UNIFIED / "cgroup.controllers").exists()
+    else pytest.skip("no cgroup v2 hierarchy here"),
+}
+
+
+@pytest.mark.parametrize("freezer", sorted(FREEZERS))
+async def test_pause_and_suspend_freeze_the_guest(make_driver, cirros_image, freezer):
     driver = await make_driver()
+    tree = FREEZERS[freezer]()
+    if tree is not None:
+        driver.cgroups = tree
+        assert driver.host_resources()["limits_enforced"] is False
     await driver.spawn(instance("vm-p"), image=cirros_image, network_info=[])
     await booted(driver, "vm-p")
     await guest_sh(driver, "vm-p", "i=0; setsid sh -c 'i=0; while :; do i=$((i+1)); "
@@ -207,6 +224,9 @@ async def test_snapshot_then_clone_has_the_data(make_driver, cirros_image, tmp_p
     print(f"\nsnapshot of a ~200 MB guest: {took:.2f} s")
     assert took < 5
     assert driver.get_info("vm-s").power_state == RUNNING  # thawed again
+    driver.disks["vm-s"]._usage = (0.0, 0)  # forget the cached figure
+    assert driver.get_info("vm-s").disk_used_bytes >= 200_000_000
+    assert driver.quota.account("vm-s", used=2**30 + 1, disk_gb=1)  # over m1.tiny's 1 GiB
     with tarfile.open(tmp_path / "snap.tar") as tar:
         names = set(tar.getnames())
     assert {"root/data", "bin/busybox", "proc", "dev"} <= names
@@ -278,7 +298,6 @@ async def test_shared_disk_moves_between_hosts_and_local_disks_start_fresh(
     assert not result.disk_reused
     assert (await guest_sh(host_a, "vm-l", "cat /root/data 2>/dev/null || echo fresh")) == \
         "fresh\n"
-    assert host_a.get_info("vm-l").disk_used_bytes >= 0
 
 
 async def test_rescue_boots_the_image_with_the_disk_at_mnt_rescue(make_driver, cirros_image):
@@ -320,3 +339,21 @@ async def test_a_stopped_guest_refuses_console_and_pause(make_driver, cirros_ima
         driver.console_command("vm-st", ["true"])
     with pytest.raises(SpawnError, match="not running"):
         await driver.pause("vm-st")
+
+
+async def test_without_overlayfs_the_disk_is_a_full_copy(make_driver, cirros_image, tmp_path):
+    driver = await make_driver()
+    driver._layout = COPY  # what the driver picks when an overlay cannot be mounted here
+    await driver.spawn(instance("vm-c"), image=cirros_image, network_info=[])
+    disk = driver.disks["vm-c"]
+    assert disk.layout() == COPY and (disk.rootfs / "bin/busybox").is_file()
+    await guest_sh(driver, "vm-c", "echo copied > /root/data")
+    assert (disk.rootfs / "root/data").read_text() == "copied\n"
+    assert (driver.images.root / "cirros/rootfs/root").is_dir()
+    assert not (driver.images.root / "cirros/rootfs/root/data").exists()  # cache untouched
+    await driver.power_off("vm-c", grace=5)
+    await driver.snapshot("vm-c", tmp_path / "copy.tar")
+    with tarfile.open(tmp_path / "copy.tar") as tar:
+        assert tar.extractfile("root/data").read() == b"copied\n"
+    await driver.power_on("vm-c")
+    assert (await guest_sh(driver, "vm-c", "cat /root/data")) == "copied\n"

@@ -51,6 +51,13 @@ def test_detects_v2(tmp_path: Path):
     assert tree.guest("vm").dirs() == [tmp_path / "overcast" / "vm"]
 
 
+def test_v2_without_memory_or_cpu_freezes_but_does_not_enforce_limits(tmp_path: Path):
+    (tmp_path / "cgroup.controllers").write_text("hugetlb\n")
+    tree = cgroups.detect(tmp_path)
+    assert tree.writable and not tree.enforces_limits
+    assert "memory or cpu" in tree.reason
+
+
 def test_read_only_tree_is_not_writable_and_says_why(tmp_path: Path):
     (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
     (tmp_path / "overcast").write_text("a file where the cgroup should go")
