@@ -9,7 +9,6 @@ guest may not have and execs ``/bin/sh /.overcast/init``. Errors go to the conso
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
@@ -35,6 +34,12 @@ DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
 # What of /proc a guest's root could use to reach the host's kernel: read-only or hidden.
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 PROC_HIDDEN = ("kcore", "keys", "timer_list", "sched_debug", "kallsyms")
+
+
+def _say(message: str) -> None:
+    """To the console log (the driver gives this process the log as stdout and stderr)."""
+    sys.stderr.write(f"overcast: {message}\n")
+    sys.stderr.flush()
 
 
 def _bind(source: str, target: Path, *, read_only: bool) -> None:
@@ -81,9 +86,11 @@ def assemble(spec: dict) -> Path:
     root = Path(spec["merged"])
     disks.mount_root(spec["root"], root)
     _mount_proc(root)
-    with contextlib.suppress(OSError):
+    try:
         mount("sysfs", str(mount_point(root, "sys")), "sysfs",
               MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError as exc:
+        _say(f"/sys left empty ({exc})")
     _mount_dev(root)
     tmp_size = max(16, spec.get("memory_mb", 512) // 4)
     mount("tmpfs", str(mount_point(root, "tmp")), "tmpfs", MS_NOSUID | MS_NODEV,
@@ -123,5 +130,6 @@ def main(spec_path: str) -> None:
 if __name__ == "__main__":
     try:
         main(sys.argv[1])
-    except Exception:  # noqa: BLE001 - whatever failed, the console log says so
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the console log says so
+        _say(f"the guest could not boot: {exc}")
         sys.exit(1)

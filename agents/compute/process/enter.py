@@ -31,9 +31,15 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_args(argv), command
 
 
+def _say(message: str) -> None:
+    sys.stderr.write(f"overcast: {message}\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str]) -> int:
     args, command = _parse(argv)
     if proc_start_time(args.pid) != args.start_time:
+        _say("the guest is not running")
         return 125
     fds = {name: os.open(f"/proc/{args.pid}/ns/{name}", os.O_RDONLY) for name in NAMESPACES}
     root = os.open(f"/proc/{args.pid}/root", os.O_RDONLY | os.O_DIRECTORY)
@@ -56,7 +62,8 @@ def main(argv: list[str]) -> int:
         argv_ = command or ["/bin/sh", "-l"]
         try:
             os.execvpe(argv_[0], argv_, env)
-        except OSError:
+        except OSError as exc:
+            _say(f"cannot run {argv_[0]}: {exc.strerror}")
             os._exit(127)
     for fd in cgroups:
         os.close(fd)

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 INIT_SCRIPT = Path(__file__).resolve().parents[2] / "guest" / "init"
 BOOT_TIMEOUT = 20.0
+INIT_BANNER = b"overcast-init: "  # what agents/guest/init prints first
 UNSHARE = ["unshare", "--mount", "--propagation", "slave", "--uts", "--ipc", "--net",
            "--pid", "--fork", "--kill-child", "--"]
 
@@ -75,14 +76,22 @@ class Launcher:
         spec_path = self.run_dir / f"{record.instance_id}.json"
         spec_path.write_text(json.dumps(spec))
         disk.merged.mkdir(exist_ok=True)
+        console_start = disk.console_log.stat().st_size if disk.console_log.exists() else 0
         with open(disk.console_log, "ab") as console:
             proc = subprocess.Popen(
                 [*UNSHARE, sys.executable, "-m", "agents.compute.process.boot",
                  str(spec_path)], stdin=subprocess.DEVNULL, stdout=console, stderr=console,
                 start_new_session=True)
         deadline = time.monotonic() + BOOT_TIMEOUT
+
+        def booted() -> bool:
+            """The init is running once it printed its first line."""
+            with open(disk.console_log, "rb") as log:
+                log.seek(console_start)
+                return INIT_BANNER in log.read()
+
         line = ""
-        while not line.endswith("\n"):
+        while not (line.endswith("\n") and booted()):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 proc.wait()

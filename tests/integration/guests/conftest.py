@@ -41,9 +41,9 @@ def cirros_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def instance(instance_id: str, *, name: str = "web-1", user_data: str | None = None,
              image_ref: str = "cirros", **fields: object) -> InstancePayload:
     encoded = base64.b64encode(user_data.encode()).decode() if user_data else None
+    given = {"key_name": "mykey", "key_data": PUBLIC_KEY, **fields}
     return InstancePayload(id=instance_id, name=name, project_id="demo", user_id="alice",
-                           flavor=FLAVOR, image_ref=image_ref, key_name="mykey",
-                           key_data=PUBLIC_KEY, user_data=encoded, **fields)
+                           flavor=FLAVOR, image_ref=image_ref, user_data=encoded, **given)
 
 
 async def guest_sh(driver: ProcessDriver, instance_id: str, script: str) -> str:

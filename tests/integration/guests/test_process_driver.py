@@ -3,6 +3,7 @@ host and of the guest, mountinfo, cgroups, the guest's disk and its console log.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import tarfile
@@ -329,6 +330,52 @@ async def test_bad_images_are_refused_and_leave_nothing(make_driver, tmp_path):
         assert not (driver.state_dir / "local" / "instances" / "vm-bad").exists()
     with pytest.raises(GuestNotFound):
         driver.console_command("vm-missing", None)
+
+
+async def test_an_image_whose_shell_cannot_run_fails_to_spawn_and_leaves_nothing(
+        make_driver, tmp_path):
+    driver = await make_driver()
+    broken = tmp_path / "broken.tar"
+    with tarfile.open(broken, "w") as tar:
+        info = tarfile.TarInfo("bin/sh")
+        info.size, info.mode = 13, 0o755
+        tar.addfile(info, io.BytesIO(b"not a binary\n"))
+    with pytest.raises(SpawnError, match="Exec format error"):
+        await driver.spawn(instance("vm-broken", image_ref="broken"), image=broken,
+                           network_info=[])
+    assert driver.list_guests() == []
+    assert not (driver.state_dir / "local" / "instances" / "vm-broken").exists()
+    assert not driver.netns_path("vm-broken").exists()
+
+
+async def test_ssh_logs_in_with_the_key_pair_only(make_driver, cirros_image, tmp_path):
+    key = tmp_path / "id_ed25519"
+    keygen = await asyncio.create_subprocess_exec(
+        "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key),
+        stdout=asyncio.subprocess.DEVNULL)
+    assert await keygen.wait() == 0
+    public = (tmp_path / "id_ed25519.pub").read_text().strip()
+    driver = await make_driver()
+    await driver.spawn(instance("vm-ssh", key_data=public), image=cirros_image,
+                       network_info=[])
+    await booted(driver, "vm-ssh")
+    ssh = ["nsenter", f"--net={driver.netns_path('vm-ssh')}", "ssh", "-i", str(key),
+           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+           "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+
+    async def run(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            *ssh, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out = (await asyncio.wait_for(proc.communicate(), timeout=30))[0].decode()
+        return proc.returncode, out
+
+    code, out = await run("cirros@127.0.0.1", "id -un; hostname")
+    assert code == 0 and out.split()[-2:] == ["cirros", "web-1"], out
+    code, out = await run("-v", "-o", "PreferredAuthentications=none", "root@127.0.0.1", "id")
+    assert code != 0 and "Authentications that can continue: publickey\r" in out + "\r", out
+    assert "password" not in out.split("Authentications that can continue:")[1].split("\n")[0]
+    code, out = await run("root@127.0.0.1", "id")  # root has no key of this user's
+    assert code != 0
 
 
 async def test_a_stopped_guest_refuses_console_and_pause(make_driver, cirros_image):
