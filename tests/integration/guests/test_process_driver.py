@@ -14,7 +14,7 @@ import pytest
 
 from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED
 from agents.compute.driver import SHARED, GuestNotFound, InvalidImage, SpawnError
-from agents.compute.process import caps, cgroups
+from agents.compute.process import caps, cgroups, syscalls
 from agents.compute.process.disks import COPY
 from agents.compute.process.guests import namespace_members
 from overcast.testing import eventually
@@ -71,6 +71,22 @@ async def test_guest_is_isolated_and_configured(make_driver, cirros_image, tmp_p
     assert "-rw-------    1 1000     1000" in inside and "700 1000" in inside
     assert f"CapBnd:\t{caps.bounding_mask():016x}" in inside
     assert "overcast-init" not in (await guest_sh(driver, "vm-1", "ls /"))
+    locked = await guest_sh(driver, "vm-1", "grep -E ' /sys | /proc/sys ' /proc/mounts; "
+                            "echo x > /proc/sys/kernel/domainname 2>/dev/null && echo WROTE; "
+                            "mount -t tmpfs none /mnt 2>/dev/null && echo MOUNTED; "
+                            "mknod /tmp/sda b 8 0 2>/dev/null && echo MKNOD; "
+                            "ls /dev/pts/ptmx /dev/null /dev/urandom /mnt/config/openstack")
+    assert all(" ro," in row for row in locked.splitlines()[:2]), locked
+    assert not {"WROTE", "MOUNTED", "MKNOD"} & set(locked.split()), locked
+    assert "/dev/pts/ptmx" in locked and "latest" in locked
+
+    # A login shell when no command is given (what the console service runs on a pty).
+    shell = await asyncio.create_subprocess_exec(
+        *driver.console_command("vm-1", None), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(shell.communicate(b"echo $HOME $PATH; exit 3\n"), 30)
+    assert out.decode().split() == ["/root", "/usr/sbin:/usr/bin:/sbin:/bin"]
+    assert shell.returncode == 3
 
     # Its network namespace, reachable at netns_path: dropbear listens on port 22 in it.
     netns = driver.netns_path("vm-1")
@@ -161,6 +177,10 @@ async def test_pause_and_suspend_freeze_the_guest(make_driver, cirros_image, fre
         await eventually(lambda: _counter_at_least(driver, "vm-p", frozen_at + 3),  # noqa: B023
                          timeout=5)
     assert start
+    await driver.pause("vm-p")
+    await driver.power_off("vm-p", grace=5)  # a paused guest is thawed to hear SIGTERM
+    assert driver.get_info("vm-p").power_state == SHUTDOWN
+    assert "overcast-init: halted" in await driver.get_console_output("vm-p")
 
 
 def _counter_at_least(driver, instance_id: str, value: int) -> bool:
@@ -244,6 +264,25 @@ async def test_snapshot_then_clone_has_the_data(make_driver, cirros_image, tmp_p
     await driver.snapshot("vm-clone", tmp_path / "stopped.tar")
     with tarfile.open(tmp_path / "stopped.tar") as tar:
         assert tar.extractfile("root/data").read() == b"snapped\n"
+
+
+async def test_a_mount_under_the_volumes_dir_appears_in_the_guest(make_driver, cirros_image,
+                                                                  tmp_path):
+    driver = await make_driver()
+    await driver.spawn(instance("vm-v"), image=cirros_image, network_info=[])
+    volume = tmp_path / "volume-1"
+    volume.mkdir()
+    (volume / "on-the-volume").write_text("from the host\n")
+    mount_point = driver.disks["vm-v"].volumes / "vol-1"
+    mount_point.mkdir()
+    syscalls.mount(str(volume), str(mount_point), None, syscalls.MS_BIND)
+    try:
+        out = await guest_sh(driver, "vm-v", "cat /mnt/volumes/vol-1/on-the-volume")
+        assert out == "from the host\n"
+    finally:
+        syscalls.umount(str(mount_point))
+    out = await guest_sh(driver, "vm-v", "ls /mnt/volumes/vol-1")
+    assert out == ""  # the unmount propagated too
 
 
 async def test_destroy_and_cleanup_leave_nothing(make_driver, cirros_image):
