@@ -112,8 +112,10 @@ class ProcessDriver(ComputeDriver):
 
     def _power_state(self, record: GuestRecord) -> int:
         if not is_alive(record):
-            if record.pid:
+            if record.pid and not self._lock(record.instance_id).locked():
+                # Its init died on its own: release its netns mount and cgroup now.
                 self.launcher.reap(record.instance_id)
+                self._stop(record, 0)
             return SHUTDOWN
         return FROZEN_STATES.get(record.frozen, RUNNING)
 

@@ -200,6 +200,7 @@ async def test_killed_init_is_shutdown_and_power_on_keeps_data(make_driver, cirr
     os.kill(driver.records["vm-k"].pid, signal.SIGKILL)
     await eventually(lambda: driver.get_info("vm-k").power_state == SHUTDOWN, timeout=5)
     await eventually(lambda: not any_alive(pids))
+    assert not driver.netns_path("vm-k").exists()  # released once the driver saw it dead
     await driver.power_on("vm-k")
     await driver.power_on("vm-k")  # idempotent
     assert driver.get_info("vm-k").power_state == RUNNING
