@@ -32,6 +32,18 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
+def zombies(init_pid: int) -> list[int]:
+    found = []
+    for pid in namespace_members(init_pid):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state == "Z":
+            found.append(pid)
+    return found
+
+
 async def booted(driver, instance_id: str) -> str:
     """The console once the init said it finished booting."""
     return await eventually(
@@ -105,6 +117,10 @@ async def test_guest_is_isolated_and_configured(make_driver, cirros_image, tmp_p
         quota = tree.root / "cpu/overcast/host-a--vm-1/cpu.cfs_quota_us"
         assert int(quota.read_text()) == cgroups.CPU_PERIOD_US
     assert driver.host_resources()["limits_enforced"] is tree.enforces_limits
+
+    # The init reaps what is orphaned to it.
+    await guest_sh(driver, "vm-1", "(sleep 0.2 &); (true &)")
+    await eventually(lambda: not zombies(driver.records["vm-1"].pid), timeout=5)
 
     pids = namespace_members(driver.records["vm-1"].pid)
     print(f"\nidle guest: {len(pids)} processes, RSS {rss_kib(pids) / 1024:.1f} MiB")

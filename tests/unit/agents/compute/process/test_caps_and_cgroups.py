@@ -58,6 +58,23 @@ def test_v2_without_memory_or_cpu_freezes_but_does_not_enforce_limits(tmp_path: 
     assert "memory or cpu" in tree.reason
 
 
+def test_v2_limits_and_controllers_are_written(tmp_path: Path):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids io\n")
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    guest_dir = tmp_path / "overcast" / "vm"
+    guest_dir.mkdir(parents=True)
+    (tmp_path / "overcast" / "cgroup.subtree_control").write_text("")
+    for name in ("memory.max", "cpu.max", "pids.max"):  # the kernel makes these
+        (guest_dir / name).write_text("")
+    tree = cgroups.detect(tmp_path)
+    tree.guest("vm").create(memory_mb=256, vcpus=2)
+    assert (guest_dir / "memory.max").read_text() == str(256 * 2**20)
+    assert (guest_dir / "cpu.max").read_text() == "200000 100000"
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+memory +cpu +pids"
+    assert (tmp_path / "overcast" / "cgroup.subtree_control").read_text() == \
+        "+memory +cpu +pids"
+
+
 def test_read_only_tree_is_not_writable_and_says_why(tmp_path: Path):
     (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
     (tmp_path / "overcast").write_text("a file where the cgroup should go")
