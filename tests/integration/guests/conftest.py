@@ -89,6 +89,8 @@ async def make_driver(tmp_path: Path) -> AsyncIterator[Callable]:
     async def make(host: str = "host-a", state: Path | None = None) -> ProcessDriver:
         driver = ProcessDriver(state_dir=state or tmp_path / host,
                                shared_dir=tmp_path / "shared")
+        # Host names (and so cgroup names) of their own: another run may share this machine.
+        host = f"{host}-{os.getpid()}"
         await driver.init_host(host)
         made.append((host, driver))
         return driver

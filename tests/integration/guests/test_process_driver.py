@@ -112,9 +112,9 @@ async def test_guest_is_isolated_and_configured(make_driver, cirros_image, tmp_p
 
     tree = cgroups.detect()
     if tree.writable and tree.version == 1:
-        limit = tree.root / "memory/overcast/host-a--vm-1/memory.limit_in_bytes"
+        limit = tree.root / f"memory/overcast/{driver.host}--vm-1/memory.limit_in_bytes"
         assert int(limit.read_text()) == 128 * 2**20
-        quota = tree.root / "cpu/overcast/host-a--vm-1/cpu.cfs_quota_us"
+        quota = tree.root / f"cpu/overcast/{driver.host}--vm-1/cpu.cfs_quota_us"
         assert int(quota.read_text()) == cgroups.CPU_PERIOD_US
     assert driver.host_resources()["limits_enforced"] is tree.enforces_limits
 
@@ -338,11 +338,11 @@ async def test_shared_disk_moves_between_hosts_and_local_disks_start_fresh(
                        storage=SHARED)
     await guest_sh(host_a, "vm-sh", "echo travels > /root/data")
     disk = host_a.disks["vm-sh"]
-    assert disk.owner() == "host-a"
+    assert disk.owner() == host_a.host
     await host_a.power_off("vm-sh", grace=5)
     result = await host_b.spawn(instance("vm-sh"), image=cirros_image, network_info=[],
                                 storage=SHARED, reuse_disk=True)
-    assert result.disk_reused and disk.owner() == "host-b"
+    assert result.disk_reused and disk.owner() == host_b.host
     assert (await guest_sh(host_b, "vm-sh", "cat /root/data")) == "travels\n"
     await host_a.destroy("vm-sh")  # the old host forgets it, but the disk is host-b's now
     assert disk.exists()
