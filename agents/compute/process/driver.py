@@ -147,6 +147,8 @@ class ProcessDriver(ComputeDriver):
             existing = self.records.get(instance.id)
             if existing is not None and is_alive(existing):
                 return SpawnResult(disk_reused=True)  # a duplicate message
+            if existing is not None:  # a stopped guest of the same id is remade
+                await asyncio.to_thread(self._stop, existing, 0)
             return await asyncio.to_thread(self._spawn, instance, image, storage, reuse_disk)
 
     def _disk_path(self, instance_id: str, storage: str) -> Path:

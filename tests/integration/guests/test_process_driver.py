@@ -355,6 +355,13 @@ async def test_shared_disk_moves_between_hosts_and_local_disks_start_fresh(
     assert not result.disk_reused
     assert (await guest_sh(host_a, "vm-l", "cat /root/data 2>/dev/null || echo fresh")) == \
         "fresh\n"
+    # A stopped guest spawned again on the same host (a resize): reuse keeps its disk.
+    await guest_sh(host_a, "vm-l", "echo resized > /root/data")
+    await host_a.power_off("vm-l", grace=5)
+    result = await host_a.spawn(instance("vm-l"), image=cirros_image, network_info=[],
+                                reuse_disk=True)
+    assert result.disk_reused
+    assert (await guest_sh(host_a, "vm-l", "cat /root/data")) == "resized\n"
 
 
 async def test_rescue_boots_the_image_with_the_disk_at_mnt_rescue(make_driver, cirros_image):
