@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -30,12 +31,14 @@ logger = logging.getLogger(__name__)
 OVERLAY = "overlay"
 COPY = "copy"
 USAGE_TTL = 5.0
+CONSOLE_KEEP = 512 * 1024
 
 
 @dataclasses.dataclass
 class Disk:
     path: Path
-    _usage: tuple[float, int] = (0.0, 0)
+    _usage: tuple[float, int] = (0.0, 0)  # (monotonic time measured, bytes)
+    _measuring: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     @property
     def upper(self) -> Path:
@@ -122,16 +125,32 @@ class Disk:
         shutil.rmtree(self.path / "rescue", ignore_errors=True)
 
     def used_bytes(self) -> int:
-        """What the guest wrote to its disk (the upper layer or the copy), cached for a few
-        seconds since it walks the tree."""
+        """What the guest wrote to its disk (the upper layer or the copy). Walking the tree
+        can take a while, so the figure is measured once here and then refreshed in the
+        background at most every few seconds; this returns the latest one at once."""
         checked, size = self._usage
-        now = time.monotonic()
-        if now - checked < USAGE_TTL:
-            return size
-        tree = self.upper if self.layout() == OVERLAY else self.rootfs
-        size = tree_size(tree)
-        self._usage = (now, size)
+        if not checked:
+            return self._measure()
+        if time.monotonic() - checked >= USAGE_TTL and not self._measuring.locked():
+            threading.Thread(target=self._measure, daemon=True,
+                             name=f"disk-usage-{self.path.name}").start()
         return size
+
+    def _measure(self) -> int:
+        with self._measuring:
+            tree = self.upper if self.layout() == OVERLAY else self.rootfs
+            size = tree_size(tree)
+            self._usage = (time.monotonic(), size)
+            return size
+
+    def trim_console(self, *, keep: int = CONSOLE_KEEP) -> None:
+        """Keep only the end of a console log grown past ``2 * keep`` bytes."""
+        log = self.console_log
+        if log.exists() and log.stat().st_size > 2 * keep:
+            with open(log, "rb") as old:
+                old.seek(-keep, os.SEEK_END)
+                tail = old.read()
+            _write_atomic_bytes(log, tail[tail.find(b"\n") + 1:])
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -192,6 +211,10 @@ def mount_root(spec: dict, target: Path) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    _write_atomic_bytes(path, text.encode())
+
+
+def _write_atomic_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -76,6 +76,7 @@ class Launcher:
         spec_path = self.run_dir / f"{record.instance_id}.json"
         spec_path.write_text(json.dumps(spec))
         disk.merged.mkdir(exist_ok=True)
+        disk.trim_console()
         console_start = disk.console_log.stat().st_size if disk.console_log.exists() else 0
         with open(disk.console_log, "ab") as console:
             proc = subprocess.Popen(

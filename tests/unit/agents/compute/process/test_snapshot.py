@@ -34,3 +34,4 @@ def test_tar_keeps_mount_points_empty_and_stores_links(tmp_path: Path):
 def test_mount_points_come_from_the_guests_mountinfo():
     points = snapshot.mount_points(os.getpid())
     assert "proc" in points and "" not in points
+
