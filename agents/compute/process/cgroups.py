@@ -21,6 +21,7 @@ PARENT = "overcast"
 V1_CONTROLLERS = ("memory", "cpu", "freezer", "pids")
 CPU_PERIOD_US = 100_000
 PIDS_MAX = 4096
+_UNAPPLIED: set[str] = set()  # v2 limit files found missing (logged once each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +111,10 @@ class GuestCgroup:
             for name, value in limits.items():
                 if (path / name).exists():  # absent when the controller is not offered
                     _write(path / name, value)
+                elif name not in _UNAPPLIED:
+                    _UNAPPLIED.add(name)
+                    logger.warning("cgroup v2 offers no %s under %s: that limit is not "
+                                   "enforced", name, parent)
             return
         for path in self.dirs():
             path.mkdir(exist_ok=True)
