@@ -32,6 +32,12 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
+def driver_netns_mounted(driver, instance_id: str) -> bool:
+    target = str(driver.netns_path(instance_id))
+    with open("/proc/self/mountinfo") as mounts:
+        return any(line.split()[4] == target for line in mounts)
+
+
 def zombies(init_pid: int) -> list[int]:
     found = []
     for pid in namespace_members(init_pid):
@@ -329,6 +335,16 @@ async def test_restarted_driver_adopts_running_guests(make_driver, cirros_image)
     assert info.power_state == RUNNING and second.records["vm-a"].pid == pid
     await second.power_off("vm-a", grace=5)
     assert first.get_info("vm-a").power_state == SHUTDOWN  # the same real guest
+    # A guest that died while no agent watched is adopted as stopped, its mounts released.
+    await second.power_on("vm-a")
+    os.kill(second.records["vm-a"].pid, signal.SIGKILL)
+    await eventually(lambda: not any_alive([second.records["vm-a"].pid]))
+    assert driver_netns_mounted(second, "vm-a")
+    third = await make_driver("host-a", state=first.state_dir)
+    assert third.get_info("vm-a").power_state == SHUTDOWN
+    assert not driver_netns_mounted(third, "vm-a")
+    await third.power_on("vm-a")
+    assert third.get_info("vm-a").power_state == RUNNING
 
 
 async def test_shared_disk_moves_between_hosts_and_local_disks_start_fresh(
