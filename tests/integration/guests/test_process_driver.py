@@ -18,6 +18,7 @@ from agents.compute.process import caps, cgroups, syscalls
 from agents.compute.process.disks import COPY
 from agents.compute.process.guests import namespace_members
 from overcast.testing import eventually
+from services.image import cirros
 from tests.integration.guests.conftest import PUBLIC_KEY, any_alive, guest_sh, instance
 
 pytestmark = pytest.mark.integration
@@ -483,3 +484,19 @@ async def test_without_overlayfs_the_disk_is_a_full_copy(make_driver, cirros_ima
         assert tar.extractfile("root/data").read() == b"copied\n"
     await driver.power_on("vm-c")
     assert (await guest_sh(driver, "vm-c", "cat /root/data")) == "copied\n"
+
+
+async def test_a_users_own_minimal_root_boots_without_ssh_or_cirros(make_driver, tmp_path):
+    image = tmp_path / "mini.image"  # an xz tar, whatever its name says
+    with tarfile.open(image, "w:xz") as tar:
+        tar.add(str(cirros.BUSYBOX), arcname="bin/busybox")
+        for applet in ("sh", "hostname", "cat", "sleep", "ip", "mkdir", "head", "grep"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+    driver = await make_driver()
+    await driver.spawn(instance("vm-mini", image_ref="mini"), image=image, network_info=[])
+    console = await booted(driver, "vm-mini")
+    assert "no dropbear in this image" in console
+    assert "authorized key" not in console
+    assert (await guest_sh(driver, "vm-mini", "hostname")) == "web-1\n"
