@@ -105,9 +105,13 @@ class Launcher:
         record.pid, record.start_time, record.frozen = int(pid), start_time, ""
         self._unshares[record.instance_id] = proc
         netns = self.netns_path(record.instance_id)
-        self.netns_dir.mkdir(parents=True, exist_ok=True)
-        netns.touch()
-        syscalls.mount(f"/proc/{pid}/ns/net", str(netns), None, syscalls.MS_BIND)
+        try:
+            self.netns_dir.mkdir(parents=True, exist_ok=True)
+            netns.touch()
+            syscalls.mount(f"/proc/{pid}/ns/net", str(netns), None, syscalls.MS_BIND)
+        except OSError as exc:  # the init died at once, or the state dir is unusable
+            self.stop(record, disk, cgroup, grace=0)
+            raise SpawnError(f"the guest's network namespace cannot be kept: {exc}") from exc
 
     def stop(self, record: GuestRecord, disk: Disk, cgroup: GuestCgroup, *,
              grace: float) -> None:
