@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 from agents.compute.contract import InstancePayload
@@ -94,11 +95,30 @@ def namespace_members(pid: int) -> list[int]:
     return members
 
 
-def signal_all(pid: int, signum: int) -> None:
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def signal_all(pid: int, signum: int, *, timeout: float = 5.0) -> None:
     """Send ``signum`` to every process of the guest whose init is ``pid`` (the freezer's
-    stand-in when the host's cgroups are read-only: SIGSTOP and SIGCONT)."""
-    members = namespace_members(pid)
-    # Stop children before their init, and continue the init before its children.
-    for member in sorted(members, reverse=signum == signal.SIGSTOP):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(member, signum)
+    stand-in when the host's cgroups are read-only: SIGSTOP and SIGCONT). For SIGSTOP,
+    returns once every one of them is stopped, so nothing of the guest runs after it."""
+    members: set[int] = set()
+    while True:  # again until no new process appeared (one may fork while we stop others)
+        found = set(namespace_members(pid)) - members
+        if not found:
+            break
+        for member in found:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(member, signum)
+        members |= found
+        if signum != signal.SIGSTOP:
+            return
+    deadline = time.monotonic() + timeout
+    while any(_state(member) not in (None, "T", "Z", "X") for member in members):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the processes of guest init {pid} did not stop")
+        time.sleep(0.005)
