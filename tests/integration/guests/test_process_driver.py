@@ -39,6 +39,15 @@ def driver_netns_mounted(driver, instance_id: str) -> bool:
         return any(line.split()[4] == target for line in mounts)
 
 
+async def ssh_listening(netns: Path) -> bool:
+    """True when something listens on TCP port 22 in the network namespace at ``netns``."""
+    nsenter = await asyncio.create_subprocess_exec(
+        "nsenter", f"--net={netns}", "cat", "/proc/net/tcp", stdout=asyncio.subprocess.PIPE)
+    tcp = (await nsenter.communicate())[0].decode()
+    return any(row.split()[1].endswith(":0016") and row.split()[3] == "0A"
+               for row in tcp.splitlines()[1:])
+
+
 def zombies(init_pid: int) -> list[int]:
     found = []
     for pid in namespace_members(init_pid):
@@ -109,11 +118,8 @@ async def test_guest_is_isolated_and_configured(make_driver, cirros_image, tmp_p
 
     # Its network namespace, reachable at netns_path: dropbear listens on port 22 in it.
     netns = driver.netns_path("vm-1")
-    nsenter = await asyncio.create_subprocess_exec(
-        "nsenter", f"--net={netns}", "cat", "/proc/net/tcp", stdout=asyncio.subprocess.PIPE)
-    tcp = (await nsenter.communicate())[0].decode()
-    assert any(row.split()[1].endswith(":0016") and row.split()[3] == "0A"
-               for row in tcp.splitlines()[1:]), tcp
+    await eventually(lambda: ssh_listening(netns), timeout=10,
+                     message="dropbear does not listen on port 22 in the guest's netns")
     assert os.readlink(f"/proc/{driver.records['vm-1'].pid}/ns/net") != \
         os.readlink("/proc/self/ns/net")
 
@@ -439,6 +445,7 @@ async def test_ssh_logs_in_with_the_key_pair_only(make_driver, cirros_image, tmp
     await driver.spawn(instance("vm-ssh", key_data=public), image=cirros_image,
                        network_info=[])
     await booted(driver, "vm-ssh")
+    await eventually(lambda: ssh_listening(driver.netns_path("vm-ssh")), timeout=10)
     ssh = ["nsenter", f"--net={driver.netns_path('vm-ssh')}", "ssh", "-i", str(key),
            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
