@@ -97,6 +97,11 @@ class ProcessDriver(ComputeDriver):
         ``ip netns`` does), for the network plumbing."""
         return self.launcher.netns_path(instance_id)
 
+    def volumes_path(self, instance_id: str) -> Path:
+        """The host directory shared with the guest at ``/mnt/volumes``: a mount made under
+        it (``<path>/<name>``) while the guest runs appears at ``/mnt/volumes/<name>``."""
+        return self.disks[self._record(instance_id).instance_id].volumes
+
     # -- state -----------------------------------------------------------------------
     def _record(self, instance_id: str) -> GuestRecord:
         try:

@@ -303,7 +303,7 @@ async def test_a_mount_under_the_volumes_dir_appears_in_the_guest(make_driver, c
     volume = tmp_path / "volume-1"
     volume.mkdir()
     (volume / "on-the-volume").write_text("from the host\n")
-    mount_point = driver.disks["vm-v"].volumes / "vol-1"
+    mount_point = driver.volumes_path("vm-v") / "vol-1"
     mount_point.mkdir()
     syscalls.mount(str(volume), str(mount_point), None, syscalls.MS_BIND)
     try:
