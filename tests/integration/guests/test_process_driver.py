@@ -27,7 +27,11 @@ pytestmark = pytest.mark.integration
 def rss_kib(pids: list[int]) -> int:
     total = 0
     for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue  # it exited meanwhile
+        for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total
@@ -133,7 +137,9 @@ async def test_guest_is_isolated_and_configured(make_driver, cirros_image, tmp_p
 
     # The init reaps what is orphaned to it.
     await guest_sh(driver, "vm-1", "(sleep 0.2 &); (true &)")
-    await eventually(lambda: not zombies(driver.records["vm-1"].pid), timeout=5)
+    init = driver.records["vm-1"].pid
+    await eventually(lambda: len(namespace_members(init)) == 2 and not zombies(init),
+                     timeout=5, message=lambda: f"not idle: {namespace_members(init)}")
 
     pids = namespace_members(driver.records["vm-1"].pid)
     print(f"\nidle guest: {len(pids)} processes, RSS {rss_kib(pids) / 1024:.1f} MiB")
