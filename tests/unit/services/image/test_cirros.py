@@ -39,6 +39,37 @@ def test_archive_is_a_small_busybox_root(tmp_path: Path):
         assert tar.extractfile("etc/hostname").read() == b"cirros\n"
 
 
+@pytest.mark.skipif(not all(p.is_file() for p in cirros.DROPBEAR),
+                    reason="needs Debian's dropbear-bin")
+def test_archive_holds_dropbear_its_libraries_and_a_locked_cirros_user(tmp_path: Path):
+    archive = cirros.build_rootfs(tmp_path / "rootfs.tar.gz")
+    with tarfile.open(archive, "r:gz") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        for name in ("usr/sbin/dropbear", "usr/bin/dropbearkey"):
+            assert members[name].isfile() and members[name].mode == 0o755, name
+        for library in cirros.linked_files(cirros.DROPBEAR[0]):
+            assert members[str(library).lstrip("/")].isfile(), library
+        assert "lib64/ld-linux-x86-64.so.2" in members or "lib/ld-linux-aarch64.so.1" in members
+        for folder in ("etc/dropbear", "var/log", "dev/pts"):
+            assert members[folder].isdir(), folder
+        home, ssh = members["home/cirros"], members["home/cirros/.ssh"]
+        assert (home.uid, ssh.uid, ssh.mode) == (1000, 1000, 0o700)
+        passwd = tar.extractfile("etc/passwd").read().decode()
+        assert "cirros:x:1000:1000:cirros:/home/cirros:/bin/sh" in passwd
+        shadow = tar.extractfile("etc/shadow").read().decode().splitlines()
+        assert {line.split(":")[0]: line.split(":")[1] for line in shadow} == \
+            {"root": "!", "cirros": "!"}
+        assert members["etc/shadow"].mode == 0o640
+
+
+def test_archive_without_an_ssh_server_on_the_host_still_builds(tmp_path: Path):
+    archive = cirros.build_rootfs(tmp_path / "rootfs.tar.gz",
+                                  ssh_server=(tmp_path / "no-dropbear",))
+    with tarfile.open(archive, "r:gz") as tar:
+        names = tar.getnames()
+    assert "bin/busybox" in names and "usr/sbin/dropbear" not in names
+
+
 def test_archive_is_reproducible(tmp_path: Path):
     one = cirros.build_rootfs(tmp_path / "one.tar.gz").read_bytes()
     two = cirros.build_rootfs(tmp_path / "two.tar.gz").read_bytes()

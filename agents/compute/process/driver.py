@@ -1,0 +1,342 @@
+"""The ``process`` virt driver: a guest is a process tree in its own namespaces and root.
+
+See ``boot.py`` for what a guest is made of, ``lifecycle.py`` for what it holds on the host,
+``disks.py`` for its disk and ``images.py`` for the image cache. State lives under
+``state_dir``: ``guests/<id>.json`` (what the driver knows of each guest, so a restarted
+agent adopts running guests), ``images/`` (extracted base images), ``local/instances/<id>``
+(local disks), ``netns/<id>`` (the guests' network namespaces) and ``run/``. Shared disks
+live in ``<shared_dir>/instances/<id>``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
+from agents.compute.driver import (
+    LOCAL,
+    SHARED,
+    STORAGE_KINDS,
+    ComputeDriver,
+    GuestInfo,
+    GuestNotFound,
+    InvalidImage,
+    SpawnError,
+    SpawnResult,
+)
+from agents.compute.process import cgroups, host, snapshot
+from agents.compute.process.disks import COPY, OVERLAY, Disk, DiskQuota, overlay_works
+from agents.compute.process.guests import GuestRecord, RecordStore, is_alive
+from agents.compute.process.images import ImageCache
+from agents.compute.process.lifecycle import Launcher
+from agents.guest import configdrive
+
+logger = logging.getLogger(__name__)
+
+FROZEN_STATES = {"paused": PAUSED, "suspended": SUSPENDED}
+CLEANUP_GRACE = 5.0
+
+
+class ProcessDriver(ComputeDriver):
+    hypervisor_type = "process"
+    needs_image = True
+
+    def __init__(self, *, state_dir: Path, shared_dir: Path, host_ip: str = "127.0.0.1",
+                 vcpus: int | None = None, memory_mb: int | None = None,
+                 local_gb: int | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.shared_dir = Path(shared_dir)
+        self.host = socket.gethostname()
+        self.images = ImageCache(self.state_dir / "images")
+        self.store = RecordStore(self.state_dir / "guests")
+        self.launcher = Launcher(state_dir=self.state_dir)
+        self.cgroups = cgroups.detect()
+        if not self.cgroups.writable:
+            logger.warning("guest limits are not enforced and pause uses SIGSTOP: %s",
+                           self.cgroups.reason)
+        elif not self.cgroups.enforces_limits:
+            logger.warning("guest limits are not enforced: %s", self.cgroups.reason)
+        self.records: dict[str, GuestRecord] = {}
+        self.disks: dict[str, Disk] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._layout: str | None = None
+        self.quota = DiskQuota()
+        self._resources = {"vcpus": vcpus or os.cpu_count() or 1,
+                           "memory_mb": memory_mb or host.memory_mb(),
+                           "local_gb": local_gb or host.disk_gb(self.state_dir),
+                           "host_ip": host_ip}
+
+    # -- the host --------------------------------------------------------------------
+    async def init_host(self, host: str) -> None:
+        self.host = host
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for record in self.store.load_all():
+            self.records[record.instance_id] = record
+            self.disks[record.instance_id] = Disk(Path(record.disk_path))
+            if record.pid and not is_alive(record):
+                await asyncio.to_thread(self._stop, record, 0)  # release what it held
+            logger.info("adopted guest %s (%s)", record.instance_id,
+                        "running" if record.pid else "stopped")
+
+    async def cleanup_host(self) -> None:
+        await asyncio.gather(*(self.power_off(instance_id, grace=CLEANUP_GRACE)
+                               for instance_id in list(self.records)))
+        for path in (self.state_dir, self.shared_dir / "instances"):
+            await asyncio.to_thread(host.unmount_under, path)
+
+    def host_resources(self) -> dict:
+        return {**self._resources, "limits_enforced": self.cgroups.enforces_limits}
+
+    def netns_path(self, instance_id: str) -> Path:
+        """Where the guest's network namespace is bind-mounted while it runs (as
+        ``ip netns`` does), for the network plumbing."""
+        return self.launcher.netns_path(instance_id)
+
+    def volumes_path(self, instance_id: str) -> Path:
+        """The host directory shared with the guest at ``/mnt/volumes``: a mount made under
+        it (``<path>/<name>``) while the guest runs appears at ``/mnt/volumes/<name>``."""
+        return self.disks[self._record(instance_id).instance_id].volumes
+
+    # -- state -----------------------------------------------------------------------
+    def _record(self, instance_id: str) -> GuestRecord:
+        try:
+            return self.records[instance_id]
+        except KeyError:
+            raise GuestNotFound(instance_id) from None
+
+    def _base_tree(self, key: str) -> Path:
+        return self.images.root / key / "rootfs"
+
+    def _cgroup(self, instance_id: str) -> cgroups.GuestCgroup:
+        return self.cgroups.guest(f"{self.host}--{instance_id}")
+
+    def _power_state(self, record: GuestRecord) -> int:
+        if not is_alive(record):
+            if record.pid and not self._lock(record.instance_id).locked():
+                # Its init died on its own: release its netns mount and cgroup now.
+                self.launcher.reap(record.instance_id)
+                self._stop(record, 0)
+            return SHUTDOWN
+        return FROZEN_STATES.get(record.frozen, RUNNING)
+
+    def get_info(self, instance_id: str) -> GuestInfo:
+        record = self._record(instance_id)
+        flavor = record.instance.flavor
+        disk = self.disks[instance_id]
+        try:
+            used = disk.used_bytes()
+        except OSError:
+            used = 0
+        self.quota.account(instance_id, used=used, disk_gb=flavor.disk)
+        return GuestInfo(instance_id=instance_id, name=record.instance.name,
+                         power_state=self._power_state(record), vcpus=flavor.vcpus,
+                         memory_mb=flavor.ram, disk_gb=flavor.disk, storage=record.storage,
+                         disk_used_bytes=used)
+
+    def list_guests(self) -> list[GuestInfo]:
+        return [self.get_info(instance_id) for instance_id in list(self.records)]
+
+    def _lock(self, instance_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(instance_id, asyncio.Lock())
+
+    # -- spawn and destroy -----------------------------------------------------------
+    async def spawn(self, instance: InstancePayload, *, image: Path | None,
+                    network_info: list[dict], storage: str = LOCAL,
+                    reuse_disk: bool = False) -> SpawnResult:
+        async with self._lock(instance.id):
+            existing = self.records.get(instance.id)
+            if existing is not None and is_alive(existing):
+                return SpawnResult(disk_reused=True)  # a duplicate message
+            if existing is not None:  # a stopped guest of the same id is remade
+                await asyncio.to_thread(self._stop, existing, 0)
+            return await asyncio.to_thread(self._spawn, instance, image, storage, reuse_disk)
+
+    def _disk_path(self, instance_id: str, storage: str) -> Path:
+        if storage == SHARED:
+            return self.shared_dir / "instances" / instance_id
+        return self.state_dir / "local" / "instances" / instance_id
+
+    def _disk_layout(self) -> str:
+        if self._layout is None:
+            self._layout = OVERLAY if overlay_works(self.state_dir) else COPY
+            logger.info("guest disks are %s", "overlays" if self._layout == OVERLAY
+                        else "full copies (overlayfs is not available here)")
+        return self._layout
+
+    def _spawn(self, instance: InstancePayload, image: Path | None, storage: str,
+               reuse_disk: bool) -> SpawnResult:
+        if storage not in STORAGE_KINDS:
+            raise SpawnError(f"unknown disk storage {storage!r}")
+        if image is None:
+            raise InvalidImage("the process driver boots a root filesystem archive; no image "
+                               "was given")
+        try:
+            configdrive.decode_user_data(instance.user_data)
+        except ValueError as exc:
+            raise SpawnError(str(exc)) from None
+        key = self.images.key_for(instance.image_ref, image)
+        self.images.tree(key, image)
+        disk = Disk(self._disk_path(instance.id, storage))
+        reused = reuse_disk and disk.exists()
+        if reused:
+            key = disk.base()  # the image this disk was made from, its overlay's lower layer
+        record = GuestRecord(instance=instance, storage=storage, disk_path=str(disk.path),
+                             image_key=key)
+        try:
+            tree = self.images.tree(key, image)
+            if not reused:
+                disk.create(base_key=key, base_tree=tree, layout=self._disk_layout())
+            if storage == SHARED:
+                disk.take_ownership(self.host)  # this host runs it now (see destroy)
+            configdrive.write(disk.config, instance)
+            self.records[instance.id], self.disks[instance.id] = record, disk
+            self.launcher.start(record, disk, self._cgroup(instance.id),
+                                root=disk.root_spec(tree))
+        except BaseException:
+            self.records.pop(instance.id, None)
+            self.disks.pop(instance.id, None)
+            if not reused:
+                disk.remove()
+            raise
+        self.store.save(record)
+        logger.info("guest %s running (pid %s, disk %s)", instance.id, record.pid,
+                    "reused" if reused else "new")
+        return SpawnResult(disk_reused=reused)
+
+    async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
+        async with self._lock(instance_id):
+            record = self.records.get(instance_id)
+            if record is None:
+                return
+            await asyncio.to_thread(self._stop, record, 0)
+            disk = self.disks[instance_id]
+            if not keep_disk and (record.storage == LOCAL
+                                  or disk.owner() in (None, self.host)):
+                await asyncio.to_thread(disk.remove)
+            self.store.delete(instance_id)
+            del self.records[instance_id], self.disks[instance_id]
+            logger.info("guest %s destroyed%s", instance_id, " (disk kept)" if keep_disk
+                        else "")
+
+    # -- power -----------------------------------------------------------------------
+    def _stop(self, record: GuestRecord, grace: float) -> None:
+        self.launcher.stop(record, self.disks[record.instance_id],
+                           self._cgroup(record.instance_id), grace=grace)
+        self.store.save(record)
+
+    def _start(self, record: GuestRecord) -> None:
+        disk = self.disks[record.instance_id]
+        own_root = disk.root_spec(self._base_tree(record.image_key))
+        if not Path(own_root.get("lower", "/")).is_dir():
+            raise SpawnError(f"the image {record.image_key} of this disk is not in the cache")
+        rescue_root = None
+        if record.rescue_key:
+            rescue_root = own_root
+            own_root = disk.rescue_spec(self._base_tree(record.rescue_key))
+        self.launcher.start(record, disk, self._cgroup(record.instance_id), root=own_root,
+                            rescue_root=rescue_root)
+        self.store.save(record)
+
+    async def power_off(self, instance_id: str, *, grace: float = 10.0) -> None:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            await asyncio.to_thread(self._stop, record, grace)
+
+    async def power_on(self, instance_id: str) -> None:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            if not is_alive(record):
+                await asyncio.to_thread(self._stop, record, 0)  # release what the dead held
+                await asyncio.to_thread(self._start, record)
+
+    async def reboot(self, instance_id: str, *, hard: bool) -> None:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            await asyncio.to_thread(self._stop, record, 0 if hard else 10.0)
+            await asyncio.to_thread(self._start, record)
+
+    async def _set_frozen(self, instance_id: str, frozen: str) -> None:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            if not is_alive(record):
+                raise SpawnError(f"guest {instance_id} is not running")
+            cgroup = self._cgroup(instance_id)
+            if frozen and not record.frozen:
+                await asyncio.to_thread(self.launcher.freeze, record, cgroup)
+            elif not frozen and record.frozen:
+                await asyncio.to_thread(self.launcher.thaw, record, cgroup)
+            record.frozen = frozen
+            self.store.save(record)
+
+    async def pause(self, instance_id: str) -> None:
+        await self._set_frozen(instance_id, "paused")
+
+    async def unpause(self, instance_id: str) -> None:
+        await self._set_frozen(instance_id, "")
+
+    async def suspend(self, instance_id: str) -> None:
+        await self._set_frozen(instance_id, "suspended")
+
+    async def resume(self, instance_id: str) -> None:
+        await self._set_frozen(instance_id, "")
+
+    # -- disks -----------------------------------------------------------------------
+    async def snapshot(self, instance_id: str, target: Path) -> str:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            await asyncio.to_thread(self._snapshot, record, Path(target))
+        return "tar"
+
+    def _snapshot(self, record: GuestRecord, target: Path) -> None:
+        if is_alive(record) and record.rescue_key:
+            raise SpawnError("a rescued guest cannot be snapshotted; unrescue it first")
+        disk = self.disks[record.instance_id]
+        snapshot.snapshot_guest(record, disk, target, launcher=self.launcher,
+                                cgroup=self._cgroup(record.instance_id),
+                                base_tree=self._base_tree(record.image_key))
+
+    async def rescue(self, instance_id: str, *, image: Path | None) -> None:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            key = record.image_key
+            if image is not None:
+                key = self.images.key_for("", image)
+                await asyncio.to_thread(self.images.tree, key, image)
+            await asyncio.to_thread(self._stop, record, 10.0)
+            record.rescue_key = key
+            await asyncio.to_thread(self._start, record)
+
+    async def unrescue(self, instance_id: str) -> None:
+        record = self._record(instance_id)
+        async with self._lock(instance_id):
+            await asyncio.to_thread(self._stop, record, 10.0)
+            record.rescue_key = ""
+            await asyncio.to_thread(self.disks[instance_id].remove_rescue)
+            await asyncio.to_thread(self._start, record)
+
+    # -- console ---------------------------------------------------------------------
+    async def get_console_output(self, instance_id: str, *, length: int | None = None) -> str:
+        self._record(instance_id)
+        log = self.disks[instance_id].console_log
+        try:
+            text = await asyncio.to_thread(log.read_text, errors="replace")
+        except FileNotFoundError:
+            return ""
+        if length is None:
+            return text
+        return "\n".join(text.splitlines()[-length:]) if length > 0 else ""
+
+    def console_command(self, instance_id: str, command: Sequence[str] | None) -> list[str]:
+        record = self._record(instance_id)
+        if not is_alive(record):
+            raise SpawnError(f"guest {instance_id} is not running")
+        argv = [sys.executable, "-m", "agents.compute.process.enter", "--pid",
+                str(record.pid), "--start-time", record.start_time]
+        for procs in self._cgroup(instance_id).procs_files():
+            argv += ["--cgroup", procs]
+        return [*argv, "--", *command] if command else argv

@@ -1,0 +1,1 @@
+"""What runs inside a guest: its init script and the config drive it reads."""
