@@ -1,8 +1,11 @@
 """Per-guest cgroups (v1 or v2): memory and CPU limits, and the freezer.
 
-``detect()`` finds which hierarchy the host has and whether this process may write it. When
-it may not (a read-only cgroup tree in a container), ``CgroupTree.writable`` is False, the
-driver reports ``limits_enforced: False`` and freezes guests with SIGSTOP instead.
+``detect()`` finds which hierarchy the host has and whether this process may write it. A
+container sees its cgroup tree read-only; when it also has a private cgroup namespace
+(compose's ``cgroup: private``) and CAP_SYS_ADMIN, the v1 controllers are mounted afresh
+under ``PRIVATE_ROOT``, rooted at the container's own cgroup, so guests' limits nest inside
+the container's. When neither works, ``CgroupTree.writable`` is False, the driver reports
+``limits_enforced: False`` and freezes guests with SIGSTOP instead.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 ROOT = Path("/sys/fs/cgroup")
+PRIVATE_ROOT = Path("/run/overcast/cgroup")
 PARENT = "overcast"
 V1_CONTROLLERS = ("memory", "cpu", "freezer", "pids")
 CPU_PERIOD_US = 100_000
@@ -56,8 +60,59 @@ def _probe_writable(parent: Path) -> str:
     return ""
 
 
-def detect(root: Path = ROOT) -> CgroupTree:
-    """The host's cgroup hierarchy as this process can use it."""
+def detect(root: Path = ROOT, *, private_root: Path | None = PRIVATE_ROOT) -> CgroupTree:
+    """The host's cgroup hierarchy as this process can use it: ``root`` if it is writable,
+    else (v1 in a private cgroup namespace) the controllers mounted at ``private_root``."""
+    tree = _detect(root)
+    if tree.writable or tree.version != 1 or private_root is None:
+        return tree
+    mounted = mount_private_v1(private_root)
+    if mounted:
+        logger.warning("%s; mounted %s at %s (a private cgroup namespace)", tree.reason,
+                       ", ".join(V1_CONTROLLERS), private_root)
+        private = _detect(private_root)
+        if private.writable:
+            return private
+    return tree
+
+
+def in_private_namespace() -> bool:
+    """True when every v1 controller of this process is at its namespace's root ('/'), as
+    in a container with a private cgroup namespace."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return False
+    paths = {}
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        for name in controllers.split(","):
+            paths[name] = path
+    return all(paths.get(name) == "/" for name in V1_CONTROLLERS)
+
+
+def mount_private_v1(private_root: Path) -> bool:
+    """Mount each v1 controller under ``private_root`` (once; an existing mount is kept).
+    Only in a private cgroup namespace: elsewhere the mount would be the host's whole
+    hierarchy. Whether every controller is there now."""
+    if not in_private_namespace():
+        return False
+    from agents.compute.process import syscalls
+    for name in V1_CONTROLLERS:
+        target = private_root / name
+        if (target / "cgroup.procs").is_file():
+            continue
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            syscalls.mount("cgroup", str(target), "cgroup", 0, name)
+        except OSError as exc:
+            logger.warning("cannot mount the %s cgroup controller at %s: %s", name, target,
+                           exc)
+            return False
+    return True
+
+
+def _detect(root: Path) -> CgroupTree:
     if (root / "cgroup.controllers").is_file():
         reason = _probe_writable(root / PARENT)
         offered = (root / "cgroup.controllers").read_text().split()
