@@ -1,0 +1,141 @@
+"""Console access on a compute host: opens a session on the driver's argv for a guest and
+relays it. Imports no transport; ``console_grpc.py`` translates the gRPC stream to and from
+the values here.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+from agents.compute.console_session import ConsoleSession, Output
+from agents.compute.driver import ComputeDriver, GuestNotFound, SpawnError
+from overcast import errors
+
+logger = logging.getLogger(__name__)
+
+MAX_ARGS = 256
+MAX_ARGV_BYTES = 64 * 1024
+MAX_TERMINAL_SIDE = 10_000
+
+STDIN = "stdin"
+RESIZE = "resize"
+END_OF_INPUT = "end_of_input"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConsoleRequest:
+    """What the first message of a console session asks for."""
+
+    instance_id: str
+    command: tuple[str, ...] = ()  # empty: a login shell
+    tty: bool = True
+    rows: int = 0
+    cols: int = 0
+
+    def check(self) -> None:
+        """Raise ``BadRequest`` unless this is a request a session can be opened for."""
+        if not self.instance_id:
+            raise errors.BadRequest("A console session must name the instance.")
+        if len(self.command) > MAX_ARGS or sum(len(a.encode()) for a in self.command) \
+                > MAX_ARGV_BYTES:
+            raise errors.BadRequest(f"The console command is longer than {MAX_ARGS} "
+                                    f"arguments or {MAX_ARGV_BYTES} bytes.")
+        if any("\x00" in arg for arg in self.command):
+            raise errors.BadRequest("A console command argument cannot hold a NUL byte.")
+        if not (0 <= self.rows <= MAX_TERMINAL_SIDE and 0 <= self.cols <= MAX_TERMINAL_SIDE):
+            raise errors.BadRequest("The terminal size is out of range.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleInput:
+    """A later message of the session: ``STDIN`` bytes, a ``RESIZE``, or ``END_OF_INPUT``."""
+
+    kind: str
+    data: bytes = b""
+    rows: int = 0
+    cols: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Exited:
+    """The session's process ended with ``status`` (128 + signal when killed)."""
+
+    status: int
+
+
+class ConsoleManager:
+    """Runs console sessions for the guests of one host's driver."""
+
+    def __init__(self, *, host: str, driver: ComputeDriver) -> None:
+        self.host = host
+        self.driver = driver
+
+    def command_for(self, request: ConsoleRequest) -> list[str]:
+        """The argv that enters the guest; NotFound or Conflict when there is no such
+        running guest here."""
+        request.check()
+        try:
+            return list(self.driver.console_command(request.instance_id,
+                                                    request.command or None))
+        except GuestNotFound:
+            raise errors.NotFound(f"Instance {request.instance_id} is not on host "
+                                  f"{self.host}.") from None
+        except SpawnError as exc:
+            raise errors.Conflict(f"Instance {request.instance_id} is not running: "
+                                  f"{exc}") from None
+        except NotImplementedError as exc:
+            raise errors.Conflict(str(exc)) from None
+
+    async def open(self, request: ConsoleRequest) -> ConsoleSession:
+        argv = self.command_for(request)
+        try:
+            session = await ConsoleSession.start(argv, tty=request.tty, rows=request.rows,
+                                                 cols=request.cols)
+        except OSError as exc:
+            raise errors.Conflict(f"The console of {request.instance_id} could not be "
+                                  f"started: {exc.strerror or exc}") from None
+        logger.info("console session for %s opened (%s)", request.instance_id,
+                    "tty" if request.tty else "command")
+        return session
+
+    async def attach(self, request: ConsoleRequest, inputs: AsyncIterator[ConsoleInput]
+                     ) -> AsyncIterator[Output | Exited]:
+        """Open a session and relay it: yields its output in order and then ``Exited``.
+        ``inputs`` ending means end of input. However the caller stops (finishing,
+        cancelling, closing this generator), the session's processes are killed."""
+        session = await self.open(request)
+        feeder = asyncio.get_running_loop().create_task(_feed(session, inputs))
+        # When the session's process ends, so does its session: what it left behind (a
+        # background job holding the terminal) is killed, which also ends the output.
+        reaper = asyncio.get_running_loop().create_task(_reap(session))
+        try:
+            while (output := await session.read()) is not None:
+                yield output
+            yield Exited(await session.wait())
+        finally:
+            feeder.cancel()
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await feeder
+            await session.close()
+            logger.info("console session for %s closed", request.instance_id)
+
+
+async def _feed(session: ConsoleSession, inputs: AsyncIterator[ConsoleInput]) -> None:
+    async for item in inputs:
+        if item.kind == STDIN:
+            await session.write(item.data)
+        elif item.kind == RESIZE:
+            session.resize(item.rows, item.cols)
+        elif item.kind == END_OF_INPUT:
+            await session.close_stdin()
+    if not session.tty:
+        await session.close_stdin()
+
+
+async def _reap(session: ConsoleSession) -> None:
+    await session.process.wait()
+    await session.kill()
