@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from agents.compute.console_session import STDERR
-from agents.compute.consoles import (
+from agents.compute.console_contract import (
     END_OF_INPUT,
     RESIZE,
+    STDERR,
     STDIN,
     ConsoleInput,
-    ConsoleManager,
     ConsoleRequest,
     Exited,
 )
+from agents.compute.consoles import ConsoleManager
 from overcast import errors
 from protos.overcast.console.v1 import console_pb2 as pb
 from protos.overcast.console.v1 import console_pb2_grpc

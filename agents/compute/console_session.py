@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import errno
 import fcntl
 import logging
@@ -21,31 +20,36 @@ from collections.abc import Sequence
 
 import psutil
 
+from agents.compute.console_contract import STDERR, STDOUT, Output
+
 logger = logging.getLogger(__name__)
 
-STDOUT = "stdout"
-STDERR = "stderr"
 _CHUNK = 64 * 1024
 # What a terminal reads as end of input (VEOF, ^D) at the start of a line.
 _EOT = b"\x04"
 
 
-@dataclasses.dataclass(frozen=True)
-class Output:
-    """Bytes the session's process wrote: on ``STDOUT`` (all of a tty's output) or
-    ``STDERR``."""
+class _TerminalReader(asyncio.StreamReaderProtocol):
+    """Reads a pty's master. Once no process holds the slave open, the master reads EIO:
+    that is the end of the output, and what was read before it must still be read (a
+    StreamReader given the error would raise it at once, dropping its buffer)."""
 
-    stream: str
-    data: bytes
+    def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(exc, OSError) and exc.errno == errno.EIO:
+            exc = None
+        super().connection_lost(exc)
 
 
 def _set_size(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
-def _take_controlling_tty() -> None:  # pragma: no cover - runs in the child before exec
-    # The child is a new session's leader (start_new_session); its stdin is the pty slave.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+# Makes the process a new session's leader with the pty (its stdin) as controlling
+# terminal, then execs the command: util-linux's setsid, since Python code between fork and
+# exec (a preexec_fn) can crash or deadlock a process that runs threads, as the agent does.
+# The child is not a process group leader, so setsid does not fork: the pid stays the
+# session's (with --wait it would wait for a forked one and pass its status on).
+_SETSID_CTTY = ("setsid", "--ctty", "--wait")
 
 
 def exit_status(returncode: int) -> int:
@@ -95,8 +99,7 @@ class ConsoleSession:
             if rows and cols:
                 _set_size(slave, rows, cols)
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                preexec_fn=_take_controlling_tty)
+                *_SETSID_CTTY, *argv, stdin=slave, stdout=slave, stderr=slave)
         except BaseException:
             os.close(master)
             raise
@@ -105,7 +108,7 @@ class ConsoleSession:
         # The transports own duplicates; ``master`` itself stays for resizes until close.
         reader = asyncio.StreamReader(limit=_CHUNK)
         read_transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader),
+            lambda: _TerminalReader(reader),
             os.fdopen(os.dup(master), "rb", buffering=0))
         transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, os.fdopen(os.dup(master), "wb", buffering=0))

@@ -6,64 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
-from agents.compute.console_session import ConsoleSession, Output
+from agents.compute.console_contract import (
+    END_OF_INPUT,
+    RESIZE,
+    STDIN,
+    ConsoleInput,
+    ConsoleRequest,
+    Exited,
+    Output,
+)
+from agents.compute.console_session import ConsoleSession
 from agents.compute.driver import ComputeDriver, GuestNotFound, SpawnError
 from overcast import errors
 
 logger = logging.getLogger(__name__)
-
-MAX_ARGS = 256
-MAX_ARGV_BYTES = 64 * 1024
-MAX_TERMINAL_SIDE = 10_000
-
-STDIN = "stdin"
-RESIZE = "resize"
-END_OF_INPUT = "end_of_input"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ConsoleRequest:
-    """What the first message of a console session asks for."""
-
-    instance_id: str
-    command: tuple[str, ...] = ()  # empty: a login shell
-    tty: bool = True
-    rows: int = 0
-    cols: int = 0
-
-    def check(self) -> None:
-        """Raise ``BadRequest`` unless this is a request a session can be opened for."""
-        if not self.instance_id:
-            raise errors.BadRequest("A console session must name the instance.")
-        if len(self.command) > MAX_ARGS or sum(len(a.encode()) for a in self.command) \
-                > MAX_ARGV_BYTES:
-            raise errors.BadRequest(f"The console command is longer than {MAX_ARGS} "
-                                    f"arguments or {MAX_ARGV_BYTES} bytes.")
-        if any("\x00" in arg for arg in self.command):
-            raise errors.BadRequest("A console command argument cannot hold a NUL byte.")
-        if not (0 <= self.rows <= MAX_TERMINAL_SIDE and 0 <= self.cols <= MAX_TERMINAL_SIDE):
-            raise errors.BadRequest("The terminal size is out of range.")
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsoleInput:
-    """A later message of the session: ``STDIN`` bytes, a ``RESIZE``, or ``END_OF_INPUT``."""
-
-    kind: str
-    data: bytes = b""
-    rows: int = 0
-    cols: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class Exited:
-    """The session's process ended with ``status`` (128 + signal when killed)."""
-
-    status: int
 
 
 class ConsoleManager:

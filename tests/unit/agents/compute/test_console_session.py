@@ -10,7 +10,8 @@ import time
 import psutil
 import pytest
 
-from agents.compute.console_session import STDERR, STDOUT, ConsoleSession, exit_status
+from agents.compute.console_contract import STDERR, STDOUT
+from agents.compute.console_session import ConsoleSession, exit_status
 
 DEADLINE = 20.0
 
@@ -69,11 +70,12 @@ async def test_pipes_feed_stdin_until_it_is_closed():
 
 
 async def test_a_pty_is_the_controlling_terminal_with_the_size_asked_for():
+    # /dev/tty opens only for a process with a controlling terminal.
     session = await ConsoleSession.start(
-        ["sh", "-c", "stty size; test -t 0 && echo tty; read line; echo got:$line"],
+        ["sh", "-c", "stty size; exec 3</dev/tty && echo tty; read line; echo got:$line"],
         tty=True, rows=33, cols=101)
     try:
-        first = await _read_until(session, b"tty")
+        first = await _read_until(session, b"tty\r\n")
         assert b"33 101" in first
         await session.write(b"abc\n")
         # The terminal echoes the input, then the shell answers.

@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agents.compute.console_session import Output
-from agents.compute.consoles import (
+from agents.compute.console_contract import (
     END_OF_INPUT,
     STDIN,
     ConsoleInput,
-    ConsoleManager,
     ConsoleRequest,
     Exited,
+    Output,
 )
+from agents.compute.consoles import ConsoleManager
 from agents.compute.contract import FlavorSpec, InstancePayload
 from agents.compute.fake import FakeDriver
 from overcast import errors

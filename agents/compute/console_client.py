@@ -1,0 +1,83 @@
+"""The typed client of a compute agent's console port, as the api's console proxy uses it.
+
+Calls carry the request context signed with the cloud's key: the port refuses any other.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from agents.compute.console_contract import (
+    END_OF_INPUT,
+    RESIZE,
+    STDERR,
+    STDIN,
+    STDOUT,
+    ConsoleInput,
+    ConsoleRequest,
+    Exited,
+    Output,
+)
+from overcast.bus.signing import Signer
+from overcast.context import RequestContext
+from overcast.grpc.client import as_domain_error, metadata_for
+from protos.overcast.console.v1 import console_pb2 as pb
+from protos.overcast.console.v1 import console_pb2_grpc
+
+
+def open_message(request: ConsoleRequest) -> pb.AttachRequest:
+    return pb.AttachRequest(open=pb.OpenSession(
+        instance_id=request.instance_id, command=list(request.command), tty=request.tty,
+        size=pb.WindowSize(rows=request.rows, cols=request.cols)))
+
+
+def input_message(item: ConsoleInput) -> pb.AttachRequest | None:
+    if item.kind == STDIN:
+        return pb.AttachRequest(stdin=item.data)
+    if item.kind == RESIZE:
+        return pb.AttachRequest(resize=pb.WindowSize(rows=item.rows, cols=item.cols))
+    if item.kind == END_OF_INPUT:
+        return pb.AttachRequest(close_stdin=True)
+    return None
+
+
+class ConsoleClient:
+    """Console sessions on the agent whose console port is ``address`` ("host:port")."""
+
+    def __init__(self, address: str, *, signer: Signer) -> None:
+        self.address = address
+        self.signer = signer
+
+    async def attach(self, ctx: RequestContext, request: ConsoleRequest,
+                     inputs: AsyncIterator[ConsoleInput]) -> AsyncIterator[Output | Exited]:
+        """Open a session and relay it: yields its output and finally ``Exited``. Raises the
+        agent's refusal as a domain error (NotFound, Conflict, BadRequest, Forbidden), or
+        ServiceUnavailable when the port cannot be reached. Closing this generator ends the
+        session (the agent kills its processes)."""
+        async def requests() -> AsyncIterator[pb.AttachRequest]:
+            yield open_message(request)
+            async for item in inputs:
+                message = input_message(item)
+                if message is not None:
+                    yield message
+
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            try:
+                call = console_pb2_grpc.ConsoleServiceStub(channel).Attach(
+                    # No deadline: a console stays open as long as it is used. Without
+                    # wait_for_ready, an agent that is not listening fails the call at once.
+                    requests(), metadata=metadata_for(ctx, self.signer),
+                    wait_for_ready=False)
+                try:
+                    async for message in call:
+                        kind = message.WhichOneof("event")
+                        if kind == "exited":
+                            yield Exited(message.exited.status)
+                            return
+                        if kind in (STDOUT, STDERR):
+                            yield Output(kind, getattr(message, kind))
+                finally:
+                    call.cancel()
+            except grpc.aio.AioRpcError as exc:
+                raise as_domain_error(exc) from None
