@@ -4,6 +4,8 @@ Calls carry the request context signed with the cloud's key: the port refuses an
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -55,29 +57,47 @@ class ConsoleClient:
         agent's refusal as a domain error (NotFound, Conflict, BadRequest, Forbidden), or
         ServiceUnavailable when the port cannot be reached. Closing this generator ends the
         session (the agent kills its processes)."""
-        async def requests() -> AsyncIterator[pb.AttachRequest]:
-            yield open_message(request)
-            async for item in inputs:
-                message = input_message(item)
-                if message is not None:
-                    yield message
-
         async with grpc.aio.insecure_channel(self.address) as channel:
+            # No deadline: a console stays open as long as it is used. Without
+            # wait_for_ready, an agent that is not listening fails the call at once.
+            call = console_pb2_grpc.ConsoleServiceStub(channel).Attach(
+                metadata=metadata_for(ctx, self.signer), wait_for_ready=False)
+            # This client writes the requests from a task of its own, so that ending the
+            # session always ends the writer too (an iterator handed to gRPC could be left
+            # suspended in the caller's input).
+            writer = asyncio.get_running_loop().create_task(_write(call, request, inputs))
             try:
-                call = console_pb2_grpc.ConsoleServiceStub(channel).Attach(
-                    # No deadline: a console stays open as long as it is used. Without
-                    # wait_for_ready, an agent that is not listening fails the call at once.
-                    requests(), metadata=metadata_for(ctx, self.signer),
-                    wait_for_ready=False)
-                try:
-                    async for message in call:
-                        kind = message.WhichOneof("event")
-                        if kind == "exited":
-                            yield Exited(message.exited.status)
-                            return
-                        if kind in (STDOUT, STDERR):
-                            yield Output(kind, getattr(message, kind))
-                finally:
-                    call.cancel()
+                while True:
+                    message = await call.read()
+                    if message is grpc.aio.EOF:
+                        if writer.done() and not writer.cancelled() and writer.exception():
+                            raise writer.exception()
+                        return
+                    kind = message.WhichOneof("event")
+                    if kind == "exited":
+                        yield Exited(message.exited.status)
+                        return
+                    if kind in (STDOUT, STDERR):
+                        yield Output(kind, getattr(message, kind))
             except grpc.aio.AioRpcError as exc:
                 raise as_domain_error(exc) from None
+            finally:
+                writer.cancel()
+                call.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
+
+
+async def _write(call: grpc.aio.StreamStreamCall, request: ConsoleRequest,
+                 inputs: AsyncIterator[ConsoleInput]) -> None:
+    try:
+        await call.write(open_message(request))
+        async for item in inputs:
+            message = input_message(item)
+            if message is not None:
+                await call.write(message)
+        await call.done_writing()
+    except grpc.aio.AioRpcError:
+        return  # the call failed: the reader raises why
+    except asyncio.InvalidStateError:
+        return  # the call ended while writing

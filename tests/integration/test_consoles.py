@@ -136,6 +136,9 @@ def test_forged_and_expired_tokens_are_refused(cloud, demo, vm):
     assert time.monotonic() - issued < CONSOLE_TOKEN_TTL, "too slow to see the token work"
     wait_until(lambda: _refused(url) == 403, timeout=CONSOLE_TOKEN_TTL + 30, interval=0.5,
                message="the expired token was still accepted")
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    for name in ("api", "conductor", "hypervisor-1", "hypervisor-2"):
+        assert token not in cloud.log(name), f"{name} logged a console token"
 
 
 def test_bad_console_requests_are_400s_as_nova_says(demo, vm):
