@@ -25,12 +25,21 @@ from overcast import errors
 logger = logging.getLogger(__name__)
 
 
-class ConsoleManager:
-    """Runs console sessions for the guests of one host's driver."""
+# Sessions one host runs at once: each is a process tree, and a token works until it
+# expires, so without a bound one user could start any number of them.
+MAX_SESSIONS = 32
 
-    def __init__(self, *, host: str, driver: ComputeDriver) -> None:
+
+class ConsoleManager:
+    """Runs console sessions for the guests of one host's driver, at most ``max_sessions``
+    at once."""
+
+    def __init__(self, *, host: str, driver: ComputeDriver,
+                 max_sessions: int = MAX_SESSIONS) -> None:
         self.host = host
         self.driver = driver
+        self.max_sessions = max_sessions
+        self.sessions = 0
 
     def command_for(self, request: ConsoleRequest) -> list[str]:
         """The argv that enters the guest; NotFound or Conflict when there is no such
@@ -50,6 +59,9 @@ class ConsoleManager:
 
     async def open(self, request: ConsoleRequest) -> ConsoleSession:
         argv = self.command_for(request)
+        if self.sessions >= self.max_sessions:
+            raise errors.Conflict(f"Host {self.host} already runs {self.max_sessions} "
+                                  "console sessions; try again later.")
         try:
             session = await ConsoleSession.start(argv, tty=request.tty, rows=request.rows,
                                                  cols=request.cols)
@@ -66,6 +78,7 @@ class ConsoleManager:
         ``inputs`` ending means end of input. However the caller stops (finishing,
         cancelling, closing this generator), the session's processes are killed."""
         session = await self.open(request)
+        self.sessions += 1
         feeder = asyncio.get_running_loop().create_task(_feed(session, inputs))
         # When the session's process ends, so does its session: what it left behind (a
         # background job holding the terminal) is killed, which also ends the output.
@@ -80,6 +93,7 @@ class ConsoleManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await feeder
             await session.close()
+            self.sessions -= 1
             logger.info("console session for %s closed", request.instance_id)
 
 

@@ -21,10 +21,14 @@ import threading
 import tty
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import orjson
 import typer
+
+if TYPE_CHECKING:  # openstacksdk is slow to import: only the command itself loads it
+    from openstack.connection import Connection
 
 CHANNEL_STDOUT = 1
 CHANNEL_STDERR = 2
@@ -32,7 +36,7 @@ CHANNEL_STDERR = 2
 FAILED = 1
 
 
-def _connection(cloud: str, clouds_file: Path | None):  # noqa: ANN202 - openstack.Connection, imported late
+def _connection(cloud: str, clouds_file: Path | None) -> Connection:
     import openstack
     from openstack import config
 

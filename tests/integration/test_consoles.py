@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -222,3 +223,44 @@ def test_an_unsigned_attach_straight_to_the_agent_is_refused(cloud, admin, vm):
     out, status = asyncio.run(_attach(address, vm.id, metadata_for(
         ctx, Signer(cloud.cloud.bus_signing_key()))))
     assert (out, status) == (b"fake guest console-vm\nid\n", 0)
+
+
+def _read_available(fd: int, timeout: float) -> bytes:
+    import select
+    out = b""
+    while select.select([fd], [], [], timeout)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        timeout = 0.2
+    return out
+
+
+def test_overcast_console_on_a_terminal_goes_raw_and_restores_it(cloud, vm):
+    import fcntl
+    import struct
+    import termios
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 132, 0, 0))
+        before = termios.tcgetattr(slave)
+        process = subprocess.Popen([_overcast(), "console", vm.name],
+                                   env={**cloud.env, "OS_CLOUD": "overcast-demo"},
+                                   stdin=slave, stdout=slave, stderr=slave,
+                                   start_new_session=True)
+        output = b""
+        deadline = time.monotonic() + 60
+        while process.poll() is None:
+            assert time.monotonic() < deadline, f"overcast console hung: {output!r}"
+            output += _read_available(master, 0.2)
+        output += _read_available(master, 0.5)
+        assert process.returncode == 0, output
+        assert b"fake guest console-vm" in output and b"(login shell)" in output
+        assert termios.tcgetattr(slave) == before  # raw mode was undone
+    finally:
+        os.close(master)
+        os.close(slave)

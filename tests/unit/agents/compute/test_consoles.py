@@ -19,6 +19,7 @@ from agents.compute.consoles import ConsoleManager
 from agents.compute.contract import FlavorSpec, InstancePayload
 from agents.compute.fake import FakeDriver
 from overcast import errors
+from overcast.testing import eventually
 
 INSTANCE = InstancePayload(id="i-1", name="vm1", project_id="p1", user_id="u1",
                            flavor=FlavorSpec(id="1", name="m1.tiny", vcpus=1, ram=512, disk=1))
@@ -99,3 +100,20 @@ async def test_input_reaches_the_process_and_end_of_input_ends_it(tmp_path):
         host="h", driver=driver).attach(ConsoleRequest(instance_id="i-1", command=("x",),
                                                         tty=False), inputs())), 20)
     assert (out, status) == (b"ping\n", 0)
+
+
+async def test_a_host_runs_a_bounded_number_of_sessions(tmp_path):
+    driver = Cat(state_file=tmp_path / "guests.json")
+    await driver.spawn(INSTANCE, image=None, network_info=[])
+    manager = ConsoleManager(host="h", driver=driver, max_sessions=2)
+    request = ConsoleRequest(instance_id="i-1", command=("x",), tty=False)
+    # cat says nothing until fed: each session stays open, waiting for its first output.
+    waiting = [asyncio.create_task(anext(manager.attach(request, _no_input())))
+               for _ in range(2)]
+    await eventually(lambda: manager.sessions == 2, timeout=20)
+    with pytest.raises(errors.Conflict, match="console sessions"):
+        await anext(manager.attach(request, _no_input()))
+    for task in waiting:
+        task.cancel()  # the callers went away: their sessions end
+    await asyncio.gather(*waiting, return_exceptions=True)
+    assert manager.sessions == 0
