@@ -178,11 +178,14 @@ class ConsoleSession:
 
     async def kill(self) -> None:
         """Kill the process and everything it started in its session. Idempotent."""
+        # Found before the leader dies: its children are re-parented once it has gone (and
+        # one that left the session is then found by no other sign).
+        found = self._session_processes()
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-        for proc in self._session_processes():
-            with contextlib.suppress(psutil.Error):
+        for proc in found:
+            with contextlib.suppress(psutil.Error):  # psutil checks it is the same process
                 proc.send_signal(signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             await self.process.wait()

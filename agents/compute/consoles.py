@@ -5,7 +5,6 @@ the values here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -58,19 +57,31 @@ class ConsoleManager:
             raise errors.Conflict(str(exc)) from None
 
     async def open(self, request: ConsoleRequest) -> ConsoleSession:
+        """Start a session, counted in ``sessions`` until ``close`` (``attach`` does both)."""
         argv = self.command_for(request)
         if self.sessions >= self.max_sessions:
             raise errors.Conflict(f"Host {self.host} already runs {self.max_sessions} "
                                   "console sessions; try again later.")
+        self.sessions += 1  # before the first await, so concurrent opens count each other
         try:
             session = await ConsoleSession.start(argv, tty=request.tty, rows=request.rows,
                                                  cols=request.cols)
-        except OSError as exc:
-            raise errors.Conflict(f"The console of {request.instance_id} could not be "
-                                  f"started: {exc.strerror or exc}") from None
+        except BaseException as exc:
+            self.sessions -= 1
+            if isinstance(exc, OSError):
+                raise errors.Conflict(f"The console of {request.instance_id} could not be "
+                                      f"started: {exc.strerror or exc}") from None
+            raise
         logger.info("console session for %s opened (%s)", request.instance_id,
                     "tty" if request.tty else "command")
         return session
+
+    async def close(self, session: ConsoleSession) -> None:
+        """End a session from ``open``: its processes are killed."""
+        try:
+            await session.close()
+        finally:
+            self.sessions -= 1
 
     async def attach(self, request: ConsoleRequest, inputs: AsyncIterator[ConsoleInput]
                      ) -> AsyncIterator[Output | Exited]:
@@ -78,7 +89,6 @@ class ConsoleManager:
         ``inputs`` ending means end of input. However the caller stops (finishing,
         cancelling, closing this generator), the session's processes are killed."""
         session = await self.open(request)
-        self.sessions += 1
         feeder = asyncio.get_running_loop().create_task(_feed(session, inputs))
         # When the session's process ends, so does its session: what it left behind (a
         # background job holding the terminal) is killed, which also ends the output.
@@ -90,10 +100,8 @@ class ConsoleManager:
         finally:
             feeder.cancel()
             reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await feeder
-            await session.close()
-            self.sessions -= 1
+            await asyncio.gather(feeder, reaper, return_exceptions=True)
+            await self.close(session)
             logger.info("console session for %s closed", request.instance_id)
 
 

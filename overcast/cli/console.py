@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # openstacksdk is slow to import: only the command itself loa
 
 CHANNEL_STDOUT = 1
 CHANNEL_STDERR = 2
+# Typed on an attached terminal, leaves the console (as virsh console's escape).
+ESCAPE = b"\x1d"  # Ctrl-]
 # What the command exits with when the session gave no status (refused, lost).
 FAILED = 1
 
@@ -88,26 +90,35 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | st
             data = os.read(fd, 65536)
         except OSError:
             data = b""
-        loop.call_soon_threadsafe(queue.put_nowait, data)
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, data)
+        except RuntimeError:
+            return  # the session is over and its loop closed
         if not data:
             return
 
 
-async def run_session(url: str, *, channels: bool, resizes: bool) -> int:
-    """Relay this process's stdio to the console websocket at ``url``; the exit status."""
+async def run_session(url: str, *, channels: bool, resizes: bool, escape: bool = False
+                      ) -> int:
+    """Relay this process's stdio to the console websocket at ``url``; the exit status.
+    With ``escape``, typing ``ESCAPE`` leaves the console."""
     from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
     loop = asyncio.get_running_loop()
     # Stdin bytes (b"" at its end) and control messages (text), in the order they happen.
     stdin: asyncio.Queue[bytes | str] = asyncio.Queue()
     status: int | None = None
+    left = False
     try:
         websocket = await connect(url, max_size=None, open_timeout=30,
                                   subprotocols=["binary"])
     except InvalidStatus as exc:
         sys.stderr.write(f"console refused (HTTP {exc.response.status_code}): the token is "
                          "invalid or expired, or the request was bad\n")
+        return FAILED
+    except (OSError, TimeoutError, InvalidHandshake) as exc:
+        sys.stderr.write(f"cannot reach the console at {url.partition('?')[0]}: {exc}\n")
         return FAILED
     async with websocket:
         if resizes:
@@ -119,8 +130,15 @@ async def run_session(url: str, *, channels: bool, resizes: bool) -> int:
         threading.Thread(target=_read_stdin, args=(loop, stdin), daemon=True).start()
 
         async def send_stdin() -> None:
+            nonlocal left
             with contextlib.suppress(ConnectionClosed):
                 while data := await stdin.get():
+                    if escape and isinstance(data, bytes) and ESCAPE in data:
+                        if data.partition(ESCAPE)[0]:
+                            await websocket.send(data.partition(ESCAPE)[0])
+                        left = True
+                        await websocket.close()
+                        return
                     await websocket.send(data)
                 await websocket.send(orjson.dumps({"eof": True}).decode())
 
@@ -143,10 +161,13 @@ async def run_session(url: str, *, channels: bool, resizes: bool) -> int:
             sender.cancel()
             if resizes:
                 loop.remove_signal_handler(signal.SIGWINCH)
+        if left:
+            sys.stderr.write("\r\nLeft the console.\r\n")
+            return 0
         if status is None:
             reason = websocket.close_reason or "the connection was lost"
             sys.stderr.write(f"\r\nconsole closed without an exit status: {reason}\n")
-    return FAILED if status is None else int(status)
+    return FAILED if not isinstance(status, int) else status
 
 
 def console(server: str = typer.Argument(..., help="The server's name or id."),
@@ -172,8 +193,10 @@ def console(server: str = typer.Argument(..., help="The server's name or id."),
     size = shutil.get_terminal_size()
     url = session_url(url, command=command or None, use_tty=want_tty, rows=size.lines,
                       cols=size.columns)
-    session = run_session(url, channels=bool(command), resizes=interactive)
+    session = run_session(url, channels=bool(command), resizes=interactive,
+                          escape=interactive)
     if interactive:
+        sys.stderr.write(f"Connected to the console of {server} (Ctrl-] leaves it).\n")
         with raw_terminal(sys.stdin.fileno()):
             status = asyncio.run(session)
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import quote
@@ -195,3 +196,53 @@ async def test_remote_consoles_answers_a_ws_url_on_the_public_url(api):
             version="2.6"), json={"remote_console": {"protocol": "serial", "type": "serial"}})
         assert missing.status_code == 404
     assert conductor.issued == [SERVER, SERVER]
+
+
+async def _cli_session(url: str, stdin: bytes, *, once=None, **options
+                       ) -> tuple[int, bytes, bytes]:
+    """``overcast console``'s relay (``run_session``) in a process of its own, as the
+    command runs it, on ``url`` with ``stdin`` (given once ``once()`` is true)."""
+    code = ("import asyncio, sys\n"
+            "from overcast.cli.console import run_session\n"
+            f"sys.exit(asyncio.run(run_session({url!r}, **{options!r})))\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while once is not None and not once():
+        assert time.monotonic() < deadline, "the session did not start"
+        await asyncio.sleep(0.05)
+    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
+    return process.returncode, out, err
+
+
+async def test_the_cli_relays_stdin_and_exits_with_the_commands_status(api):
+    address, driver, _ = api
+    driver.script = "cat; echo to-stderr >&2; exit 3"
+    url = (f"ws://{address}/compute/serial?token={TOKEN}&command="
+           + quote(orjson.dumps(["x"]).decode()))
+    status, out, err = await _cli_session(url, b"hello\n", channels=True, resizes=False)
+    assert (status, out, err) == (3, b"hello\n", b"to-stderr\n")
+
+
+async def test_the_cli_leaves_on_its_escape_and_the_session_ends(api, tmp_path):
+    address, driver, _ = api
+    pidfile = tmp_path / "pid"
+    driver.script = f"echo $$ > {pidfile}; cat"
+    status, _, err = await _cli_session(
+        f"ws://{address}/compute/serial?token={TOKEN}", b"typed\x1d", channels=False,
+        resizes=False, escape=True,
+        once=lambda: pidfile.exists() and pidfile.read_text().strip())
+    assert status == 0 and b"Left the console." in err
+    pid = int(await asyncio.to_thread(pidfile.read_text))
+    deadline = time.monotonic() + 20
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the session outlived the console"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_cli_says_why_a_refused_console_failed(api):
+    address, _, _ = api
+    status, _, err = await _cli_session(f"ws://{address}/compute/serial?token=forged",
+                                        b"", channels=False, resizes=False)
+    assert status == 1 and b"console refused (HTTP 403)" in err
