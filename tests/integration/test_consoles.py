@@ -198,13 +198,17 @@ def _console_address(cloud, admin, server_id: str) -> str:
 
 
 async def _attach(address: str, instance_id: str, metadata) -> tuple[bytes, int | None]:
+    """One Attach call as any process on the host could make it."""
     async with grpc.aio.insecure_channel(address) as channel:
-        async def requests():
-            yield pb.AttachRequest(open=pb.OpenSession(instance_id=instance_id,
-                                                       command=["id"], tty=False))
+        call = console_pb2_grpc.ConsoleServiceStub(channel).Attach(metadata=metadata,
+                                                                   timeout=20)
+        # A refused call may end before the first write lands; its status is what counts.
+        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            await call.write(pb.AttachRequest(open=pb.OpenSession(
+                instance_id=instance_id, command=["id"], tty=False)))
+            await call.done_writing()
         out, status = b"", None
-        async for message in console_pb2_grpc.ConsoleServiceStub(channel).Attach(
-                requests(), metadata=metadata, timeout=20):
+        while (message := await call.read()) is not grpc.aio.EOF:
             if message.WhichOneof("event") == "exited":
                 status = message.exited.status
             else:
