@@ -130,6 +130,10 @@ class SerialProxy:
             logger.warning("refused a console websocket: %s", exc.message)
             await websocket.close(code=POLICY_VIOLATION)
             return
+        except Exception as exc:  # noqa: BLE001 - the conductor unreachable: refused too
+            logger.warning("could not check a console token: %s", exc or type(exc).__name__)
+            await websocket.close(code=POLICY_VIOLATION)
+            return
         offered = websocket.scope.get("subprotocols") or []
         await websocket.accept(subprotocol="binary" if "binary" in offered else None)
         ctx = RequestContext(request_id=service.request_id, user_id=grant.user_id,

@@ -57,6 +57,8 @@ class Conductor:
     async def validate_console_token(self, ctx, *, token: str, console_type: str
                                      ) -> ConsoleConnection:
         assert ctx.is_admin
+        if token == "unanswered":
+            raise TimeoutError("conductor.validate_console_token did not answer")
         if token != TOKEN or console_type != "serial":
             raise errors.NotFound("The token has expired or is invalid.")
         return ConsoleConnection(instance_id=SERVER, console_type="serial",
@@ -124,7 +126,7 @@ async def test_the_login_shell_is_raw_terminal_bytes(api):
 
 
 @pytest.mark.parametrize("query", [
-    "", "?token=forged", f"?token={TOKEN}&command=nope", f"?token={TOKEN}&command=%5B1%5D",
+    "", "?token=forged", "?token=unanswered", f"?token={TOKEN}&command=nope", f"?token={TOKEN}&command=%5B1%5D",
     f"?token={TOKEN}&rows=-3"])
 async def test_bad_tokens_and_options_are_refused_at_the_handshake(api, query):
     address, _, _ = api
