@@ -62,36 +62,42 @@ class ConsoleClient:
             # wait_for_ready, an agent that is not listening fails the call at once.
             call = console_pb2_grpc.ConsoleServiceStub(channel).Attach(
                 metadata=metadata_for(ctx, self.signer), wait_for_ready=False)
-            # This client writes the requests from a task of its own, so that ending the
-            # session always ends the writer too (an iterator handed to gRPC could be left
-            # suspended in the caller's input).
-            writer = asyncio.get_running_loop().create_task(_write(call, request, inputs))
+            writer: asyncio.Task | None = None
             try:
+                # Writes wait for the agent's go-ahead (a write racing a refusal would turn
+                # its status into INTERNAL): its initial metadata before ``open``, and
+                # ``opened`` before any input. A refusal ends the call first: read says why.
+                await call.initial_metadata()
+                if not call.done():
+                    with contextlib.suppress(asyncio.InvalidStateError):
+                        await call.write(open_message(request))
                 while True:
                     message = await call.read()
-                    if message is grpc.aio.EOF:
-                        if writer.done() and not writer.cancelled() and writer.exception():
-                            raise writer.exception()
+                    if message is grpc.aio.EOF:  # read raised the status had it been an error
                         return
                     kind = message.WhichOneof("event")
-                    if kind == "exited":
+                    if kind == "opened":
+                        if writer is None:
+                            writer = asyncio.get_running_loop().create_task(
+                                _write(call, inputs))
+                    elif kind == "exited":
                         yield Exited(message.exited.status)
                         return
-                    if kind in (STDOUT, STDERR):
+                    elif kind in (STDOUT, STDERR):
                         yield Output(kind, getattr(message, kind))
             except grpc.aio.AioRpcError as exc:
                 raise as_domain_error(exc) from None
             finally:
-                writer.cancel()
                 call.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await writer
+                if writer is not None:
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await writer
 
 
-async def _write(call: grpc.aio.StreamStreamCall, request: ConsoleRequest,
-                 inputs: AsyncIterator[ConsoleInput]) -> None:
+async def _write(call: grpc.aio.StreamStreamCall, inputs: AsyncIterator[ConsoleInput]
+                 ) -> None:
     try:
-        await call.write(open_message(request))
         async for item in inputs:
             message = input_message(item)
             if message is not None:

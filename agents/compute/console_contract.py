@@ -1,9 +1,9 @@
 """The values of a console session, shared by the compute agent's console port, its typed
 client (``console_client.py``) and the tests. Imports no transport.
 
-A session opens with a ``ConsoleRequest``; the caller then sends ``ConsoleInput`` (stdin
-bytes, a resize, the end of input) and receives ``Output`` (bytes on ``STDOUT`` or
-``STDERR``) and finally ``Exited``.
+A session opens with a ``ConsoleRequest`` and answers ``Opened`` once it runs; the caller
+then sends ``ConsoleInput`` (stdin bytes, a resize, the end of input) and receives
+``Output`` (bytes on ``STDOUT`` or ``STDERR``) and finally ``Exited``.
 """
 from __future__ import annotations
 
@@ -69,6 +69,11 @@ class ConsoleInput:
     data: bytes = b""
     rows: int = 0
     cols: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Opened:
+    """The session runs: input may be sent now (the first event of a session)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ from agents.compute.console_contract import (
     ConsoleInput,
     ConsoleRequest,
     Exited,
+    Opened,
 )
 from agents.compute.consoles import ConsoleManager
 from overcast import errors
@@ -45,12 +46,17 @@ class ConsoleServicer(console_pb2_grpc.ConsoleServiceServicer):
 
     async def Attach(self, request_iterator: AsyncIterator[pb.AttachRequest],
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.AttachResponse]:
+        # The call is accepted (its context verified): the client may send its first
+        # message now. Before this, its write could race a refusal (see the proto).
+        await context.send_initial_metadata(())
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("event") != "open":
             raise errors.BadRequest("The first console message must open the session.")
         async for event in self.manager.attach(request_from_proto(first.open),
                                                _inputs(request_iterator)):
-            if isinstance(event, Exited):
+            if isinstance(event, Opened):
+                yield pb.AttachResponse(opened=pb.Opened())
+            elif isinstance(event, Exited):
                 yield pb.AttachResponse(exited=pb.Exited(status=event.status))
             elif event.stream == STDERR:
                 yield pb.AttachResponse(stderr=event.data)

@@ -15,6 +15,7 @@ from agents.compute.console_contract import (
     ConsoleInput,
     ConsoleRequest,
     Exited,
+    Opened,
     Output,
 )
 from agents.compute.console_session import ConsoleSession
@@ -84,8 +85,9 @@ class ConsoleManager:
             self.sessions -= 1
 
     async def attach(self, request: ConsoleRequest, inputs: AsyncIterator[ConsoleInput]
-                     ) -> AsyncIterator[Output | Exited]:
-        """Open a session and relay it: yields its output in order and then ``Exited``.
+                     ) -> AsyncIterator[Opened | Output | Exited]:
+        """Open a session and relay it: yields ``Opened``, its output in order and then
+        ``Exited``.
         ``inputs`` ending means end of input. However the caller stops (finishing,
         cancelling, closing this generator), the session's processes are killed."""
         session = await self.open(request)
@@ -94,6 +96,7 @@ class ConsoleManager:
         # background job holding the terminal) is killed, which also ends the output.
         reaper = asyncio.get_running_loop().create_task(_reap(session))
         try:
+            yield Opened()
             while (output := await session.read()) is not None:
                 yield output
             yield Exited(await session.wait())

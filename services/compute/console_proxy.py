@@ -3,7 +3,8 @@ relays a console session of a compute agent's console port.
 
 ``GET /compute/serial?token=T`` (a websocket upgrade). ``T`` is a console token from
 ``remote-consoles``/``os-getSerialConsole``; the conductor says what it grants. An unknown,
-expired or voided token is refused before the upgrade (HTTP 403); so is a bad option.
+expired or voided token is refused before the upgrade (HTTP 403); so are a bad option and a
+browser ``Origin`` of another host than the one asked.
 The subprotocol ``binary`` is accepted when offered (as websockify's clients offer it).
 
 Frames from the client: binary frames are the session's stdin. A text frame is a control
@@ -30,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -90,6 +93,19 @@ def session_request(instance_id: str, params: Any) -> ConsoleRequest:
     return request
 
 
+def same_origin(headers: Any) -> bool:
+    """Whether a browser's ``Origin`` (if any: other clients send none) names the host the
+    request came to, as nova's console proxies check, so that a page elsewhere cannot open
+    a console with a token it got hold of."""
+    origin = headers.get("origin")
+    if not origin:
+        return True
+    try:
+        return urlsplit(origin).hostname == urlsplit(f"//{headers.get('host', '')}").hostname
+    except ValueError:
+        return False
+
+
 def control_input(text: str) -> ConsoleInput | None:
     """The control message of a text frame, or None for one that is not."""
     try:
@@ -121,6 +137,11 @@ class SerialProxy:
         params = websocket.query_params
         service = RequestContext.admin()
         context.bind(service)
+        if not same_origin(websocket.headers):
+            logger.warning("refused a console websocket from origin %.100s",
+                           websocket.headers.get("origin"))
+            await websocket.close(code=POLICY_VIOLATION)
+            return
         try:
             grant = await self.conductor.validate_console_token(
                 service, token=params.get("token") or "", console_type=SERIAL)
@@ -158,7 +179,7 @@ class SerialProxy:
         logger.info("console of %s on %s closed", grant.instance_id, grant.host)
 
 
-async def _drain(queue: asyncio.Queue[ConsoleInput | None]) -> Any:
+async def _drain(queue: asyncio.Queue[ConsoleInput | None]) -> AsyncIterator[ConsoleInput]:
     while (item := await queue.get()) is not None:
         yield item
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(protos/overcast/console/v1/console.proto\x12\x13overcast.console.v1\"(\n\nWindowSize\x12\x0c\n\x04rows\x18\x01 \x01(\r\x12\x0c\n\x04\x63ols\x18\x02 \x01(\r\"o\n\x0bOpenSession\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x03(\t\x12\x0b\n\x03tty\x18\x03 \x01(\x08\x12-\n\x04size\x18\x04 \x01(\x0b\x32\x1f.overcast.console.v1.WindowSize\"\xa5\x01\n\rAttachRequest\x12\x30\n\x04open\x18\x01 \x01(\x0b\x32 .overcast.console.v1.OpenSessionH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12\x31\n\x06resize\x18\x03 \x01(\x0b\x32\x1f.overcast.console.v1.WindowSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05\x65vent\"\x18\n\x06\x45xited\x12\x0e\n\x06status\x18\x01 \x01(\x05\"l\n\x0e\x41ttachResponse\x12\x10\n\x06stdout\x18\x01 \x01(\x0cH\x00\x12\x10\n\x06stderr\x18\x02 \x01(\x0cH\x00\x12-\n\x06\x65xited\x18\x03 \x01(\x0b\x32\x1b.overcast.console.v1.ExitedH\x00\x42\x07\n\x05\x65vent2g\n\x0e\x43onsoleService\x12U\n\x06\x41ttach\x12\".overcast.console.v1.AttachRequest\x1a#.overcast.console.v1.AttachResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(protos/overcast/console/v1/console.proto\x12\x13overcast.console.v1\"(\n\nWindowSize\x12\x0c\n\x04rows\x18\x01 \x01(\r\x12\x0c\n\x04\x63ols\x18\x02 \x01(\r\"o\n\x0bOpenSession\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63ommand\x18\x02 \x03(\t\x12\x0b\n\x03tty\x18\x03 \x01(\x08\x12-\n\x04size\x18\x04 \x01(\x0b\x32\x1f.overcast.console.v1.WindowSize\"\xa5\x01\n\rAttachRequest\x12\x30\n\x04open\x18\x01 \x01(\x0b\x32 .overcast.console.v1.OpenSessionH\x00\x12\x0f\n\x05stdin\x18\x02 \x01(\x0cH\x00\x12\x31\n\x06resize\x18\x03 \x01(\x0b\x32\x1f.overcast.console.v1.WindowSizeH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x04 \x01(\x08H\x00\x42\x07\n\x05\x65vent\"\x18\n\x06\x45xited\x12\x0e\n\x06status\x18\x01 \x01(\x05\"\x08\n\x06Opened\"\x9b\x01\n\x0e\x41ttachResponse\x12\x10\n\x06stdout\x18\x01 \x01(\x0cH\x00\x12\x10\n\x06stderr\x18\x02 \x01(\x0cH\x00\x12-\n\x06\x65xited\x18\x03 \x01(\x0b\x32\x1b.overcast.console.v1.ExitedH\x00\x12-\n\x06opened\x18\x04 \x01(\x0b\x32\x1b.overcast.console.v1.OpenedH\x00\x42\x07\n\x05\x65vent2g\n\x0e\x43onsoleService\x12U\n\x06\x41ttach\x12\".overcast.console.v1.AttachRequest\x1a#.overcast.console.v1.AttachResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,8 +39,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTACHREQUEST']._serialized_end=386
   _globals['_EXITED']._serialized_start=388
   _globals['_EXITED']._serialized_end=412
-  _globals['_ATTACHRESPONSE']._serialized_start=414
-  _globals['_ATTACHRESPONSE']._serialized_end=522
-  _globals['_CONSOLESERVICE']._serialized_start=524
-  _globals['_CONSOLESERVICE']._serialized_end=627
+  _globals['_OPENED']._serialized_start=414
+  _globals['_OPENED']._serialized_end=422
+  _globals['_ATTACHRESPONSE']._serialized_start=425
+  _globals['_ATTACHRESPONSE']._serialized_end=580
+  _globals['_CONSOLESERVICE']._serialized_start=582
+  _globals['_CONSOLESERVICE']._serialized_end=685
 # @@protoc_insertion_point(module_scope)

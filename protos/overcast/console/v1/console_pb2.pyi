@@ -44,12 +44,18 @@ class Exited(_message.Message):
     status: int
     def __init__(self, status: _Optional[int] = ...) -> None: ...
 
+class Opened(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class AttachResponse(_message.Message):
-    __slots__ = ("stdout", "stderr", "exited")
+    __slots__ = ("stdout", "stderr", "exited", "opened")
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     EXITED_FIELD_NUMBER: _ClassVar[int]
+    OPENED_FIELD_NUMBER: _ClassVar[int]
     stdout: bytes
     stderr: bytes
     exited: Exited
-    def __init__(self, stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., exited: _Optional[_Union[Exited, _Mapping]] = ...) -> None: ...
+    opened: Opened
+    def __init__(self, stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., exited: _Optional[_Union[Exited, _Mapping]] = ..., opened: _Optional[_Union[Opened, _Mapping]] = ...) -> None: ...

@@ -45,9 +45,12 @@ class ConsoleServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Attach(self, request_iterator, context):
-        """A console session. The first client message is `open`; later ones carry stdin bytes,
-        window resizes or the end of stdin. The server streams output and finally `exited`.
-        The session's process tree is killed when either side ends the stream.
+        """A console session. The server first sends its initial metadata (the call is accepted);
+        the client then sends `open`, and the server answers `opened` once the session runs
+        (or ends the call with the refusal's status). Only then does the client send stdin
+        bytes, window resizes or the end of stdin, so that no write is in flight when a call
+        is refused. The server streams output and finally `exited`. The session's process
+        tree is killed when either side ends the stream.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

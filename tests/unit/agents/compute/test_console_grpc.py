@@ -123,3 +123,18 @@ async def test_a_client_that_goes_away_gets_the_session_killed(endpoint, tmp_pat
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the session's shell outlived its client"
         await asyncio.sleep(0.05)
+
+
+async def test_refusals_keep_their_status_with_input_ready_at_once(endpoint):
+    """No write is in flight when a call is refused (a failed write would make the status
+    INTERNAL): the client waits for the agent's go-ahead before each kind of write."""
+    ready = (ConsoleInput(STDIN, data=b"x" * 65536), ConsoleInput(END_OF_INPUT))
+    for _ in range(25):
+        with pytest.raises(errors.Forbidden):
+            await asyncio.wait_for(_run(ConsoleClient(endpoint.address, signer=None),
+                                        ConsoleRequest(instance_id="i-1"), _inputs(*ready)),
+                                   20)
+        with pytest.raises(errors.NotFound):
+            await asyncio.wait_for(_run(ConsoleClient(endpoint.address, signer=Signer(KEY)),
+                                        ConsoleRequest(instance_id="gone"), _inputs(*ready)),
+                                   20)

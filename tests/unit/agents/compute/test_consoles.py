@@ -13,13 +13,13 @@ from agents.compute.console_contract import (
     ConsoleInput,
     ConsoleRequest,
     Exited,
+    Opened,
     Output,
 )
 from agents.compute.consoles import ConsoleManager
 from agents.compute.contract import FlavorSpec, InstancePayload
 from agents.compute.fake import FakeDriver
 from overcast import errors
-from overcast.testing import eventually
 
 INSTANCE = InstancePayload(id="i-1", name="vm1", project_id="p1", user_id="u1",
                            flavor=FlavorSpec(id="1", name="m1.tiny", vcpus=1, ram=512, disk=1))
@@ -33,7 +33,9 @@ async def _no_input() -> AsyncIterator[ConsoleInput]:
 async def _collect(events: AsyncIterator) -> tuple[bytes, int]:
     out, status = b"", None
     async for event in events:
-        if isinstance(event, Exited):
+        if isinstance(event, Opened):
+            assert (out, status) == (b"", None), "Opened comes first"
+        elif isinstance(event, Exited):
             status = event.status
         else:
             assert isinstance(event, Output)
@@ -107,13 +109,12 @@ async def test_a_host_runs_a_bounded_number_of_sessions(tmp_path):
     await driver.spawn(INSTANCE, image=None, network_info=[])
     manager = ConsoleManager(host="h", driver=driver, max_sessions=2)
     request = ConsoleRequest(instance_id="i-1", command=("x",), tty=False)
-    # cat says nothing until fed: each session stays open, waiting for its first output.
-    waiting = [asyncio.create_task(anext(manager.attach(request, _no_input())))
-               for _ in range(2)]
-    await eventually(lambda: manager.sessions == 2, timeout=20)
+    running = [manager.attach(request, _no_input()) for _ in range(2)]
+    for session in running:
+        assert isinstance(await asyncio.wait_for(anext(session), 20), Opened)
+    assert manager.sessions == 2
     with pytest.raises(errors.Conflict, match="console sessions"):
         await anext(manager.attach(request, _no_input()))
-    for task in waiting:
-        task.cancel()  # the callers went away: their sessions end
-    await asyncio.gather(*waiting, return_exceptions=True)
+    for session in running:
+        await session.aclose()  # the callers went away: their sessions end
     assert manager.sessions == 0

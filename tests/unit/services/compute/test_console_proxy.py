@@ -126,8 +126,8 @@ async def test_the_login_shell_is_raw_terminal_bytes(api):
 
 
 @pytest.mark.parametrize("query", [
-    "", "?token=forged", "?token=unanswered", f"?token={TOKEN}&command=nope", f"?token={TOKEN}&command=%5B1%5D",
-    f"?token={TOKEN}&rows=-3"])
+    "", "?token=forged", "?token=unanswered", f"?token={TOKEN}&command=nope",
+    f"?token={TOKEN}&command=%5B1%5D", f"?token={TOKEN}&rows=-3"])
 async def test_bad_tokens_and_options_are_refused_at_the_handshake(api, query):
     address, _, _ = api
     with pytest.raises(InvalidStatus) as refused:
@@ -248,3 +248,14 @@ async def test_the_cli_says_why_a_refused_console_failed(api):
     status, _, err = await _cli_session(f"ws://{address}/compute/serial?token=forged",
                                         b"", channels=False, resizes=False)
     assert status == 1 and b"console refused (HTTP 403)" in err
+
+
+async def test_a_browser_on_another_origin_is_refused(api):
+    address, _, _ = api
+    url = f"ws://{address}/compute/serial?token={TOKEN}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, origin="http://evil.example", open_timeout=20):
+            pass
+    assert refused.value.response.status_code == 403
+    async with connect(url, origin=f"http://{address}", open_timeout=20) as websocket:
+        assert await asyncio.wait_for(websocket.recv(), 20)
