@@ -202,14 +202,18 @@ async def _attach(address: str, instance_id: str, metadata) -> tuple[bytes, int 
     async with grpc.aio.insecure_channel(address) as channel:
         call = console_pb2_grpc.ConsoleServiceStub(channel).Attach(metadata=metadata,
                                                                    timeout=20)
-        # A refused call may end before the first write lands; its status is what counts.
-        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        # As the contract says: write after the go-ahead (a write racing a refusal would
+        # read as INTERNAL, not as the refusal it is).
+        await call.initial_metadata()
+        if not call.done():
             await call.write(pb.AttachRequest(open=pb.OpenSession(
                 instance_id=instance_id, command=["id"], tty=False)))
-            await call.done_writing()
         out, status = b"", None
         while (message := await call.read()) is not grpc.aio.EOF:
-            if message.WhichOneof("event") == "exited":
+            kind = message.WhichOneof("event")
+            if kind == "opened":
+                await call.done_writing()
+            elif kind == "exited":
                 status = message.exited.status
             else:
                 out += message.stdout
