@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -10,6 +11,13 @@ import orjson
 from overcast import context
 
 _SECRET_WORDS = ("password", "token", "secret", "private_key")
+# A secret in a URL's query (a console URL's ?token=, which uvicorn logs with the path).
+_QUERY_SECRET = re.compile(r"(?i)([?&][^=&\s]*(?:password|token|secret)[^=&\s]*=)[^&\s\"']+")
+
+
+def redact_query(text: str) -> str:
+    """``text`` with the values of secret-looking URL query parameters masked."""
+    return _QUERY_SECRET.sub(r"\1***", text) if "=" in text else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,7 +35,7 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "host": self.host,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact_query(record.getMessage()),
         }
         if ctx is not None:
             entry["request_id"] = ctx.request_id

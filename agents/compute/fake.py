@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
@@ -95,3 +97,14 @@ class FakeDriver(ComputeDriver):
         self.get_info(instance_id)
         lines = self.console.get(instance_id, [])
         return "\n".join(lines if length is None else lines[-length:] if length else [])
+
+    def console_command(self, instance_id: str, command: Sequence[str] | None) -> list[str]:
+        """A fake guest is a record with nothing to enter, so its console is never a shell:
+        a fixed program (printf, each value a separate argument, no shell) prints the
+        guest's name and then, one per line, the arguments it was asked to run."""
+        guest = self.get_info(instance_id)
+        if guest.power_state != RUNNING:
+            raise SpawnError(f"guest {instance_id} is not running")
+        asked = list(command) if command is not None else ["(login shell)"]
+        return [shutil.which("printf") or "/usr/bin/printf", "%s\n",
+                f"fake guest {guest.name}", *asked]

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 
+from agents.compute.console_server import ConsoleEndpoint
 from agents.compute.contract import InstancePayload
 from agents.compute.driver import ComputeDriver
 from agents.compute.fake import FakeDriver
@@ -38,6 +39,10 @@ class ComputeConfig(CommonConfig):
     cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
+    # The console port (ConsoleService over gRPC): port 0 takes a free one; the address
+    # heartbeats report is console_advertise, or this with the host's name for a wildcard.
+    console_listen: str = "127.0.0.1:0"
+    console_advertise: str = ""
     fake_spawn_delay: float = 0.0
     fake_fail_spawn: bool = False
 
@@ -60,6 +65,7 @@ class ComputeService(Service):
         self._last_beat_ok = time.monotonic()
         self._reconciling = asyncio.Lock()
         self._reconcile_task: asyncio.Task | None = None
+        self.console_address = ""  # where the console port is reached, once it listens
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -72,6 +78,11 @@ class ComputeService(Service):
         driver = make_driver(cfg)
         await driver.init_host(cfg.host)
         self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor)
+        self.console = ConsoleEndpoint(listen=cfg.console_listen, host=cfg.host, driver=driver,
+                                       signing_key=cfg.bus_signing_key,
+                                       advertise=cfg.console_advertise)
+        await self.console.start()
+        self.console_address = self.console.address
         await self._report_inventory()
         # Before serving or reporting up: destroy what was deleted or evacuated meanwhile.
         await self._reconcile(timeout=cfg.rpc_timeout)
@@ -95,6 +106,7 @@ class ComputeService(Service):
         if self._reconcile_task is not None:
             self._reconcile_task.cancel()
         await self.server.stop()
+        await self.console.stop()
         await self.bus.close()
 
     async def _reconcile(self, timeout: float | None = None) -> None:
@@ -134,6 +146,8 @@ class ComputeService(Service):
         await self._watchdog()
         # Send the node's usage every tenth beat; the beat itself stays tiny.
         node = self.manager.node_report() if self._beats % 10 == 0 else None
+        if node is not None:
+            node["console_address"] = self.console_address
         self._beats += 1
         reconciled = self.manager.reconciled_at
         try:

@@ -13,12 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from overcast.cli import chaos, cloudconfig, compose, local, ring
+from overcast.cli import console as console_command
 
 app = typer.Typer(help="Run and inspect an Overcast cloud.", no_args_is_help=True,
                   add_completion=False)
 console = Console()
 app.add_typer(chaos.app, name="chaos")
 app.add_typer(ring.app, name="ring")
+app.command(name="console")(console_command.console)
 
 STATE_DIR = typer.Option(Path("state"), "--state-dir", envvar="OVERCAST_STATE_DIR",
                          help="Where the cloud keeps its databases, logs and pids.")

@@ -107,7 +107,9 @@ class ApiService(Service):
             # The network service lives in this process, so the compute API asks it
             # directly; other processes use NetworkAPI over the bus.
             ("/compute", compute_api.build_router(conductor=ConductorAPI(self.bus),
-                                                  images=self.images, network=self.network)),
+                                                  images=self.images, network=self.network,
+                                                  console_signer=Signer(cfg.bus_signing_key),
+                                                  public_url=cfg.public_url)),
             ("/image", image_api.build_router(self.images)),
             ("/network", network_api.build_router(self.network)),
         ])

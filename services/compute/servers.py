@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -23,8 +24,14 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
-    """Routes under ``/compute/v2.1`` for servers; the peers are rpcapi/gRPC clients."""
+# An action another module serves: (request, ctx, server_id, the action's body, microversion).
+ActionHandler = Callable[[Request, RequestContext, str, Any, tuple[int, int]], Awaitable[Any]]
+
+
+def build_router(*, conductor: Any, images: Any, network: Any,
+                 extra_actions: Mapping[str, ActionHandler] | None = None) -> APIRouter:
+    """Routes under ``/compute/v2.1`` for servers; the peers are rpcapi/gRPC clients.
+    ``extra_actions`` are server actions served by other modules (e.g. consoles)."""
     router = APIRouter(route_class=JSONRoute)
 
     def _require_uuid(server_id: str) -> None:
@@ -144,12 +151,14 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/servers/{server_id}/action", status_code=202)
-    async def server_action(server_id: str, ctx: Context, mv: Version,
+    async def server_action(request: Request, server_id: str, ctx: Context, mv: Version,
                             payload: JsonPayload) -> Any:
         if not isinstance(payload, dict) or len(payload) != 1:
             raise errors.BadRequest("There is no such action: the body must name one action")
         (action, args), = payload.items()
         _require_uuid(server_id)
+        if action in (extra_actions or {}):
+            return await extra_actions[action](request, ctx, server_id, args, mv)
         if action == "os-stop":
             await conductor.power_action(ctx, instance_id=server_id, action="stop")
         elif action == "os-start":

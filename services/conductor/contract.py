@@ -1,4 +1,5 @@
-"""What the API asks the conductor to boot: the boot request.
+"""What the API asks the conductor to boot (the boot request) and the console tokens it
+issues (the token, and the connection a token grants).
 
 ``rpcapi.py`` re-exports it; this module imports no transport, so the conductor's admission
 and the tests use this one definition.
@@ -40,3 +41,28 @@ class BootRequest(Wire):
     group_id: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConsoleToken(Wire):
+    """A console token the conductor issued: the secret itself (shown to its user once, in
+    the console's URL; the conductor keeps only its hash) and when it expires (ISO 8601)."""
+
+    token: str
+    instance_id: str
+    console_type: str
+    expires_at: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConsoleConnection(Wire):
+    """What a valid console token grants: a console of ``console_type`` to ``instance_id``
+    on compute ``host``, whose console port is at ``address`` ("host:port"), on behalf of
+    the user who asked for it."""
+
+    instance_id: str
+    console_type: str
+    host: str
+    address: str
+    project_id: str
+    user_id: str | None = None

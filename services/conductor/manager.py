@@ -6,7 +6,8 @@
 - ``recovery`` (``tasks/recovery.py``), with its ``evacuator`` (``tasks/evacuate.py``):
   finishes work that was lost and evacuates failed hosts;
 - ``operations``: power actions, delete, rename and metadata of existing servers;
-- ``queries``: what the API reads.
+- ``queries``: what the API reads;
+- ``consoles``: console tokens, and where each host serves consoles.
 
 It imports no transport: the peers and the notifier are passed in, and unit tests pass
 in-memory twins.
@@ -17,6 +18,7 @@ from overcast.context import RequestContext
 from overcast.db import Database
 from services.conductor import states
 from services.conductor.admission import Admission
+from services.conductor.consoles import DEFAULT_TTL, ConsoleTokens
 from services.conductor.contract import BootRequest
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore
@@ -30,8 +32,8 @@ from services.conductor.tasks.recovery import Recovery
 
 class ConductorManager:
     def __init__(self, db: Database, *, hosts: HostTracker, resources: ComputeResources,
-                 peers: Peers, notify: Notifier, limits: BuildLimits | None = None
-                 ) -> None:
+                 peers: Peers, notify: Notifier, limits: BuildLimits | None = None,
+                 console_token_ttl: float = DEFAULT_TTL) -> None:
         self.hosts = hosts
         self.resources = resources
         self.peers = peers
@@ -46,6 +48,8 @@ class ConductorManager:
         self.operations = Operations(store=self.store, hosts=hosts, peers=peers,
                                      queries=self.queries, admission=self.admission,
                                      builds=self.builds)
+        self.consoles = ConsoleTokens(db, queries=self.queries, hosts=hosts,
+                                      ttl=console_token_ttl)
 
     def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Admit the request (nothing is written if it is refused), then build each instance

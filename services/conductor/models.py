@@ -172,3 +172,27 @@ class Migration(Base):
     user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ConsoleAuthToken(Base):
+    """A console token (Nova's ``console_auth_tokens``): only its hash is kept."""
+
+    __tablename__ = "console_auth_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    console_type: Mapped[str] = mapped_column(String(32))
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class ConsoleAddress(Base):
+    """Where each compute host serves consoles, as its node reports say."""
+
+    __tablename__ = "console_addresses"
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

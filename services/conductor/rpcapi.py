@@ -2,6 +2,8 @@
 
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
 list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only when given).
+1.3 create_console_token, validate_console_token (console access; a compute host's node
+report may carry ``console_address``, which older conductors ignore).
 The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
 dict was, so the version stays).
 """
@@ -9,9 +11,15 @@ from __future__ import annotations
 
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
-from services.conductor.contract import BootRequest, ImageRequirements
+from services.conductor.contract import (
+    BootRequest,
+    ConsoleConnection,
+    ConsoleToken,
+    ImageRequirements,
+)
 
-__all__ = ["BootRequest", "ConductorAPI", "ImageRequirements"]
+__all__ = ["BootRequest", "ConductorAPI", "ConsoleConnection", "ConsoleToken",
+           "ImageRequirements"]
 
 
 class ConductorAPI(RpcClient):
@@ -199,3 +207,21 @@ class ConductorAPI(RpcClient):
 
     async def list_migrations(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         return await self.call(ctx, "list_migrations", version="1.1", filters=filters)
+
+    # -- consoles (1.3) ----------------------------------------------------------------------
+
+    async def create_console_token(self, ctx: RequestContext, *, instance_id: str,
+                                   console_type: str = "serial") -> ConsoleToken:
+        """A token for a console of an instance ``ctx`` may see (NotFound otherwise), which
+        must be active on a host that is up (Conflict otherwise)."""
+        return ConsoleToken.from_wire(await self.call(
+            ctx, "create_console_token", version="1.3", instance_id=instance_id,
+            console_type=console_type))
+
+    async def validate_console_token(self, ctx: RequestContext, *, token: str,
+                                     console_type: str = "serial") -> ConsoleConnection:
+        """What a console token grants (admin: the console proxy); NotFound when it is
+        unknown, expired or its console is gone."""
+        return ConsoleConnection.from_wire(await self.call(
+            ctx, "validate_console_token", version="1.3", token=token,
+            console_type=console_type))

@@ -37,6 +37,7 @@ class ConductorConfig(CommonConfig):
     recovery_interval: float = 5.0
     detector_interval: float = 0.25
     auto_evacuate: bool = True
+    console_token_ttl: float = 600.0  # seconds a console URL's token stays valid (Nova's)
 
 
 def _require_admin(ctx: RequestContext) -> None:
@@ -67,7 +68,8 @@ class ConductorService(Service):
         self.manager = ConductorManager(
             self.db, hosts=self.hosts, resources=self.resources, peers=peers,
             notify=self._notify, limits=BuildLimits(max_attempts=cfg.max_build_attempts,
-                                                    build_timeout=cfg.build_timeout))
+                                                    build_timeout=cfg.build_timeout),
+            console_token_ttl=cfg.console_token_ttl)
         self.server = RpcServer(self.bus, topic="conductor", server=cfg.host, endpoint=self)
         await self.server.start()
         self.detector = FailureDetector(
@@ -117,6 +119,8 @@ class ConductorService(Service):
                            reconciled_at: str | None = None) -> None:
         self.hosts.report_state(host=host, binary=binary, topic=topic, zone=zone, node=node,
                                 reconciled_at=reconciled_at)
+        if node:
+            self.manager.consoles.record_address(host, node.get("console_address"))
 
     @rpc()
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
@@ -206,6 +210,20 @@ class ConductorService(Service):
     async def list_migrations(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         _require_admin(ctx)
         return self.manager.queries.list_migrations(filters=filters)
+
+    # -- consoles --------------------------------------------------------------------------
+
+    @rpc("1.3")
+    async def create_console_token(self, ctx: RequestContext, *, instance_id: str,
+                                   console_type: str) -> dict:
+        return self.manager.consoles.create(ctx, instance_id=instance_id,
+                                            console_type=console_type).to_wire()
+
+    @rpc("1.3")
+    async def validate_console_token(self, ctx: RequestContext, *, token: str,
+                                     console_type: str) -> dict:
+        _require_admin(ctx)  # the api's console proxy, on its own behalf
+        return self.manager.consoles.validate(token, console_type=console_type).to_wire()
 
     # -- flavors, key pairs, quotas, server groups ------------------------------------------
 

@@ -6,6 +6,8 @@ import pytest
 from overcast.testing.cloud import running_cloud
 from overcast.testing.fixtures import host_broker  # noqa: F401 - a pytest fixture
 
+CONSOLE_TOKEN_TTL = 10.0
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _broker_for_the_session(host_broker):  # noqa: F811 - the imported fixture, by name
@@ -16,8 +18,10 @@ def _broker_for_the_session(host_broker):  # noqa: F811 - the imported fixture, 
 
 @pytest.fixture(scope="session")
 def cloud():
-    """One shared cloud with four fake hypervisors, for tests that do not break things."""
-    with running_cloud(hosts=4) as test_cloud:
+    """One shared cloud with four fake hypervisors, for tests that do not break things.
+    Console tokens live 10 s (not 600) so that test_consoles sees one expire."""
+    with running_cloud(hosts=4, env={"conductor": {
+            "OVERCAST_CONDUCTOR_CONSOLE_TOKEN_TTL": str(CONSOLE_TOKEN_TTL)}}) as test_cloud:
         yield test_cloud
 
 
