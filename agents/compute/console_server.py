@@ -3,6 +3,7 @@ cloud's own services can use (their request contexts are signed with the cloud's
 from __future__ import annotations
 
 import logging
+import socket
 
 from agents.compute.console_grpc import ConsoleServicer
 from agents.compute.consoles import ConsoleManager
@@ -18,12 +19,18 @@ _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 
 def advertised_address(listen: str, *, port: int, host: str, advertise: str = "") -> str:
     """Where other processes reach a console server listening on ``listen`` (bound to
-    ``port``): ``advertise`` when set, else the listen address, with this host's name in
-    place of a wildcard."""
+    ``port``): ``advertise`` when set, else the listen address, with this machine's own
+    address in place of a wildcard (in a container: its address on the cloud network; the
+    cloud's host name, such as ``hypervisor-2``, is not a DNS name there)."""
     if advertise:
         return advertise
     bind = listen.rpartition(":")[0]
-    return f"{host if bind in _WILDCARDS else bind}:{port}"
+    if bind in _WILDCARDS:
+        try:
+            bind = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            bind = host
+    return f"{bind}:{port}"
 
 
 class ConsoleEndpoint:
