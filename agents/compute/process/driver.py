@@ -86,7 +86,11 @@ class ProcessDriver(ComputeDriver):
     async def cleanup_host(self) -> None:
         await asyncio.gather(*(self.power_off(instance_id, grace=CLEANUP_GRACE)
                                for instance_id in list(self.records)))
-        for path in (self.state_dir, self.shared_dir / "instances"):
+        # Only this host's own disks on the shared storage: in process mode every hypervisor
+        # shares one mount namespace, and the others' guests keep running.
+        own_shared = [disk.path for disk in self.disks.values()
+                      if disk.path.is_relative_to(self.shared_dir)]
+        for path in (self.state_dir, *own_shared):
             await asyncio.to_thread(host.unmount_under, path)
 
     def host_resources(self) -> dict:
