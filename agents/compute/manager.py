@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any
 
 from agents.compute.contract import NOSTATE, RUNNING, InstancePayload
 from agents.compute.driver import ComputeDriver, GuestNotFound
+from agents.compute.snapshots import snapshot_to_image
+from overcast import errors
 from overcast.clock import utcnow
 from overcast.context import RequestContext
 
@@ -18,10 +21,15 @@ logger = logging.getLogger(__name__)
 
 
 class ComputeManager:
-    def __init__(self, *, host: str, driver: ComputeDriver, conductor: Any) -> None:
+    def __init__(self, *, host: str, driver: ComputeDriver, conductor: Any,
+                 images: Any = None, work_dir: Path | None = None) -> None:
         self.host = host
         self.driver = driver
         self.conductor = conductor
+        self.images = images  # an ImageClient (snapshots); None where no image service is
+        self.work_dir = work_dir or Path(".")
+        # The power state last reported to the conductor, per guest (see sync_power_states).
+        self.reported: dict[str, int] = {}
         # Instances deleted while a build for them may still be queued: never spawn those.
         self._terminated: set[str] = set()
         # Guests this host stopped because it lost the bus (see ``self_fence``).
@@ -49,6 +57,7 @@ class ComputeManager:
                                                   host=self.host, reason=str(exc))
                 return
             logger.info("spawned %s", instance_id)
+        self.reported[instance_id] = RUNNING
         await self.conductor.instance_built(ctx, instance_id=instance_id, host=self.host,
                                             power_state=RUNNING)
 
@@ -72,13 +81,89 @@ class ComputeManager:
             power_state = self.driver.get_info(instance_id).power_state
         except GuestNotFound:
             power_state = NOSTATE
+        self.reported[instance_id] = power_state
         await self.conductor.instance_power_changed(
             ctx, instance_id=instance_id, host=self.host, action=action,
             power_state=power_state, error=error)
 
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None) -> None:
+        """pause, unpause, suspend, resume, rescue, unrescue or createImage, then report.
+
+        Every one ends in a ``guest_action_done`` report, with the error if it failed; the
+        driver's calls are idempotent, so a duplicate message does no harm.
+        """
+        error = None
+        try:
+            await self._do_guest_action(ctx, instance_id, action, image_id)
+        except GuestNotFound:
+            error = f"guest {instance_id} is not on {self.host}"
+        except NotImplementedError as exc:
+            error = str(exc) or f"{self.driver.hypervisor_type} cannot {action}"
+        except errors.OvercastError as exc:
+            error = exc.message
+        except Exception as exc:
+            logger.exception("%s of %s failed", action, instance_id)
+            error = str(exc) or type(exc).__name__
+        power_state = self._power_state(instance_id)
+        self.reported[instance_id] = power_state
+        await self.conductor.guest_action_done(ctx, instance_id=instance_id, host=self.host,
+                                               action=action, power_state=power_state,
+                                               error=error)
+
+    async def _do_guest_action(self, ctx: RequestContext, instance_id: str, action: str,
+                               image_id: str | None) -> None:
+        driver = self.driver
+        simple = {"pause": driver.pause, "unpause": driver.unpause,
+                  "suspend": driver.suspend, "resume": driver.resume,
+                  "unrescue": driver.unrescue}
+        if action in simple:
+            await simple[action](instance_id)
+        elif action == "rescue":
+            driver.get_info(instance_id)
+            await driver.rescue(instance_id, image=None)
+        elif action == "createImage":
+            if self.images is None or image_id is None:
+                raise errors.ServiceUnavailable("this host has no image service to upload to")
+            await snapshot_to_image(ctx, driver=driver, images=self.images,
+                                    instance_id=instance_id, image_id=image_id,
+                                    workdir=self.work_dir / "snapshots")
+        else:
+            raise errors.BadRequest(f"unknown guest action {action}")
+
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        """The guest's console log; NotFound when this host runs no such guest."""
+        try:
+            return await self.driver.get_console_output(instance_id, length=length)
+        except GuestNotFound:
+            raise errors.NotFound("Guest does not have a console available.") from None
+
+    def _power_state(self, instance_id: str) -> int:
+        try:
+            return self.driver.get_info(instance_id).power_state
+        except GuestNotFound:
+            return NOSTATE
+
+    async def sync_power_states(self, ctx: RequestContext) -> int:
+        """One pass of Nova's ``_sync_power_states``: report each guest whose power state
+        differs from the one last reported; returns how many were reported. Nothing while
+        self-fenced: those guests were stopped on purpose and ``reconcile`` restarts them."""
+        if self.fenced_guests is not None:
+            return 0
+        changed = [g for g in self.driver.list_guests()
+                   if self.reported.get(g.instance_id) != g.power_state]
+        for guest in changed:
+            await self.conductor.power_state_changed(
+                ctx, instance_id=guest.instance_id, host=self.host,
+                power_state=guest.power_state)
+            self.reported[guest.instance_id] = guest.power_state
+        return len(changed)
+
     async def terminate_instance(self, ctx: RequestContext, *, instance_id: str) -> None:
         self._terminated.add(instance_id)
         await self.driver.destroy(instance_id)
+        self.reported.pop(instance_id, None)
         logger.info("destroyed %s", instance_id)
         await self.conductor.instance_destroyed(ctx, instance_id=instance_id, host=self.host)
 
@@ -101,27 +186,36 @@ class ComputeManager:
         logger.warning("lost the message bus: fenced myself, stopped %d guest(s)",
                        len(self.fenced_guests))
 
-    async def reconcile(self, ctx: RequestContext, *, timeout: float | None = None
-                        ) -> list[str]:
+    async def reconcile(self, ctx: RequestContext, *, timeout: float | None = None,
+                        start_up: bool = False) -> list[str]:
         """Match the guests to the conductor's records; returns the ids destroyed.
 
         Guests the conductor no longer places here (deleted, or evacuated while this host
-        was away) are destroyed; guests stopped by ``self_fence`` that still belong here are
-        started again.
+        was away) are destroyed. Guests it wants running are started with ``power_on``:
+        at ``start_up`` (the driver's ``init_host`` starts none), and those stopped by
+        ``self_fence``. A guest that stopped on its own while the host was up is left to
+        ``sync_power_states``, as Nova leaves it.
         """
         asked_at = utcnow()
-        expected = set(await self.conductor.instances_on_host(ctx, host=self.host,
-                                                              timeout=timeout))
-        stale = [g.instance_id for g in self.driver.list_guests()
-                 if g.instance_id not in expected]
+        placed = {p["id"]: p["running"] for p in await self.conductor.placements_on_host(
+            ctx, host=self.host, timeout=timeout)}
+        guests = self.driver.list_guests()
+        stale = [g.instance_id for g in guests if g.instance_id not in placed]
         for instance_id in stale:
             await self.driver.destroy(instance_id)
+            self.reported.pop(instance_id, None)
             logger.info("destroyed stale guest %s", instance_id)
-        for instance_id in (self.fenced_guests or set()) & expected:
+        candidates = {g.instance_id for g in guests if g.power_state != RUNNING} \
+            if start_up else (self.fenced_guests or set())
+        started = [i for i in candidates if placed.get(i)]
+        for instance_id in started:
             await self.driver.power_on(instance_id)
-        if self.fenced_guests is not None:
-            logger.warning("back on the bus: %d guest(s) restarted, %d destroyed",
-                           len(self.fenced_guests & expected), len(stale))
+        if start_up:
+            # What the conductor last heard of each guest is what it is now.
+            self.reported = {g.instance_id: g.power_state for g in self.driver.list_guests()}
+        if self.fenced_guests is not None or started:
+            logger.warning("reconciled: %d guest(s) started, %d destroyed", len(started),
+                           len(stale))
         self.fenced_guests = None
         self.reconciled_at = asked_at
         return stale

@@ -1,6 +1,8 @@
 """The compute agent's AMQP contract: topic ``compute``, one queue per host.
 
 Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
+1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage: a cast the
+host answers with the conductor's guest_action_done) and get_console_output (a call).
 The instance a build carries is an ``InstancePayload``: the fields of the 1.0 dict that a host
 reads to build a guest (id, name, owner, flavor, image, key, user data, metadata, zone, launch
 index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
@@ -46,3 +48,17 @@ class ComputeAgentAPI(RpcClient):
                           timeout: float | None = None) -> list[dict]:
         """The guests the host's driver is running now: its own view, not the database's."""
         return await self.call(ctx, "list_guests", server=host, timeout=timeout)
+
+    async def guest_action(self, ctx: RequestContext, *, host: str, instance_id: str,
+                           action: str, image_id: str | None = None) -> None:
+        """Do ``action`` to the guest on ``host``; ``image_id`` is the snapshot's image for
+        createImage, the rescue image for rescue. The host reports guest_action_done."""
+        await self.cast(ctx, "guest_action", server=host, version="1.1",
+                        instance_id=instance_id, action=action, image_id=image_id)
+
+    async def get_console_output(self, ctx: RequestContext, *, host: str, instance_id: str,
+                                 length: int | None = None,
+                                 timeout: float | None = None) -> str:
+        """The guest's console log: the last ``length`` lines, or all of it."""
+        return await self.call(ctx, "get_console_output", server=host, version="1.1",
+                               timeout=timeout, instance_id=instance_id, length=length)

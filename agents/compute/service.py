@@ -11,11 +11,13 @@ from agents.compute.driver import ComputeDriver
 from agents.compute.fake import FakeDriver
 from agents.compute.manager import ComputeManager
 from overcast.bus import Bus, RpcServer, rpc
+from overcast.bus.signing import Signer
 from overcast.config import CommonConfig
 from overcast.context import RequestContext
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
 from services.conductor.rpcapi import ConductorAPI
+from services.image.client import ImageClient
 from services.scheduler.rpcapi import SchedulerAPI
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ class ComputeConfig(CommonConfig):
     # the conductor's service_down_time, so guests stop before they are rebuilt elsewhere.
     fence_window: float = 2.0
     reconcile_interval: float = 10.0
+    # How often each guest's true power state is compared with what was last reported.
+    power_sync_interval: float = 1.0
+    # The image service's gRPC address: snapshots are uploaded there.
+    image_target: str = "127.0.0.1:9292"
     inventory_interval: float = 30.0
     vcpus: int = 64
     memory_mb: int = 131072
@@ -60,6 +66,7 @@ class ComputeService(Service):
         self._last_beat_ok = time.monotonic()
         self._reconciling = asyncio.Lock()
         self._reconcile_task: asyncio.Task | None = None
+        self._guests_started = False  # the first reconcile that got through starts guests
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -71,7 +78,11 @@ class ComputeService(Service):
         self.scheduler = SchedulerAPI(self.bus)
         driver = make_driver(cfg)
         await driver.init_host(cfg.host)
-        self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor)
+        self.images = ImageClient(cfg.image_target, signer=Signer(cfg.bus_signing_key),
+                                  timeout=cfg.rpc_timeout)
+        self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor,
+                                      images=self.images,
+                                      work_dir=cfg.state_path("compute", cfg.host))
         await self._report_inventory()
         # Before serving or reporting up: destroy what was deleted or evacuated meanwhile.
         await self._reconcile(timeout=cfg.rpc_timeout)
@@ -83,6 +94,8 @@ class ComputeService(Service):
             PeriodicTask("watchdog", self._watchdog, interval=min(0.25, cfg.report_interval)),
             PeriodicTask("reconcile", self._periodic_reconcile, interval=cfg.reconcile_interval,
                          initial_delay=cfg.reconcile_interval),
+            PeriodicTask("power_sync", self._sync_power_states,
+                         interval=cfg.power_sync_interval),
             PeriodicTask("inventory", self._report_inventory,
                          interval=cfg.inventory_interval, initial_delay=cfg.inventory_interval),
         ]
@@ -95,6 +108,7 @@ class ComputeService(Service):
         if self._reconcile_task is not None:
             self._reconcile_task.cancel()
         await self.server.stop()
+        await self.images.close()
         await self.bus.close()
 
     async def _reconcile(self, timeout: float | None = None) -> None:
@@ -105,7 +119,9 @@ class ComputeService(Service):
             try:
                 await self.manager.reconcile(
                     RequestContext.admin(),
-                    timeout=timeout or max(5.0, 5 * self.cfg.report_interval))
+                    timeout=timeout or max(5.0, 5 * self.cfg.report_interval),
+                    start_up=not self._guests_started)
+                self._guests_started = True
             except Exception as exc:  # noqa: BLE001 - the conductor may not be up yet
                 logger.warning("could not reconcile guests with the conductor: %s", exc)
 
@@ -115,6 +131,12 @@ class ComputeService(Service):
         if self.manager.fenced_guests is not None and not self._beating():
             return
         await self._reconcile()
+
+    async def _sync_power_states(self) -> None:
+        """Report the guests whose power state changed on their own (crashed, stopped)."""
+        if not self._guests_started:
+            return  # the start-up reconcile decides first which guests run
+        await self.manager.sync_power_states(RequestContext.admin())
 
     def _beating(self) -> bool:
         return time.monotonic() - self._last_beat_ok <= self.cfg.fence_window
@@ -176,3 +198,15 @@ class ComputeService(Service):
     @rpc()
     async def list_guests(self, ctx: RequestContext) -> list[dict]:
         return self.manager.list_guests()
+
+    @rpc("1.1")
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None) -> None:
+        await self.manager.guest_action(ctx, instance_id=instance_id, action=action,
+                                        image_id=image_id)
+
+    @rpc("1.1")
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        return await self.manager.get_console_output(ctx, instance_id=instance_id,
+                                                     length=length)

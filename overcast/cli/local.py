@@ -78,8 +78,9 @@ class LocalCloud:
                                          f"{self.bind}:{self.image_port}"}),
         }
         for index in range(1, self.hosts + 1):
-            procs[f"hypervisor-{index}"] = ("agents.compute",
-                                            {"OVERCAST_COMPUTE_HOST": f"hypervisor-{index}"})
+            procs[f"hypervisor-{index}"] = ("agents.compute", {
+                "OVERCAST_COMPUTE_HOST": f"hypervisor-{index}",
+                "OVERCAST_COMPUTE_IMAGE_TARGET": f"{self.bind}:{self.image_port}"})
         if self.storage_nodes:
             procs["api"][1]["OVERCAST_API_EXTRA_ENDPOINTS"] = (
                 f"object-store={self.object_url}/v1/AUTH_%(project_id)s")

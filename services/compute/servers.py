@@ -13,8 +13,8 @@ from overcast.rest.auth import Context
 from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
+from services.compute import server_actions, views
 from services.compute import validation as check
-from services.compute import views
 from services.compute.microversion import Version
 from services.conductor.rpcapi import BootRequest, ImageRequirements
 
@@ -144,37 +144,15 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/servers/{server_id}/action", status_code=202)
-    async def server_action(server_id: str, ctx: Context, mv: Version,
+    async def server_action(request: Request, server_id: str, ctx: Context, mv: Version,
                             payload: JsonPayload) -> Any:
         if not isinstance(payload, dict) or len(payload) != 1:
             raise errors.BadRequest("There is no such action: the body must name one action")
         (action, args), = payload.items()
         _require_uuid(server_id)
-        if action == "os-stop":
-            await conductor.power_action(ctx, instance_id=server_id, action="stop")
-        elif action == "os-start":
-            await conductor.power_action(ctx, instance_id=server_id, action="start")
-        elif action == "reboot":
-            kind = (args or {}).get("type") if isinstance(args, dict) else None
-            if kind not in ("SOFT", "HARD", "soft", "hard"):
-                raise errors.BadRequest("Invalid input for field/attribute type. "
-                                        "Value must be SOFT or HARD")
-            await conductor.power_action(ctx, instance_id=server_id, action="reboot",
-                                         hard=kind.upper() == "HARD")
-        elif action == "evacuate":
-            if not ctx.is_admin:
-                raise errors.Forbidden("Policy doesn't allow os_compute_api:os-evacuate to be "
-                                       "performed.")
-            args = args if isinstance(args, dict) else {}
-            host = args.get("host")
-            if host is not None and not isinstance(host, str):
-                raise errors.BadRequest("Invalid input for field/attribute host.")
-            await conductor.evacuate_server(ctx, instance_id=server_id, host=host)
-            if mv < (2, 14):
-                return {"adminPass": secrets.token_urlsafe(9)}
-        else:
-            raise errors.BadRequest(f"There is no such action: {excerpt(action)}")
-        return Response(status_code=202)
+        return await server_actions.dispatch(server_actions.ActionCall(
+            request=request, ctx=ctx, mv=mv, server_id=server_id, args=args,
+            conductor=conductor, images=images), action)
 
     # -- metadata ------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@
 - ``recovery`` (``tasks/recovery.py``), with its ``evacuator`` (``tasks/evacuate.py``):
   finishes work that was lost and evacuates failed hosts;
 - ``operations``: power actions, delete, rename and metadata of existing servers;
+- ``guests`` (``tasks/guest.py``): pause, suspend, rescue, snapshot, lock, the console log
+  and the power states hosts see on their own;
 - ``queries``: what the API reads.
 
 It imports no transport: the peers and the notifier are passed in, and unit tests pass
@@ -25,6 +27,7 @@ from services.conductor.peers import Peers
 from services.conductor.queries import Queries
 from services.conductor.resources import ComputeResources
 from services.conductor.tasks.build import BuildLimits, BuildTask, Notifier
+from services.conductor.tasks.guest import GuestActions
 from services.conductor.tasks.recovery import Recovery
 
 
@@ -46,6 +49,8 @@ class ConductorManager:
         self.operations = Operations(store=self.store, hosts=hosts, peers=peers,
                                      queries=self.queries, admission=self.admission,
                                      builds=self.builds)
+        self.guests = GuestActions(store=self.store, hosts=hosts, peers=peers,
+                                   queries=self.queries, notify=notify)
 
     def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Admit the request (nothing is written if it is refused), then build each instance

@@ -37,6 +37,8 @@ class Operations:
             else _POWER_TASK_STATES[action]
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             states.check_action(action, vm_state=inst.vm_state, task_state=inst.task_state,
                                 instance_id=instance_id, hard=hard)
             if inst.host is None:
@@ -53,6 +55,8 @@ class Operations:
         """Mark the instance deleting and have its host destroy it (or delete it here)."""
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             inst.task_state = states.DELETING
             actions.start_action(session, ctx, instance_id=instance_id, action="delete")
             host = inst.host
@@ -78,6 +82,8 @@ class Operations:
                      replace: bool) -> dict:
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (_session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             merged = dict(metadata) if replace else {**(inst.metadata_ or {}), **metadata}
             self.admission.check_metadata_items(inst.project_id, len(merged))
             inst.metadata_ = merged
@@ -86,6 +92,8 @@ class Operations:
     def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (_session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             if key not in (inst.metadata_ or {}):
                 raise errors.NotFound("Metadata item was not found")
             inst.metadata_ = {k: v for k, v in inst.metadata_.items() if k != key}

@@ -2,6 +2,10 @@
 
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
 list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only when given).
+1.3 server actions done in place on the host: guest_action (pause, unpause, suspend, resume,
+rescue, unrescue, createImage), lock_server, unlock_server, get_console_output; from hosts:
+guest_action_done, power_state_changed, and instances_on_host(detail=True), which answers
+``[{"id", "running"}]`` so a restarted host knows which guests to start.
 The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
 dict was, so the version stays).
 """
@@ -55,6 +59,26 @@ class ConductorAPI(RpcClient):
         """Ids of the instances the conductor places on ``host`` (for a host's own sync)."""
         return await self.call(ctx, "instances_on_host", host=host, timeout=timeout)
 
+    async def placements_on_host(self, ctx: RequestContext, *, host: str,
+                                 timeout: float | None = None) -> list[dict]:
+        """The instances the conductor places on ``host``, each ``{"id", "running"}``
+        (``running``: the conductor wants its guest running). 1.3."""
+        return await self.call(ctx, "instances_on_host", version="1.3", host=host,
+                               detail=True, timeout=timeout)
+
+    async def guest_action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                action: str, power_state: int, error: str | None = None
+                                ) -> None:
+        """``host`` finished a ``guest_action`` (``error`` set if it failed). 1.3."""
+        await self.cast(ctx, "guest_action_done", version="1.3", instance_id=instance_id,
+                        host=host, action=action, power_state=power_state, error=error)
+
+    async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                  power_state: int) -> None:
+        """The guest's power state changed with no action asked (the host's sync). 1.3."""
+        await self.cast(ctx, "power_state_changed", version="1.3", instance_id=instance_id,
+                        host=host, power_state=power_state)
+
     # -- from the API --------------------------------------------------------------------
     async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Record new instances in BUILD (validated, quota-checked); building goes on after."""
@@ -76,6 +100,28 @@ class ConductorAPI(RpcClient):
     ) -> None:
         """Start a stop, start or reboot."""
         await self.call(ctx, "power_action", instance_id=instance_id, action=action, hard=hard)
+
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None,
+                           rescue_image_ref: str | None = None) -> None:
+        """Start pause, unpause, suspend, resume, rescue, unrescue or createImage (whose
+        image record ``image_id`` the API made). 1.3."""
+        await self.call(ctx, "guest_action", version="1.3", instance_id=instance_id,
+                        action=action, image_id=image_id, rescue_image_ref=rescue_image_ref)
+
+    async def lock_server(self, ctx: RequestContext, *, instance_id: str,
+                          reason: str | None = None) -> None:
+        await self.call(ctx, "lock_server", version="1.3", instance_id=instance_id,
+                        reason=reason)
+
+    async def unlock_server(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "unlock_server", version="1.3", instance_id=instance_id)
+
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        """The guest's console log, from its host. 1.3."""
+        return await self.call(ctx, "get_console_output", version="1.3",
+                               instance_id=instance_id, length=length)
 
     async def update_server(
             self, ctx: RequestContext, *, instance_id: str,

@@ -12,6 +12,7 @@ from overcast.context import RequestContext
 from overcast.db import Database, sqlite_url
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
+from services.conductor.action_endpoints import ActionEndpoints
 from services.conductor.contract import BootRequest
 from services.conductor.detector import FailureDetector
 from services.conductor.hosts import HostTracker
@@ -44,7 +45,7 @@ def _require_admin(ctx: RequestContext) -> None:
         raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
 
 
-class ConductorService(Service):
+class ConductorService(ActionEndpoints, Service):
     name = "conductor"
 
     def __init__(self, cfg: ConductorConfig) -> None:
@@ -143,7 +144,10 @@ class ConductorService(Service):
         await self.manager.builds.instance_destroyed(ctx, instance_id=instance_id, host=host)
 
     @rpc()
-    async def instances_on_host(self, ctx: RequestContext, *, host: str) -> list[str]:
+    async def instances_on_host(self, ctx: RequestContext, *, host: str,
+                                detail: bool = False) -> list[str] | list[dict]:
+        if detail:  # 1.3
+            return self.manager.queries.placements_on_host(host)
         return self.manager.queries.instances_on_host(host)
 
     # -- servers ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
+from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
 from overcast.context import RequestContext
 from overcast.testing import eventually
 from services.conductor.contract import BootRequest
@@ -52,6 +52,7 @@ class ComputeTwin:
         self.failing: set[str] = set()
         self.guests: dict[str, set[str]] = {}
         self.built: list[tuple[str, InstancePayload]] = []
+        self.actions: list[tuple] = []
 
     async def build_and_run_instance(self, ctx, *, host: str,
                                      instance: InstancePayload) -> None:
@@ -69,6 +70,19 @@ class ComputeTwin:
         asyncio.get_running_loop().create_task(self.conductor.builds.instance_power_changed(
             ctx, instance_id=instance_id, host=host, action=action,
             power_state=SHUTDOWN if action == "stop" else RUNNING))
+
+    async def guest_action(self, ctx, *, host, instance_id, action, image_id=None):
+        """Answers as a host does: ``action`` done, or failed when ``host`` is failing."""
+        self.actions.append((host, instance_id, action, image_id))
+        power = {"pause": PAUSED, "suspend": SUSPENDED}.get(action, RUNNING)
+        error = "boom" if host in self.failing else None
+        asyncio.get_running_loop().create_task(self.conductor.guests.action_done(
+            ctx, instance_id=instance_id, host=host, action=action,
+            power_state=RUNNING if error else power, error=error))
+
+    async def get_console_output(self, ctx, *, host, instance_id, length=None):
+        lines = [f"{instance_id} line {n}" for n in range(5)]
+        return "\n".join(lines if length is None else lines[-length:] if length else [])
 
     async def terminate_instance(self, ctx, *, host, instance_id):
         self.guests.get(host, set()).discard(instance_id)

@@ -1,0 +1,194 @@
+"""``POST /servers/{id}/action``: one action per body, checked here with Nova's wording and
+started by the conductor (which refuses, with 409, what the server's state does not allow).
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
+
+from overcast import errors
+from overcast.context import RequestContext
+from overcast.errors import excerpt
+from services.compute import validation as check
+from services.compute.views import Microversion
+
+ActionHandler = Callable[["ActionCall"], Awaitable[Any]]
+_IN_PLACE = ("pause", "unpause", "suspend", "resume", "unrescue")
+
+
+class ActionCall:
+    """One action request: who asks, at which microversion, on which server, with what."""
+
+    def __init__(self, *, request: Request, ctx: RequestContext, mv: Microversion,
+                 server_id: str, args: Any, conductor: Any, images: Any) -> None:
+        self.request, self.ctx, self.mv = request, ctx, mv
+        self.server_id, self.args = server_id, args
+        self.conductor, self.images = conductor, images
+
+    def dict_args(self, action: str, *, allowed: set[str]) -> dict:
+        """The action's body as a dict (null counts as {}); 400 for anything else or for
+        keys Nova's schema does not take."""
+        if self.args is None:
+            return {}
+        if not isinstance(self.args, dict):
+            raise errors.BadRequest(f"Invalid input for field/attribute {action}. Value: "
+                                    f"{excerpt(self.args)}. is not of type 'object', 'null'")
+        unknown = set(self.args) - allowed
+        if unknown:
+            raise errors.BadRequest(f"Invalid input for field/attribute {action}. Additional "
+                                    f"properties are not allowed ({excerpt(sorted(unknown))})")
+        return self.args
+
+
+def accepted() -> Response:
+    return Response(status_code=202)
+
+
+async def _power(call: ActionCall, action: str, *, hard: bool = False) -> Response:
+    await call.conductor.power_action(call.ctx, instance_id=call.server_id, action=action,
+                                      hard=hard)
+    return accepted()
+
+
+async def _stop(call: ActionCall) -> Response:
+    return await _power(call, "stop")
+
+
+async def _start(call: ActionCall) -> Response:
+    return await _power(call, "start")
+
+
+async def _reboot(call: ActionCall) -> Response:
+    kind = call.args.get("type") if isinstance(call.args, dict) else None
+    if kind not in ("SOFT", "HARD", "soft", "hard"):
+        raise errors.BadRequest("Invalid input for field/attribute type. "
+                                "Value must be SOFT or HARD")
+    return await _power(call, "reboot", hard=kind.upper() == "HARD")
+
+
+async def _evacuate(call: ActionCall) -> Any:
+    if not call.ctx.is_admin:
+        raise errors.Forbidden("Policy doesn't allow os_compute_api:os-evacuate to be "
+                               "performed.")
+    args = call.args if isinstance(call.args, dict) else {}
+    host = args.get("host")
+    if host is not None and not isinstance(host, str):
+        raise errors.BadRequest("Invalid input for field/attribute host.")
+    await call.conductor.evacuate_server(call.ctx, instance_id=call.server_id, host=host)
+    if call.mv < (2, 14):
+        return {"adminPass": secrets.token_urlsafe(9)}
+    return accepted()
+
+
+def _in_place(action: str) -> ActionHandler:
+    async def handler(call: ActionCall) -> Response:
+        if call.args is not None:
+            raise errors.BadRequest(f"Invalid input for field/attribute {action}. Value: "
+                                    f"{excerpt(call.args)}. is not of type 'null'")
+        await call.conductor.guest_action(call.ctx, instance_id=call.server_id,
+                                          action=action)
+        return accepted()
+    return handler
+
+
+async def _lock(call: ActionCall) -> Response:
+    allowed = {"locked_reason"} if call.mv >= (2, 73) else set()
+    args = call.dict_args("lock", allowed=allowed)
+    reason = check.optional_string(args.get("locked_reason"), field="locked_reason")
+    await call.conductor.lock_server(call.ctx, instance_id=call.server_id, reason=reason)
+    return accepted()
+
+
+async def _unlock(call: ActionCall) -> Response:
+    await call.conductor.unlock_server(call.ctx, instance_id=call.server_id)
+    return accepted()
+
+
+async def _rescue(call: ActionCall) -> dict:
+    args = call.dict_args("rescue", allowed={"adminPass", "rescue_image_ref"})
+    password = args.get("adminPass")
+    if password is not None and not isinstance(password, str):
+        raise errors.BadRequest("Invalid input for field/attribute adminPass.")
+    image_ref = args.get("rescue_image_ref")
+    if image_ref is not None:
+        image_ref = check.ref_id(image_ref, field="rescue_image_ref")
+        await _active_image(call, image_ref)
+    await call.conductor.guest_action(call.ctx, instance_id=call.server_id, action="rescue",
+                                      rescue_image_ref=image_ref)
+    return {"adminPass": password or secrets.token_urlsafe(9)}
+
+
+async def _console_output(call: ActionCall) -> dict:
+    args = call.dict_args("os-getConsoleOutput", allowed={"length"})
+    length = check.console_length(args.get("length"))
+    output = await call.conductor.get_console_output(call.ctx, instance_id=call.server_id,
+                                                     length=length)
+    return {"output": output}
+
+
+async def _active_image(call: ActionCall, image_id: str) -> dict:
+    try:
+        image = await call.images.get_image(call.ctx, image_id)
+    except errors.NotFound:
+        raise errors.BadRequest(f"Image {image_id} could not be found.") from None
+    if image.get("status") != "active":
+        raise errors.BadRequest(f"Image {image_id} is not active.")
+    return image
+
+
+async def _create_image(call: ActionCall) -> Any:
+    args = call.dict_args("createImage", allowed={"name", "metadata"})
+    name = check.name(args.get("name"))
+    metadata = check.metadata(args.get("metadata"))
+    # 404 for a server the caller cannot see, before any image is made.
+    server = await call.conductor.get_server(call.ctx, instance_id=call.server_id)
+    image = await create_snapshot_image(call.ctx, call.images, server=server, name=name,
+                                        metadata=metadata)
+    try:
+        await call.conductor.guest_action(call.ctx, instance_id=call.server_id,
+                                          action="createImage", image_id=image["id"])
+    except BaseException:
+        await call.images.delete_image(call.ctx, image["id"])
+        raise
+    if call.mv >= (2, 45):
+        return {"image_id": image["id"]}
+    base = str(call.request.base_url).rstrip("/")
+    return Response(status_code=202, headers={"Location": f"{base}/image/v2/images/"
+                                                          f"{image['id']}"})
+
+
+async def create_snapshot_image(ctx: RequestContext, images: Any, *, server: dict,
+                                name: str, metadata: dict[str, str]) -> dict:
+    """The queued image record a snapshot of ``server`` is uploaded into, as Nova makes it:
+    owned by the caller's project, ``image_type=snapshot``, the instance and its base image
+    named, the base image's formats and minimums kept."""
+    try:
+        base = await images.get_image(ctx, server["image_ref"]) if server["image_ref"] else {}
+    except errors.NotFound:
+        base = {}
+    body = {**metadata, "name": name, "image_type": "snapshot",
+            "instance_uuid": server["id"], "base_image_ref": server["image_ref"] or "",
+            "user_id": ctx.user_id or "",
+            "disk_format": base.get("disk_format") or "raw",
+            "container_format": base.get("container_format") or "bare",
+            "min_ram": base.get("min_ram") or 0,
+            "min_disk": max(base.get("min_disk") or 0, server["flavor"]["disk"])}
+    return await images.create_image(ctx, body)
+
+
+ACTIONS: dict[str, ActionHandler] = {
+    "os-stop": _stop, "os-start": _start, "reboot": _reboot, "evacuate": _evacuate,
+    **{name: _in_place(name) for name in _IN_PLACE},
+    "lock": _lock, "unlock": _unlock, "rescue": _rescue,
+    "os-getConsoleOutput": _console_output, "createImage": _create_image,
+}
+
+
+async def dispatch(call: ActionCall, action: str) -> Any:
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise errors.BadRequest(f"There is no such action: {excerpt(action)}")
+    return await handler(call)

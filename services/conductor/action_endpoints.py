@@ -1,0 +1,50 @@
+"""The conductor's AMQP entry points for server actions done in place on a host (RPC 1.3);
+``service.ConductorService`` takes them in, so its module stays wiring of one size."""
+from __future__ import annotations
+
+from typing import Any
+
+from overcast.bus import rpc
+from overcast.context import RequestContext
+
+
+class ActionEndpoints:
+    """Mixed into the conductor service; ``self.manager`` is its ``ConductorManager``."""
+
+    manager: Any
+
+    @rpc("1.3")
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None,
+                           rescue_image_ref: str | None = None) -> None:
+        await self.manager.guests.start(ctx, instance_id=instance_id, action=action,
+                                        image_id=image_id, rescue_image_ref=rescue_image_ref)
+
+    @rpc("1.3")
+    async def guest_action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                action: str, power_state: int,
+                                error: str | None = None) -> None:
+        await self.manager.guests.action_done(ctx, instance_id=instance_id, host=host,
+                                              action=action, power_state=power_state,
+                                              error=error)
+
+    @rpc("1.3")
+    async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                  power_state: int) -> None:
+        await self.manager.guests.power_state_changed(ctx, instance_id=instance_id, host=host,
+                                                      power_state=power_state)
+
+    @rpc("1.3")
+    async def lock_server(self, ctx: RequestContext, *, instance_id: str,
+                          reason: str | None = None) -> None:
+        self.manager.guests.lock(ctx, instance_id=instance_id, reason=reason)
+
+    @rpc("1.3")
+    async def unlock_server(self, ctx: RequestContext, *, instance_id: str) -> None:
+        self.manager.guests.unlock(ctx, instance_id=instance_id)
+
+    @rpc("1.3")
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        return await self.manager.guests.console_output(ctx, instance_id=instance_id,
+                                                        length=length)
