@@ -1,0 +1,160 @@
+"""Every server action end to end on the shared cloud (fake hypervisors), with the stock
+``openstack`` CLI and openstacksdk: each reaches its final status, and bad input is refused
+with a clear 4xx that leaves no stray image or instance."""
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from overcast.testing import wait_until
+
+
+def _json(test_cloud, *args, **kw):
+    return json.loads(test_cloud.openstack(*args, "-f", "json", **kw).stdout)
+
+
+def _show(test_cloud, server_id, **kw):
+    return _json(test_cloud, "server", "show", server_id, **kw)
+
+
+def _wait_status(test_cloud, server_id, status, timeout=30, **kw):
+    wait_until(lambda: _show(test_cloud, server_id, **kw)["status"] == status,
+               timeout=timeout)
+    return _show(test_cloud, server_id, **kw)
+
+
+@pytest.fixture(scope="module")
+def server(cloud):
+    """One demo server for the in-place actions (each test leaves it ACTIVE)."""
+    made = _json(cloud, "server", "create", "--image", "cirros", "--flavor", "m1.tiny",
+                 "--wait", "actions-vm", cloud="overcast-demo")
+    yield made["id"]
+    cloud.openstack("server", "delete", "--wait", made["id"], cloud="overcast-demo")
+
+
+def _events(test_cloud, server_id):
+    return [e["Action"] for e in _json(test_cloud, "server", "event", "list", server_id,
+                                       cloud="overcast-demo")]
+
+
+@pytest.mark.parametrize("there, status, back", [
+    ("pause", "PAUSED", "unpause"), ("suspend", "SUSPENDED", "resume"),
+    ("rescue", "RESCUE", "unrescue")])
+def test_an_action_and_its_undo(cloud, server, there, status, back):
+    cloud.openstack("server", there, server, cloud="overcast-demo")
+    shown = _wait_status(cloud, server, status, cloud="overcast-demo")
+    assert shown["OS-EXT-STS:vm_state"] == {"RESCUE": "rescued"}.get(status, status.lower())
+    assert shown["OS-EXT-STS:task_state"] is None
+    cloud.openstack("server", back, server, cloud="overcast-demo")
+    shown = _wait_status(cloud, server, "ACTIVE", cloud="overcast-demo")
+    assert shown["OS-EXT-STS:power_state"] in ("Running", 1)
+    assert {there, back} <= set(_events(cloud, server))
+
+
+def test_a_paused_server_refuses_a_second_pause_with_409(cloud, server, demo):
+    demo.compute.pause_server(server)
+    wait_until(lambda: demo.compute.get_server(server).status == "PAUSED", timeout=30)
+    try:
+        response = demo.compute.post(f"/servers/{server}/action", json={"pause": None})
+        assert response.status_code == 409
+        assert f"Cannot 'pause' instance {server} while it is in vm_state paused" \
+            in response.text
+    finally:
+        demo.compute.unpause_server(server)
+        wait_until(lambda: demo.compute.get_server(server).status == "ACTIVE", timeout=30)
+
+
+def test_lock_refuses_the_owner_until_unlocked(cloud, server, demo):
+    cloud.openstack("--os-compute-api-version", "2.73", "server", "lock", "--reason", "audit",
+                    server, cloud="overcast-demo")
+    shown = _json(cloud, "--os-compute-api-version", "2.73", "server", "show", server,
+                  cloud="overcast-demo")
+    assert shown["locked"] is True and shown["locked_reason"] == "audit"
+    try:
+        response = demo.compute.post(f"/servers/{server}/action", json={"os-stop": None})
+        assert response.status_code == 409
+        assert f"Instance {server} is locked" in response.text
+    finally:
+        cloud.openstack("server", "unlock", server, cloud="overcast-demo")
+    assert _show(cloud, server, cloud="overcast-demo")["locked"] is False
+
+
+def test_console_log_show_with_lines(cloud, server):
+    whole = cloud.openstack("console", "log", "show", server, cloud="overcast-demo").stdout
+    assert "actions-vm login:" in whole and len(whole.splitlines()) >= 3
+    last = cloud.openstack("console", "log", "show", "--lines", "2", server,
+                           cloud="overcast-demo").stdout
+    assert last.splitlines() == whole.splitlines()[-2:]
+
+
+def test_console_length_is_validated(server, demo):
+    response = demo.compute.post(f"/servers/{server}/action",
+                                 json={"os-getConsoleOutput": {"length": "x"}})
+    assert response.status_code == 400
+
+
+def test_server_image_create_uploads_the_guests_root(cloud, server, tmp_path):
+    image = _json(cloud, "server", "image", "create", "--name", "actions-snap", "--wait",
+                  server, cloud="overcast-demo")
+    try:
+        shown = _json(cloud, "image", "show", image["id"], cloud="overcast-demo")
+        assert shown["status"] == "active"
+        properties = shown["properties"]
+        assert properties["image_type"] == "snapshot"
+        assert properties["instance_uuid"] == server
+        assert properties["overcast_rootfs"] == "tar"
+        assert shown["owner"] == _show(cloud, server, cloud="overcast-demo")["project_id"]
+        target = tmp_path / "snap.tar"
+        cloud.openstack("image", "save", "--file", str(target), image["id"],
+                        cloud="overcast-demo")
+        with tarfile.open(target) as archive:
+            assert "etc/hostname" in archive.getnames()
+        assert _show(cloud, server, cloud="overcast-demo")["status"] == "ACTIVE"
+    finally:
+        cloud.openstack("image", "delete", image["id"], cloud="overcast-demo")
+
+
+def test_image_id_in_the_body_from_2_45(server, demo):
+    response = demo.compute.post(f"/servers/{server}/action",
+                                 json={"createImage": {"name": "mv-snap"}},
+                                 microversion="2.45")
+    assert response.status_code == 202, response.text
+    image_id = response.json()["image_id"]
+    try:
+        wait_until(lambda: demo.image.get_image(image_id).status == "active", timeout=30)
+        wait_until(lambda: demo.compute.get_server(server).task_state is None, timeout=30)
+    finally:
+        demo.image.delete_image(image_id)
+
+
+def _image_names(conn):
+    return {i.name for i in conn.image.images()}
+
+
+def test_snapshot_of_a_missing_server_is_404_and_makes_no_image(demo):
+    missing = "6b0b0b9e-58f5-4d69-9e1a-2f4c6f0e2c11"
+    before = _image_names(demo)
+    response = demo.compute.post(f"/servers/{missing}/action",
+                                 json={"createImage": {"name": "ghost-snap"}})
+    assert response.status_code == 404
+    assert "itemNotFound" in response.text
+    assert _image_names(demo) == before
+
+
+def test_an_action_on_another_projects_server_is_404(cloud, demo):
+    """demo's member sees none of admin's servers: every action is 404, and no image."""
+    other = _json(cloud, "server", "create", "--image", "cirros", "--flavor", "m1.tiny",
+                  "--wait", "admins-vm")["id"]
+    try:
+        before = _image_names(cloud.connect("overcast-admin"))
+        for body in ({"pause": None}, {"lock": None}, {"createImage": {"name": "stolen"}},
+                     {"os-getConsoleOutput": {}}, {"rescue": None}):
+            response = demo.compute.post(f"/servers/{other}/action", json=body)
+            assert response.status_code == 404, (body, response.text)
+        assert _image_names(cloud.connect("overcast-admin")) == before
+        shown = _show(cloud, other)
+        assert (shown["status"], shown["locked"]) == ("ACTIVE", False)
+    finally:
+        cloud.openstack("server", "delete", "--wait", other)
