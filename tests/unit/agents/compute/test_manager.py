@@ -1,0 +1,148 @@
+"""The compute manager with the fake driver and recording stand-ins for the conductor and
+the image service (no bus): actions report their outcome, the power sync reports only
+changes, the start-up reconcile starts what should run, and a failed snapshot leaves no
+image."""
+from __future__ import annotations
+
+import tarfile
+
+import pytest
+
+from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, FlavorSpec, InstancePayload
+from agents.compute.fake import FakeDriver
+from agents.compute.manager import ComputeManager
+from overcast import errors
+from overcast.context import RequestContext
+
+CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",))
+
+
+def _instance(n: int) -> InstancePayload:
+    return InstancePayload(id=f"i-{n}", name=f"vm{n}", project_id="p1", user_id="u1",
+                           flavor=FlavorSpec(id="1", name="m1.tiny", vcpus=1, ram=512, disk=1))
+
+
+class Conductor:
+    def __init__(self) -> None:
+        self.reports: list[tuple] = []
+        self.placements: list[dict] = []
+
+    async def guest_action_done(self, ctx, **kw) -> None:
+        self.reports.append(("done", kw))
+
+    async def power_state_changed(self, ctx, **kw) -> None:
+        self.reports.append(("power", kw))
+
+    async def instance_built(self, ctx, **kw) -> None:
+        self.reports.append(("built", kw))
+
+    async def placements_on_host(self, ctx, *, host, timeout=None) -> list[dict]:
+        return self.placements
+
+
+class Images:
+    """Records what a snapshot does to its image; ``fail_upload`` makes the upload fail."""
+
+    def __init__(self) -> None:
+        self.properties: dict[str, str] = {}
+        self.data = b""
+        self.deleted: list[str] = []
+        self.fail_upload = False
+
+    async def update_image(self, ctx, image_id, changes):
+        for change in changes:
+            self.properties[change["path"]] = change["value"]
+
+    async def upload(self, ctx, image_id, chunks):
+        async for chunk in chunks:
+            self.data += chunk
+        if self.fail_upload:
+            raise errors.ServiceUnavailable("the image store is full")
+        return {"id": image_id, "status": "active"}
+
+    async def delete_image(self, ctx, image_id):
+        self.deleted.append(image_id)
+
+
+@pytest.fixture
+async def manager(tmp_path):
+    driver = FakeDriver(state_file=tmp_path / "guests.json")
+    await driver.init_host("h1")
+    made = ComputeManager(host="h1", driver=driver, conductor=Conductor(), images=Images(),
+                          work_dir=tmp_path / "work")
+    await made.build_and_run_instance(CTX, instance=_instance(1))
+    made.conductor.reports.clear()
+    return made
+
+
+async def test_pause_reports_done_with_the_new_power_state(manager):
+    await manager.guest_action(CTX, instance_id="i-1", action="pause")
+    await manager.guest_action(CTX, instance_id="i-1", action="pause")  # a duplicate
+    assert [r[1]["power_state"] for r in manager.conductor.reports] == [PAUSED, PAUSED]
+    assert all(r[1]["error"] is None for r in manager.conductor.reports)
+
+
+async def test_an_action_on_a_missing_guest_reports_an_error(manager):
+    await manager.guest_action(CTX, instance_id="nope", action="suspend")
+    [(_kind, report)] = manager.conductor.reports
+    assert "not on h1" in report["error"]
+
+
+async def test_power_sync_reports_only_changes(manager):
+    assert await manager.sync_power_states(CTX) == 0
+    await manager.driver.power_off("i-1")  # the guest stopped on its own
+    assert await manager.sync_power_states(CTX) == 1
+    assert manager.conductor.reports == [("power", {"instance_id": "i-1", "host": "h1",
+                                                    "power_state": SHUTDOWN})]
+    assert await manager.sync_power_states(CTX) == 0
+
+
+async def test_power_sync_is_quiet_while_fenced(manager):
+    await manager.self_fence()
+    assert await manager.sync_power_states(CTX) == 0
+
+
+async def test_start_up_reconcile_starts_only_what_should_run(manager):
+    await manager.build_and_run_instance(CTX, instance=_instance(2))
+    await manager.build_and_run_instance(CTX, instance=_instance(3))
+    for guest_id in ("i-1", "i-2", "i-3"):
+        await manager.driver.power_off(guest_id)  # the host went down
+    manager.conductor.placements = [{"id": "i-1", "running": True},
+                                    {"id": "i-2", "running": False}]
+    destroyed = await manager.reconcile(CTX, start_up=True)
+    assert destroyed == ["i-3"]
+    assert manager.driver.get_info("i-1").power_state == RUNNING
+    assert manager.driver.get_info("i-2").power_state == SHUTDOWN
+    assert await manager.sync_power_states(CTX) == 0  # the start-up state is the baseline
+
+
+async def test_a_later_reconcile_starts_nothing(manager):
+    await manager.driver.power_off("i-1")
+    manager.conductor.placements = [{"id": "i-1", "running": True}]
+    await manager.reconcile(CTX)
+    assert manager.driver.get_info("i-1").power_state == SHUTDOWN
+
+
+async def test_snapshot_uploads_a_tar_and_marks_its_format(manager, tmp_path):
+    await manager.guest_action(CTX, instance_id="i-1", action="createImage", image_id="img")
+    assert manager.conductor.reports[-1][1]["error"] is None
+    assert manager.images.properties == {"overcast_rootfs": "tar"}
+    (tmp_path / "got.tar").write_bytes(manager.images.data)
+    with tarfile.open(tmp_path / "got.tar") as archive:
+        assert archive.extractfile("etc/hostname").read() == b"vm1\n"
+    assert not list((tmp_path / "work" / "snapshots").iterdir())  # no file left behind
+
+
+async def test_a_failed_snapshot_deletes_the_image_and_reports(manager, tmp_path):
+    manager.images.fail_upload = True
+    await manager.guest_action(CTX, instance_id="i-1", action="createImage", image_id="img")
+    assert manager.images.deleted == ["img"]
+    assert "full" in manager.conductor.reports[-1][1]["error"]
+    assert not list((tmp_path / "work" / "snapshots").iterdir())
+
+
+async def test_console_output_of_a_missing_guest_is_not_found(manager):
+    with pytest.raises(errors.NotFound):
+        await manager.get_console_output(CTX, instance_id="nope")
+    assert "vm1 login:" in await manager.get_console_output(CTX, instance_id="i-1",
+                                                            length=1)
