@@ -53,8 +53,7 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
             image = await images.get_image(ctx, image_id)
         except errors.NotFound:
             raise errors.BadRequest(f"Image {image_id} could not be found.") from None
-        if image.get("status") != "active":
-            raise errors.BadRequest(f"Image {image_id} is not active.")
+        check.bootable_image(image)
         security_groups = check.security_groups(body.get("security_groups"))
         await network.validate_networks(ctx, project_id=ctx.project_id,
                                         requested_networks=requested_networks,

@@ -242,3 +242,16 @@ def console_length(value: Any) -> int | None:
         raise errors.BadRequest(f"Invalid input for field/attribute length. Value: "
                                 f"{excerpt(value)}. is too large")
     return None if length == -1 else length
+
+
+ROOTFS_FORMATS = ("tar", "tar.gz", "tar.xz", "tar.bz2")  # the image service's rootfs.FORMATS
+
+
+def bootable_image(image: dict) -> None:
+    """400 unless ``image`` is active and a root filesystem archive (its ``overcast_rootfs``
+    property, which the image service sets when an upload is one)."""
+    if image.get("status") != "active":
+        raise errors.BadRequest(f"Image {image['id']} is not active.")
+    if not image.get("overcast_rootfs"):
+        raise errors.BadRequest(f"Image {image['id']} is not a root filesystem archive; "
+                                f"accepted: {', '.join(ROOTFS_FORMATS)}")

@@ -158,3 +158,29 @@ def test_an_action_on_another_projects_server_is_404(cloud, demo):
         assert (shown["status"], shown["locked"]) == ("ACTIVE", False)
     finally:
         cloud.openstack("server", "delete", "--wait", other)
+
+
+def test_an_image_that_is_no_root_filesystem_cannot_boot(cloud, demo, tmp_path):
+    disk = tmp_path / "disk.qcow2"
+    disk.write_bytes(b"QFI\xfb" + b"\x00" * 4096)
+    archive = tmp_path / "root.tar"
+    with tarfile.open(archive, "w") as tar:
+        (tmp_path / "hostname").write_text("rootfs\n")
+        tar.add(tmp_path / "hostname", arcname="etc/hostname")
+    made = []
+    try:
+        for name, path, fmt in (("not-a-rootfs", disk, "qcow2"), ("a-rootfs", archive, "raw")):
+            made.append(_json(cloud, "image", "create", "--disk-format", fmt, "--file",
+                              str(path), name, cloud="overcast-demo")["id"])
+        properties = _json(cloud, "image", "show", made[1], cloud="overcast-demo")
+        assert properties["properties"]["overcast_rootfs"] == "tar"
+        before = {s.id for s in demo.compute.servers()}
+        response = demo.compute.post("/servers", json={"server": {
+            "name": "wont-boot", "imageRef": made[0], "flavorRef": "1", "networks": "none"}})
+        assert response.status_code == 400
+        assert (f"Image {made[0]} is not a root filesystem archive; accepted: tar, tar.gz, "
+                "tar.xz, tar.bz2") in response.json()["badRequest"]["message"]
+        assert {s.id for s in demo.compute.servers()} == before
+    finally:
+        for image_id in made:
+            cloud.openstack("image", "delete", image_id, cloud="overcast-demo")

@@ -14,6 +14,7 @@ OTHER = RequestContext(user_id="u-other", project_id="p-2", roles=("member",))
 ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member"))
 IMAGE_ID = "0c9b4f35-8e3c-4b9a-9d22-1d0d8b1f6a01"
 QUEUED_IMAGE_ID = "7d4f5e2a-3c1b-4a8e-9f0d-2b6c8e1a4d02"
+DISK_IMAGE_ID = "5e1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a04"  # active, but no root filesystem
 
 
 def auth(token: str = "member", version: str | None = None) -> dict[str, str]:
@@ -244,12 +245,15 @@ class ConductorTwin:
 
 
 class ImagesTwin:
-    """``ImageClient.get_image`` over two images: one active, one still queued."""
+    """``ImageClient.get_image`` over three images: a root filesystem archive, one still
+    queued, and an active disk image that is no root filesystem."""
 
     def __init__(self) -> None:
         self.images = {IMAGE_ID: {"id": IMAGE_ID, "status": "active", "min_ram": 64,
-                                  "min_disk": 1},
-                       QUEUED_IMAGE_ID: {"id": QUEUED_IMAGE_ID, "status": "queued"}}
+                                  "min_disk": 1, "overcast_rootfs": "tar.gz"},
+                       QUEUED_IMAGE_ID: {"id": QUEUED_IMAGE_ID, "status": "queued"},
+                       DISK_IMAGE_ID: {"id": DISK_IMAGE_ID, "status": "active",
+                                       "disk_format": "qcow2"}}
 
     async def get_image(self, ctx: RequestContext, image_id: str) -> dict:
         if image_id not in self.images:
