@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.compute.contract import NOSTATE, RUNNING, InstancePayload
-from agents.compute.driver import ComputeDriver, GuestNotFound
+from agents.compute.driver import LOCAL, ComputeDriver, GuestNotFound
+from agents.compute.images import ImageCache
 from agents.compute.snapshots import snapshot_to_image
 from overcast import errors
 from overcast.clock import utcnow
@@ -19,15 +20,20 @@ from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
 
+DISK_STORAGE_SPEC = "overcast:disk_storage"  # a flavor's extra spec: local or shared
+
 
 class ComputeManager:
     def __init__(self, *, host: str, driver: ComputeDriver, conductor: Any,
-                 images: Any = None, work_dir: Path | None = None) -> None:
+                 images: Any = None, work_dir: Path | None = None,
+                 default_storage: str = LOCAL) -> None:
         self.host = host
         self.driver = driver
         self.conductor = conductor
         self.images = images  # an ImageClient (snapshots); None where no image service is
         self.work_dir = work_dir or Path(".")
+        self.cache = ImageCache(self.work_dir / "images", images) if images else None
+        self.default_storage = default_storage
         # The power state last reported to the conductor, per guest (see sync_power_states).
         self.reported: dict[str, int] = {}
         # Instances deleted while a build for them may still be queued: never spawn those.
@@ -36,8 +42,25 @@ class ComputeManager:
         self.fenced_guests: set[str] | None = None
         self.reconciled_at: dt.datetime | None = None
 
+    def storage_for(self, instance: InstancePayload) -> str:
+        """Where the guest's disk lives: the flavor's ``overcast:disk_storage``, or this
+        host's default."""
+        return instance.flavor.extra_specs.get(DISK_STORAGE_SPEC) or self.default_storage
+
+    async def image_for(self, ctx: RequestContext, image_ref: str) -> Path | None:
+        """The cached image file a spawn needs (None when the driver needs no image)."""
+        if not self.driver.needs_image:
+            return None
+        if self.cache is None:
+            raise errors.ServiceUnavailable("this host has no image service to fetch from")
+        return await self.cache.fetch(ctx, image_ref)
+
     async def build_and_run_instance(self, ctx: RequestContext, *,
-                                     instance: InstancePayload) -> None:
+                                     instance: InstancePayload,
+                                     reuse_disk: bool = False) -> None:
+        """Spawn the guest (keeping an existing disk of it with ``reuse_disk``, as an
+        evacuation onto shared storage does) and report ``instance_built`` with whether the
+        disk was reused, or ``build_failed``. A guest already running is not spawned again."""
         instance_id = instance.id
         if instance_id in self._terminated:
             return
@@ -46,20 +69,25 @@ class ComputeManager:
             already_running = True
         except GuestNotFound:
             already_running = False
+        disk_reused = reuse_disk
         if not already_running:
             try:
-                await self.driver.spawn(instance, image=None,
-                                        network_info=list(instance.network_info))
+                image = await self.image_for(ctx, instance.image_ref)
+                result = await self.driver.spawn(
+                    instance, image=image, network_info=list(instance.network_info),
+                    storage=self.storage_for(instance), reuse_disk=reuse_disk)
+                disk_reused = result.disk_reused
             except Exception as exc:  # noqa: BLE001 - any spawn failure is reported
-                logger.warning("spawn of %s failed: %s", instance_id, exc)
-                await self.driver.destroy(instance_id)
+                reason = exc.message if isinstance(exc, errors.OvercastError) else str(exc)
+                logger.warning("spawn of %s failed: %s", instance_id, reason)
+                await self.driver.destroy(instance_id, keep_disk=reuse_disk)
                 await self.conductor.build_failed(ctx, instance_id=instance_id,
-                                                  host=self.host, reason=str(exc))
+                                                  host=self.host, reason=reason)
                 return
             logger.info("spawned %s", instance_id)
         self.reported[instance_id] = RUNNING
         await self.conductor.instance_built(ctx, instance_id=instance_id, host=self.host,
-                                            power_state=RUNNING)
+                                            power_state=RUNNING, disk_reused=disk_reused)
 
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
                            hard: bool = False) -> None:
@@ -121,7 +149,8 @@ class ComputeManager:
             await simple[action](instance_id)
         elif action == "rescue":
             driver.get_info(instance_id)
-            await driver.rescue(instance_id, image=None)
+            image = await self.image_for(ctx, image_id) if image_id else None
+            await driver.rescue(instance_id, image=image)
         elif action == "createImage":
             if self.images is None or image_id is None:
                 raise errors.ServiceUnavailable("this host has no image service to upload to")

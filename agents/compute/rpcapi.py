@@ -2,7 +2,8 @@
 
 Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
 1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage: a cast the
-host answers with the conductor's guest_action_done) and get_console_output (a call).
+host answers with the conductor's guest_action_done) and get_console_output (a call);
+build_and_run_instance takes ``reuse_disk`` (sent only when True).
 The instance a build carries is an ``InstancePayload``: the fields of the 1.0 dict that a host
 reads to build a guest (id, name, owner, flavor, image, key, user data, metadata, zone, launch
 index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
@@ -31,8 +32,14 @@ class ComputeAgentAPI(RpcClient):
     topic = "compute"
 
     async def build_and_run_instance(self, ctx: RequestContext, *, host: str,
-                                     instance: InstancePayload) -> None:
-        """Spawn ``instance`` on ``host``; the host reports back to the conductor."""
+                                     instance: InstancePayload,
+                                     reuse_disk: bool = False) -> None:
+        """Spawn ``instance`` on ``host`` (keeping an existing disk of it with
+        ``reuse_disk``); the host reports back to the conductor."""
+        if reuse_disk:
+            await self.cast(ctx, "build_and_run_instance", server=host, version="1.1",
+                            instance=instance.to_wire(), reuse_disk=True)
+            return
         await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
 
     async def power_action(self, ctx: RequestContext, *, host: str, instance_id: str,

@@ -7,7 +7,7 @@ import logging
 import time
 
 from agents.compute.contract import InstancePayload
-from agents.compute.driver import ComputeDriver
+from agents.compute.driver import LOCAL, STORAGE_KINDS, ComputeDriver
 from agents.compute.fake import FakeDriver
 from agents.compute.manager import ComputeManager
 from overcast.bus import Bus, RpcServer, rpc
@@ -37,6 +37,8 @@ class ComputeConfig(CommonConfig):
     power_sync_interval: float = 1.0
     # The image service's gRPC address: snapshots are uploaded there.
     image_target: str = "127.0.0.1:9292"
+    # Where a guest's disk lives when its flavor does not say (overcast:disk_storage).
+    disk_storage: str = LOCAL
     inventory_interval: float = 30.0
     vcpus: int = 64
     memory_mb: int = 131072
@@ -49,6 +51,9 @@ class ComputeConfig(CommonConfig):
 
 
 def make_driver(cfg: ComputeConfig) -> ComputeDriver:
+    if cfg.disk_storage not in STORAGE_KINDS:
+        raise ValueError(f"disk_storage must be one of {', '.join(STORAGE_KINDS)}, "
+                         f"not {cfg.disk_storage!r}")
     if cfg.driver == "fake":
         return FakeDriver(state_file=cfg.state_path("compute", cfg.host, "fake-guests.json"),
                           vcpus=cfg.vcpus, memory_mb=cfg.memory_mb, local_gb=cfg.disk_gb,
@@ -82,7 +87,8 @@ class ComputeService(Service):
                                   timeout=cfg.rpc_timeout)
         self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor,
                                       images=self.images,
-                                      work_dir=cfg.state_path("compute", cfg.host))
+                                      work_dir=cfg.state_path("compute", cfg.host),
+                                      default_storage=cfg.disk_storage)
         await self._report_inventory()
         # Before serving or reporting up: destroy what was deleted or evacuated meanwhile.
         await self._reconcile(timeout=cfg.rpc_timeout)
@@ -182,9 +188,10 @@ class ComputeService(Service):
             "disk_allocation_ratio": self.cfg.disk_allocation_ratio})
 
     @rpc()
-    async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict) -> None:
-        await self.manager.build_and_run_instance(ctx,
-                                                  instance=InstancePayload.from_wire(instance))
+    async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict,
+                                     reuse_disk: bool = False) -> None:
+        await self.manager.build_and_run_instance(
+            ctx, instance=InstancePayload.from_wire(instance), reuse_disk=reuse_disk)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,

@@ -218,6 +218,8 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
         for event in item.get("events", []):
             if mv < (2, 62) or not ctx.is_admin:
                 event.pop("host", None)
+            if mv < (2, 84):
+                event.pop("details", None)
             if not ctx.is_admin:
                 event.pop("traceback", None)
         return {"instanceAction": item}

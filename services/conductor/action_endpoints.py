@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from overcast import errors
 from overcast.bus import rpc
 from overcast.context import RequestContext
+from services.conductor import flavor_specs
 
 
 class ActionEndpoints:
     """Mixed into the conductor service; ``self.manager`` is its ``ConductorManager``."""
 
     manager: Any
+    resources: Any
+
+    @rpc("1.3")
+    async def update_flavor_extra_specs(self, ctx: RequestContext, *, flavor_id: str,
+                                        set_specs: dict, remove: str | None = None) -> dict:
+        if not ctx.is_admin:
+            raise errors.Forbidden("Policy doesn't allow "
+                                   "os_compute_api:os-flavor-extra-specs:create to be "
+                                   "performed.")
+        return self.resources.update_extra_specs(
+            ctx, flavor_id, set_specs=flavor_specs.checked(set_specs), remove=remove)
 
     @rpc("1.3")
     async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,

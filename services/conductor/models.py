@@ -123,6 +123,7 @@ class InstanceActionEvent(Base):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     result: Mapped[str | None] = mapped_column(String(32), nullable=True)
     traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)  # mv 2.84
     start_time: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finish_time: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 

@@ -5,7 +5,9 @@ list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only whe
 1.3 server actions done in place on the host: guest_action (pause, unpause, suspend, resume,
 rescue, unrescue, createImage), lock_server, unlock_server, get_console_output; from hosts:
 guest_action_done, power_state_changed, and instances_on_host(detail=True), which answers
-``[{"id", "running"}]`` so a restarted host knows which guests to start.
+``[{"id", "running"}]`` so a restarted host knows which guests to start; instance_built
+carries ``disk_reused``; update_flavor_extra_specs (``overcast:disk_storage`` is local or
+shared).
 The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
 dict was, so the version stays).
 """
@@ -36,9 +38,11 @@ class ConductorAPI(RpcClient):
     # -- from compute agents: durable reports -------------------------------------------
 
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
-                             power_state: int) -> None:
-        await self.cast(ctx, "instance_built", instance_id=instance_id, host=host,
-                        power_state=power_state)
+                             power_state: int, disk_reused: bool = False) -> None:
+        """The guest runs on ``host``; ``disk_reused`` (1.3) says whether an existing disk
+        was kept or the disk made anew from the image."""
+        await self.cast(ctx, "instance_built", version="1.3", instance_id=instance_id,
+                        host=host, power_state=power_state, disk_reused=disk_reused)
 
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:
@@ -156,6 +160,14 @@ class ConductorAPI(RpcClient):
 
     async def create_flavor(self, ctx: RequestContext, *, flavor: dict) -> dict:
         return await self.call(ctx, "create_flavor", flavor=flavor)
+
+    async def update_flavor_extra_specs(self, ctx: RequestContext, *, flavor_id: str,
+                                        set_specs: dict, remove: str | None = None
+                                        ) -> dict:
+        """Merge ``set_specs`` into a flavor's extra specs, dropping ``remove`` (admin); the
+        specs after. 1.3."""
+        return await self.call(ctx, "update_flavor_extra_specs", version="1.3",
+                               flavor_id=flavor_id, set_specs=set_specs, remove=remove)
 
     async def delete_flavor(self, ctx: RequestContext, *, flavor_id: str) -> None:
         await self.call(ctx, "delete_flavor", flavor_id=flavor_id)

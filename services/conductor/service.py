@@ -121,9 +121,10 @@ class ConductorService(ActionEndpoints, Service):
 
     @rpc()
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
-                             power_state: int) -> None:
+                             power_state: int, disk_reused: bool = False) -> None:
         await self.manager.builds.instance_built(ctx, instance_id=instance_id, host=host,
-                                                 power_state=power_state)
+                                                 power_state=power_state,
+                                                 disk_reused=disk_reused)
 
     @rpc()
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,

@@ -205,8 +205,14 @@ class BuildTask:
             requested_networks=requested_networks, security_groups=security_groups,
             host=host)
 
-    async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict) -> None:
-        """Have ``host`` build ``instance`` (an ``instance_dict``); it reports back."""
+    async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
+                           reuse_disk: bool = False) -> None:
+        """Have ``host`` build ``instance`` (an ``instance_dict``), keeping an existing disk
+        of it with ``reuse_disk``; it reports back."""
+        if reuse_disk:
+            await self.peers.compute.build_and_run_instance(
+                ctx, host=host, instance=payload_of(instance), reuse_disk=True)
+            return
         await self.peers.compute.build_and_run_instance(ctx, host=host,
                                                         instance=payload_of(instance))
 
@@ -234,8 +240,11 @@ class BuildTask:
     # -- reports from compute hosts --------------------------------------------------------
 
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
-                             power_state: int) -> None:
-        """The guest runs on ``host``: a build, or the rebuild of an evacuation, is done."""
+                             power_state: int, disk_reused: bool = False) -> None:
+        """The guest runs on ``host``: a build, or the rebuild of an evacuation, is done.
+
+        An evacuation whose disk could not be reused says so in its event's details (the
+        data of a local disk died with the failed host); the instance carries no fault."""
         with self.store.edit(instance_id) as (session, inst):
             if inst is None or inst.host != host:
                 return
@@ -250,8 +259,12 @@ class BuildTask:
             inst.task_state = None
             inst.power_state = power_state
             inst.launched_at = utcnow()
+            details = None
+            if action == "evacuate" and not disk_reused:
+                details = (f"disk rebuilt from image {inst.image_ref}: data on the failed "
+                           "host's local storage was lost")
             actions.finish_event(session, instance_id=instance_id, action=action, event=event,
-                                 host=host)
+                                 host=host, details=details)
             payload = instance_dict(inst)
         logger.info("instance %s ACTIVE on %s", instance_id, host)
         await self.notify(ctx, f"compute.instance.{'create' if action == 'create' else 'rebuild'}"

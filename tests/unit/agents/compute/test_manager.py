@@ -146,3 +146,15 @@ async def test_console_output_of_a_missing_guest_is_not_found(manager):
         await manager.get_console_output(CTX, instance_id="nope")
     assert "vm1 login:" in await manager.get_console_output(CTX, instance_id="i-1",
                                                             length=1)
+
+
+async def test_the_flavor_chooses_the_disk_storage_else_the_host(manager):
+    shared = _instance(9)
+    shared = type(shared).from_wire({**shared.to_wire(), "flavor": {
+        **shared.flavor.to_wire(), "extra_specs": {"overcast:disk_storage": "shared"}}})
+    assert manager.storage_for(shared) == "shared"
+    assert manager.storage_for(_instance(8)) == "local"
+    await manager.build_and_run_instance(CTX, instance=shared)
+    assert manager.driver.get_info("i-9").storage == "shared"
+    assert manager.conductor.reports[-1] == ("built", {
+        "instance_id": "i-9", "host": "h1", "power_state": RUNNING, "disk_reused": False})

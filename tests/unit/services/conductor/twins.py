@@ -53,17 +53,23 @@ class ComputeTwin:
         self.guests: dict[str, set[str]] = {}
         self.built: list[tuple[str, InstancePayload]] = []
         self.actions: list[tuple] = []
+        self.reuse_asked: list[bool] = []
+        self.shared_disks = False
 
     async def build_and_run_instance(self, ctx, *, host: str,
-                                     instance: InstancePayload) -> None:
+                                     instance: InstancePayload, reuse_disk: bool = False
+                                     ) -> None:
+        """Builds; a spawn asked to reuse a disk reuses it when ``shared_disks`` is set."""
         self.built.append((host, InstancePayload.from_wire(over_the_wire(instance))))
+        self.reuse_asked.append(reuse_disk)
         if host in self.failing:
             asyncio.get_running_loop().create_task(self.conductor.build_failed(
                 ctx, instance_id=instance.id, host=host, reason="boom"))
             return
         self.guests.setdefault(host, set()).add(instance.id)
         asyncio.get_running_loop().create_task(self.conductor.builds.instance_built(
-            ctx, instance_id=instance.id, host=host, power_state=RUNNING))
+            ctx, instance_id=instance.id, host=host, power_state=RUNNING,
+            disk_reused=reuse_disk and self.shared_disks))
 
     async def power_action(self, ctx, *, host, instance_id, action,
                            hard=False):
