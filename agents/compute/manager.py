@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from agents.compute.contract import NOSTATE, RUNNING, InstancePayload
+from agents.compute.contract import NOSTATE, RUNNING, SHUTDOWN, InstancePayload
 from agents.compute.driver import LOCAL, ComputeDriver, GuestNotFound
 from agents.compute.images import ImageCache
 from agents.compute.snapshots import snapshot_to_image
@@ -57,10 +57,13 @@ class ComputeManager:
 
     async def build_and_run_instance(self, ctx: RequestContext, *,
                                      instance: InstancePayload,
-                                     reuse_disk: bool = False) -> None:
+                                     reuse_disk: bool = False,
+                                     delete_image: str | None = None) -> None:
         """Spawn the guest (keeping an existing disk of it with ``reuse_disk``, as an
         evacuation onto shared storage does) and report ``instance_built`` with whether the
-        disk was reused, or ``build_failed``. A guest already running is not spawned again."""
+        disk was reused, or ``build_failed``. A guest already running is not spawned again.
+        ``delete_image`` (an unshelve's shelved image, a move's temporary one) is deleted
+        from the image service and this host's cache once the guest runs."""
         instance_id = instance.id
         if instance_id in self._terminated:
             return
@@ -88,6 +91,22 @@ class ComputeManager:
         self.reported[instance_id] = RUNNING
         await self.conductor.instance_built(ctx, instance_id=instance_id, host=self.host,
                                             power_state=RUNNING, disk_reused=disk_reused)
+        if delete_image:
+            await self.forget_image(ctx, delete_image)
+
+    async def forget_image(self, ctx: RequestContext, image_id: str) -> None:
+        """Delete an image this host no longer needs, from the image service and the cache;
+        one already gone is no error."""
+        if self.cache is not None:
+            self.cache.remove(image_id)
+        if self.images is None:
+            return
+        try:
+            await self.images.delete_image(ctx, image_id)
+        except errors.NotFound:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a leftover image must not fail the guest
+            logger.warning("could not delete image %s: %s", image_id, exc)
 
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
                            hard: bool = False) -> None:
@@ -151,14 +170,28 @@ class ComputeManager:
             driver.get_info(instance_id)
             image = await self.image_for(ctx, image_id) if image_id else None
             await driver.rescue(instance_id, image=image)
+        elif action == "shelve":
+            # As Nova: stop the guest, then snapshot its disk into the shelved image.
+            if driver.get_info(instance_id).power_state != SHUTDOWN:
+                await driver.power_off(instance_id)
+            await self._snapshot(ctx, instance_id, image_id)
+        elif action == "shelveOffload":
+            await driver.destroy(instance_id)
+            self.reported.pop(instance_id, None)
+        elif action == "unshelve":  # shelved but not offloaded: the guest is still here
+            await driver.power_on(instance_id)
         elif action == "createImage":
-            if self.images is None or image_id is None:
-                raise errors.ServiceUnavailable("this host has no image service to upload to")
-            await snapshot_to_image(ctx, driver=driver, images=self.images,
-                                    instance_id=instance_id, image_id=image_id,
-                                    workdir=self.work_dir / "snapshots")
+            await self._snapshot(ctx, instance_id, image_id)
         else:
             raise errors.BadRequest(f"unknown guest action {action}")
+
+    async def _snapshot(self, ctx: RequestContext, instance_id: str, image_id: str | None
+                        ) -> None:
+        if self.images is None or image_id is None:
+            raise errors.ServiceUnavailable("this host has no image service to upload to")
+        await snapshot_to_image(ctx, driver=self.driver, images=self.images,
+                                instance_id=instance_id, image_id=image_id,
+                                workdir=self.work_dir / "snapshots")
 
     async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
                                  length: int | None = None) -> str:

@@ -1,9 +1,10 @@
 """The compute agent's AMQP contract: topic ``compute``, one queue per host.
 
 Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
-1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage: a cast the
+1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage, shelve,
+shelveOffload, unshelve in place: a cast the
 host answers with the conductor's guest_action_done) and get_console_output (a call);
-build_and_run_instance takes ``reuse_disk`` (sent only when True).
+build_and_run_instance takes ``reuse_disk`` and ``delete_image`` (sent only when set).
 The instance a build carries is an ``InstancePayload``: the fields of the 1.0 dict that a host
 reads to build a guest (id, name, owner, flavor, image, key, user data, metadata, zone, launch
 index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
@@ -33,12 +34,15 @@ class ComputeAgentAPI(RpcClient):
 
     async def build_and_run_instance(self, ctx: RequestContext, *, host: str,
                                      instance: InstancePayload,
-                                     reuse_disk: bool = False) -> None:
+                                     reuse_disk: bool = False,
+                                     delete_image: str | None = None) -> None:
         """Spawn ``instance`` on ``host`` (keeping an existing disk of it with
-        ``reuse_disk``); the host reports back to the conductor."""
-        if reuse_disk:
+        ``reuse_disk``; deleting the image ``delete_image`` once it runs); the host reports
+        back to the conductor."""
+        if reuse_disk or delete_image:
             await self.cast(ctx, "build_and_run_instance", server=host, version="1.1",
-                            instance=instance.to_wire(), reuse_disk=True)
+                            instance=instance.to_wire(), reuse_disk=reuse_disk,
+                            delete_image=delete_image)
             return
         await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
 

@@ -189,9 +189,11 @@ class ComputeService(Service):
 
     @rpc()
     async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict,
-                                     reuse_disk: bool = False) -> None:
+                                     reuse_disk: bool = False,
+                                     delete_image: str | None = None) -> None:
         await self.manager.build_and_run_instance(
-            ctx, instance=InstancePayload.from_wire(instance), reuse_disk=reuse_disk)
+            ctx, instance=InstancePayload.from_wire(instance), reuse_disk=reuse_disk,
+            delete_image=delete_image)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,

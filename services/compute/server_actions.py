@@ -139,20 +139,52 @@ async def _active_image(call: ActionCall, image_id: str) -> dict:
     return image
 
 
-async def _create_image(call: ActionCall) -> Any:
-    args = call.dict_args("createImage", allowed={"name", "metadata"})
-    name = check.name(args.get("name"))
-    metadata = check.metadata(args.get("metadata"))
+async def _with_image(call: ActionCall, *, action: str, name: str,
+                      metadata: dict[str, str]) -> dict:
+    """Make the queued image a snapshot goes into, start ``action`` with it, and delete the
+    image again if the action is refused (so a 404 or 409 leaves no stray image)."""
     # 404 for a server the caller cannot see, before any image is made.
     server = await call.conductor.get_server(call.ctx, instance_id=call.server_id)
-    image = await create_snapshot_image(call.ctx, call.images, server=server, name=name,
+    image = await create_snapshot_image(call.ctx, call.images, server=server,
+                                        name=name.format(server=server["name"])[:255],
                                         metadata=metadata)
     try:
         await call.conductor.guest_action(call.ctx, instance_id=call.server_id,
-                                          action="createImage", image_id=image["id"])
+                                          action=action, image_id=image["id"])
     except BaseException:
         await call.images.delete_image(call.ctx, image["id"])
         raise
+    return image
+
+
+async def _shelve(call: ActionCall) -> Response:
+    if call.args is not None:
+        raise errors.BadRequest(f"Invalid input for field/attribute shelve. Value: "
+                                f"{excerpt(call.args)}. is not of type 'null'")
+    await _with_image(call, action="shelve", name="{server}-shelved", metadata={})
+    return accepted()
+
+
+async def _unshelve(call: ActionCall) -> Response:
+    allowed = {"availability_zone"} if call.mv >= (2, 77) else set()
+    args = call.dict_args("unshelve", allowed=allowed)
+    zone = check.optional_string(args.get("availability_zone"), field="availability_zone")
+    await call.conductor.unshelve_server(call.ctx, instance_id=call.server_id,
+                                         availability_zone=zone)
+    return accepted()
+
+
+async def _shelve_offload(call: ActionCall) -> Response:
+    await call.conductor.guest_action(call.ctx, instance_id=call.server_id,
+                                      action="shelveOffload")
+    return accepted()
+
+
+async def _create_image(call: ActionCall) -> Any:
+    args = call.dict_args("createImage", allowed={"name", "metadata"})
+    name = check.name(args.get("name")).replace("{", "{{").replace("}", "}}")
+    image = await _with_image(call, action="createImage", name=name,
+                              metadata=check.metadata(args.get("metadata")))
     if call.mv >= (2, 45):
         return {"image_id": image["id"]}
     base = str(call.request.base_url).rstrip("/")
@@ -184,6 +216,7 @@ ACTIONS: dict[str, ActionHandler] = {
     **{name: _in_place(name) for name in _IN_PLACE},
     "lock": _lock, "unlock": _unlock, "rescue": _rescue,
     "os-getConsoleOutput": _console_output, "createImage": _create_image,
+    "shelve": _shelve, "shelveOffload": _shelve_offload, "unshelve": _unshelve,
 }
 
 

@@ -34,6 +34,12 @@ class ActionEndpoints:
                                         image_id=image_id, rescue_image_ref=rescue_image_ref)
 
     @rpc("1.3")
+    async def unshelve_server(self, ctx: RequestContext, *, instance_id: str,
+                              availability_zone: str | None = None) -> None:
+        await self.manager.shelver.unshelve(ctx, instance_id=instance_id,
+                                            availability_zone=availability_zone)
+
+    @rpc("1.3")
     async def guest_action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
                                 action: str, power_state: int,
                                 error: str | None = None) -> None:

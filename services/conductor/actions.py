@@ -40,6 +40,16 @@ def start_event(session: Session, *, instance_id: str, action: str, event: str,
     record.updated_at = utcnow()
 
 
+def open_event_action(session: Session, *, instance_id: str, event: str) -> str | None:
+    """The action under which the newest unfinished ``event`` of the instance was opened."""
+    return session.scalar(
+        select(InstanceAction.action)
+        .join(InstanceActionEvent, InstanceAction.id == InstanceActionEvent.action_id)
+        .where(InstanceAction.instance_id == instance_id, InstanceActionEvent.event == event,
+               InstanceActionEvent.finish_time.is_(None))
+        .order_by(InstanceActionEvent.id.desc()).limit(1))
+
+
 def finish_event(session: Session, *, instance_id: str, action: str, event: str,
                  host: str | None, error: str | None = None,
                  details: str | None = None) -> None:

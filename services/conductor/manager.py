@@ -29,12 +29,13 @@ from services.conductor.resources import ComputeResources
 from services.conductor.tasks.build import BuildLimits, BuildTask, Notifier
 from services.conductor.tasks.guest import GuestActions
 from services.conductor.tasks.recovery import Recovery
+from services.conductor.tasks.shelve import Shelver
 
 
 class ConductorManager:
     def __init__(self, db: Database, *, hosts: HostTracker, resources: ComputeResources,
-                 peers: Peers, notify: Notifier, limits: BuildLimits | None = None
-                 ) -> None:
+                 peers: Peers, notify: Notifier, limits: BuildLimits | None = None,
+                 offload_at_once: bool = True) -> None:
         self.hosts = hosts
         self.resources = resources
         self.peers = peers
@@ -50,7 +51,11 @@ class ConductorManager:
                                      queries=self.queries, admission=self.admission,
                                      builds=self.builds)
         self.guests = GuestActions(store=self.store, hosts=hosts, peers=peers,
-                                   queries=self.queries, notify=notify)
+                                   queries=self.queries, notify=notify,
+                                   release=self.builds.release,
+                                   offload_at_once=offload_at_once)
+        self.shelver = Shelver(store=self.store, hosts=hosts, queries=self.queries,
+                               builds=self.builds, guests=self.guests)
 
     def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Admit the request (nothing is written if it is refused), then build each instance
@@ -68,6 +73,9 @@ class ConductorManager:
         if current is not None and current["task_state"] == states.REBUILDING:
             await self.evacuator.spawn_failed(ctx, instance_id=instance_id, host=host,
                                               reason=reason)
+        elif current is not None and current["task_state"] == states.UNSHELVING:
+            await self.shelver.spawn_failed(ctx, instance_id=instance_id, host=host,
+                                            reason=reason)
         else:
             await self.builds.build_failed(ctx, instance_id=instance_id, host=host,
                                            reason=reason)

@@ -95,6 +95,8 @@ class Instance(Base):
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     locked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # owner/admin
     locked_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The snapshot a shelved instance is unshelved from (deleted once it runs again).
+    shelved_image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

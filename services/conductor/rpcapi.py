@@ -3,7 +3,8 @@
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
 list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only when given).
 1.3 server actions done in place on the host: guest_action (pause, unpause, suspend, resume,
-rescue, unrescue, createImage), lock_server, unlock_server, get_console_output; from hosts:
+rescue, unrescue, createImage, shelve, shelveOffload), unshelve_server, lock_server,
+unlock_server, get_console_output; from hosts:
 guest_action_done, power_state_changed, and instances_on_host(detail=True), which answers
 ``[{"id", "running"}]`` so a restarted host knows which guests to start; instance_built
 carries ``disk_reused``; update_flavor_extra_specs (``overcast:disk_storage`` is local or
@@ -108,10 +109,17 @@ class ConductorAPI(RpcClient):
     async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
                            image_id: str | None = None,
                            rescue_image_ref: str | None = None) -> None:
-        """Start pause, unpause, suspend, resume, rescue, unrescue or createImage (whose
-        image record ``image_id`` the API made). 1.3."""
+        """Start pause, unpause, suspend, resume, rescue, unrescue, createImage or shelve
+        (whose image record ``image_id`` the API made), shelveOffload, or unshelve of a
+        server still on its host. 1.3."""
         await self.call(ctx, "guest_action", version="1.3", instance_id=instance_id,
                         action=action, image_id=image_id, rescue_image_ref=rescue_image_ref)
+
+    async def unshelve_server(self, ctx: RequestContext, *, instance_id: str,
+                              availability_zone: str | None = None) -> None:
+        """Unshelve: in place, or scheduled anew (in ``availability_zone``). 1.3."""
+        await self.call(ctx, "unshelve_server", version="1.3", instance_id=instance_id,
+                        availability_zone=availability_zone)
 
     async def lock_server(self, ctx: RequestContext, *, instance_id: str,
                           reason: str | None = None) -> None:

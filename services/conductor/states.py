@@ -129,6 +129,9 @@ TRANSITIONS: dict[str, tuple[str, str | None]] = {
     "rescue": (RESCUING, RESCUED),
     "unrescue": (UNRESCUING, ACTIVE),
     "createImage": (IMAGE_SNAPSHOT, None),
+    "shelve": (SHELVING, SHELVED),
+    "shelveOffload": (SHELVING_OFFLOADING, SHELVED_OFFLOADED),
+    "unshelve": (UNSHELVING, ACTIVE),  # shelved but not offloaded: its guest is still there
 }
 
 

@@ -184,3 +184,30 @@ def test_an_image_that_is_no_root_filesystem_cannot_boot(cloud, demo, tmp_path):
     finally:
         for image_id in made:
             cloud.openstack("image", "delete", image_id, cloud="overcast-demo")
+
+
+def test_shelve_offloads_and_unshelve_brings_back_the_same_server(cloud, demo):
+    made = _json(cloud, "server", "create", "--image", "cirros", "--flavor", "m1.tiny",
+                 "--wait", "shelve-vm", cloud="overcast-demo")
+    server_id = made["id"]
+    try:
+        cloud.openstack("server", "shelve", server_id, cloud="overcast-demo")
+        shown = _wait_status(cloud, server_id, "SHELVED_OFFLOADED", cloud="overcast-demo")
+        assert shown["OS-EXT-STS:task_state"] is None
+        assert server_id not in {s for host in cloud.host_guests().values()
+                                 for s in host or []}
+        shelved = [i for i in demo.image.images() if i.name == "shelve-vm-shelved"]
+        assert len(shelved) == 1 and shelved[0].status == "active"
+        response = demo.compute.post(f"/servers/{server_id}/action", json={"shelve": None})
+        assert response.status_code == 409
+        assert [i.id for i in demo.image.images() if i.name.startswith("shelve-vm")] == [
+            shelved[0].id]  # the refused shelve left no second image
+        cloud.openstack("server", "unshelve", server_id, cloud="overcast-demo")
+        shown = _wait_status(cloud, server_id, "ACTIVE", cloud="overcast-demo")
+        assert shown["id"] == server_id
+        assert server_id in {s for host in cloud.host_guests().values() for s in host or []}
+        wait_until(lambda: not [i for i in demo.image.images()
+                                if i.name == "shelve-vm-shelved"], timeout=30)
+        assert {"shelve", "unshelve"} <= set(_events(cloud, server_id))
+    finally:
+        cloud.openstack("server", "delete", "--wait", server_id, cloud="overcast-demo")

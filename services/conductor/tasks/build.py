@@ -206,12 +206,14 @@ class BuildTask:
             host=host)
 
     async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
-                           reuse_disk: bool = False) -> None:
+                           reuse_disk: bool = False, delete_image: str | None = None) -> None:
         """Have ``host`` build ``instance`` (an ``instance_dict``), keeping an existing disk
-        of it with ``reuse_disk``; it reports back."""
-        if reuse_disk:
+        of it with ``reuse_disk`` and deleting the image ``delete_image`` once it runs; it
+        reports back."""
+        if reuse_disk or delete_image:
             await self.peers.compute.build_and_run_instance(
-                ctx, host=host, instance=payload_of(instance), reuse_disk=True)
+                ctx, host=host, instance=payload_of(instance), reuse_disk=reuse_disk,
+                delete_image=delete_image)
             return
         await self.peers.compute.build_and_run_instance(ctx, host=host,
                                                         instance=payload_of(instance))
@@ -253,6 +255,9 @@ class BuildTask:
             elif inst.task_state == states.REBUILDING and migrations.finish(
                     session, instance_id=instance_id, dest=host, status="done"):
                 action, event = "evacuate", "compute_rebuild_instance"
+            elif inst.task_state == states.UNSHELVING:
+                action, event = "unshelve", "compute_unshelve_instance"
+                inst.shelved_image_id = None  # the host deletes it
             else:
                 return
             inst.vm_state = states.ACTIVE
@@ -267,8 +272,8 @@ class BuildTask:
                                  host=host, details=details)
             payload = instance_dict(inst)
         logger.info("instance %s ACTIVE on %s", instance_id, host)
-        await self.notify(ctx, f"compute.instance.{'create' if action == 'create' else 'rebuild'}"
-                          ".end", notification(payload))
+        kind = {"create": "create", "unshelve": "unshelve"}.get(action, "rebuild")
+        await self.notify(ctx, f"compute.instance.{kind}.end", notification(payload))
 
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 
 from agents.compute.contract import CRASHED, SHUTDOWN
 from overcast import errors
@@ -27,9 +28,12 @@ logger = logging.getLogger(__name__)
 EVENTS = {"pause": "compute_pause_instance", "unpause": "compute_unpause_instance",
           "suspend": "compute_suspend_instance", "resume": "compute_resume_instance",
           "rescue": "compute_rescue_instance", "unrescue": "compute_unrescue_instance",
-          "createImage": "compute_snapshot_instance"}
+          "createImage": "compute_snapshot_instance", "shelve": "compute_shelve_instance",
+          "shelveOffload": "compute_shelve_offload_instance",
+          "unshelve": "compute_unshelve_instance"}
 # The notification names Nova's legacy notifications use for each action.
-_NOTIFY = {"createImage": "snapshot"}
+_NOTIFY = {"createImage": "snapshot", "shelveOffload": "shelve_offload"}
+_CARRIES_IMAGE = {"createImage", "shelve", "rescue"}
 # Actions a locked instance still takes from its owner (Nova checks no lock on a snapshot).
 _UNLOCKED = {"createImage"}
 EVENT_POWER_SYNC = "compute_stop_instance"
@@ -42,6 +46,8 @@ class GuestActions:
     peers: Peers
     queries: Queries
     notify: Notifier
+    release: Callable[[RequestContext, str], Awaitable[None]]  # drop a scheduler claim
+    offload_at_once: bool = True  # Nova's shelved_offload_time 0: offload right after shelve
 
     async def start(self, ctx: RequestContext, *, instance_id: str, action: str,
                     image_id: str | None = None, rescue_image_ref: str | None = None
@@ -59,17 +65,36 @@ class GuestActions:
             if inst.host is None:
                 raise errors.Conflict(f"Instance {instance_id} has no host")
             inst.task_state = task_state
+            if action == "shelve":
+                inst.shelved_image_id = image_id
             actions.start_action(session, ctx, instance_id=instance_id, action=action)
             actions.start_event(session, instance_id=instance_id, action=action,
                                 event=EVENTS[action], host=inst.host)
             host, payload = inst.host, instance_dict(inst)
             image_ref = rescue_image_ref or inst.image_ref
+        await self._send(ctx, host=host, instance_id=instance_id, action=action,
+                         payload=payload,
+                         image_id=image_ref if action == "rescue" else image_id)
+
+    async def _send(self, ctx: RequestContext, *, host: str, instance_id: str, action: str,
+                    payload: dict, image_id: str | None) -> None:
         name = _NOTIFY.get(action, action)
         await self.notify(ctx, f"compute.instance.{name}.start", notification(payload))
-        args = {"image_id": image_id} if action == "createImage" else \
-            {"image_id": image_ref} if action == "rescue" else {}
+        args = {"image_id": image_id} if action in _CARRIES_IMAGE else {}
         await self.peers.compute.guest_action(ctx, host=host, instance_id=instance_id,
                                               action=action, **args)
+
+    async def _offload(self, ctx: RequestContext, instance_id: str) -> None:
+        """Offload a just-shelved instance, as an event of its ``shelve`` action."""
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.vm_state != states.SHELVED or inst.task_state is not None:
+                return
+            inst.task_state = states.SHELVING_OFFLOADING
+            actions.start_event(session, instance_id=instance_id, action="shelve",
+                                event=EVENTS["shelveOffload"], host=inst.host)
+            host, payload = inst.host, instance_dict(inst)
+        await self._send(ctx, host=host, instance_id=instance_id, action="shelveOffload",
+                         payload=payload, image_id=None)
 
     async def action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
                           action: str, power_state: int, error: str | None = None) -> None:
@@ -83,13 +108,23 @@ class GuestActions:
             inst.power_state = power_state
             if error is None and final is not None:
                 inst.vm_state = final
-            actions.finish_event(session, instance_id=instance_id, action=action,
+            if action == "shelve" and error is not None:
+                inst.shelved_image_id = None  # the host deleted the half-made image
+            if action == "shelveOffload" and error is None:
+                inst.host = None  # nothing of it is left on any host
+            owner = actions.open_event_action(session, instance_id=instance_id,
+                                              event=EVENTS[action]) or action
+            actions.finish_event(session, instance_id=instance_id, action=owner,
                                  event=EVENTS[action], host=host, error=error)
             payload = instance_dict(inst)
         name = _NOTIFY.get(action, action)
         if error is None:
             logger.info("instance %s: %s done on %s", instance_id, action, host)
             await self.notify(ctx, f"compute.instance.{name}.end", notification(payload))
+            if action == "shelveOffload":
+                await self.release(ctx, instance_id)
+            elif action == "shelve" and self.offload_at_once:
+                await self._offload(ctx, instance_id)
         else:
             logger.warning("instance %s: %s failed on %s: %s", instance_id, action, host,
                            error)

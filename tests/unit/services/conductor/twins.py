@@ -55,13 +55,16 @@ class ComputeTwin:
         self.actions: list[tuple] = []
         self.reuse_asked: list[bool] = []
         self.shared_disks = False
+        self.deleted_images: list[str] = []
 
     async def build_and_run_instance(self, ctx, *, host: str,
-                                     instance: InstancePayload, reuse_disk: bool = False
-                                     ) -> None:
+                                     instance: InstancePayload, reuse_disk: bool = False,
+                                     delete_image: str | None = None) -> None:
         """Builds; a spawn asked to reuse a disk reuses it when ``shared_disks`` is set."""
         self.built.append((host, InstancePayload.from_wire(over_the_wire(instance))))
         self.reuse_asked.append(reuse_disk)
+        if delete_image:
+            self.deleted_images.append(delete_image)
         if host in self.failing:
             asyncio.get_running_loop().create_task(self.conductor.build_failed(
                 ctx, instance_id=instance.id, host=host, reason="boom"))
