@@ -18,6 +18,7 @@ from pathlib import Path
 from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
 from agents.compute.driver import (
     LOCAL,
+    SHARED,
     ComputeDriver,
     GuestInfo,
     GuestNotFound,
@@ -80,7 +81,9 @@ class FakeDriver(ComputeDriver):
             "[    0.500000] Run /sbin/init as init process",
             f"Welcome to {instance.name}", f"{instance.name} login:"]
         self._save()
-        return SpawnResult(disk_reused=False)
+        # A shared disk is on storage every host reaches, so the fake reuses it when asked;
+        # a local one died with (or stayed on) its host, so it is made anew.
+        return SpawnResult(disk_reused=reuse_disk and storage == SHARED)
 
     async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
         if self.guests.pop(instance_id, None) is not None:

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from agents.compute import moves
 from agents.compute.contract import NOSTATE, RUNNING, SHUTDOWN, InstancePayload
 from agents.compute.driver import LOCAL, ComputeDriver, GuestNotFound
 from agents.compute.images import ImageCache
@@ -94,6 +95,19 @@ class ComputeManager:
         if delete_image:
             await self.forget_image(ctx, delete_image)
 
+    async def rebuild_instance(self, ctx: RequestContext, *, instance: InstancePayload
+                               ) -> None:
+        """Rebuild: the guest and its disk are made anew from ``instance.image_ref`` on this
+        host; reported as a build is."""
+        await self.driver.destroy(instance.id)
+        self.reported.pop(instance.id, None)
+        await self.build_and_run_instance(ctx, instance=instance)
+
+    async def drop_guest(self, ctx: RequestContext, *, instance_id: str,
+                         image_id: str | None = None) -> None:
+        """A move away from here was confirmed: forget the guest kept for a revert."""
+        await moves.drop_source_guest(self, ctx, instance_id=instance_id, image_id=image_id)
+
     async def forget_image(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image this host no longer needs, from the image service and the cache;
         one already gone is no error."""
@@ -140,9 +154,9 @@ class ComputeManager:
         Every one ends in a ``guest_action_done`` report, with the error if it failed; the
         driver's calls are idempotent, so a duplicate message does no harm.
         """
-        error = None
+        error = result = None
         try:
-            await self._do_guest_action(ctx, instance_id, action, image_id)
+            result = await self._do_guest_action(ctx, instance_id, action, image_id)
         except GuestNotFound:
             error = f"guest {instance_id} is not on {self.host}"
         except NotImplementedError as exc:
@@ -156,11 +170,13 @@ class ComputeManager:
         self.reported[instance_id] = power_state
         await self.conductor.guest_action_done(ctx, instance_id=instance_id, host=self.host,
                                                action=action, power_state=power_state,
-                                               error=error)
+                                               error=error, result=result)
 
     async def _do_guest_action(self, ctx: RequestContext, instance_id: str, action: str,
-                               image_id: str | None) -> None:
+                               image_id: str | None) -> dict | None:
         driver = self.driver
+        if action in moves.ACTIONS:
+            return await moves.ACTIONS[action](self, ctx, instance_id, image_id)
         simple = {"pause": driver.pause, "unpause": driver.unpause,
                   "suspend": driver.suspend, "resume": driver.resume,
                   "unrescue": driver.unrescue}

@@ -4,7 +4,10 @@ Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance,
 1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage, shelve,
 shelveOffload, unshelve in place: a cast the
 host answers with the conductor's guest_action_done) and get_console_output (a call);
-build_and_run_instance takes ``reuse_disk`` and ``delete_image`` (sent only when set).
+build_and_run_instance takes ``reuse_disk`` and ``delete_image`` (sent only when set);
+rebuild_instance (the disk made anew from the image) and drop_guest (a confirmed move's
+source forgets the guest it kept). The move actions of guest_action: moveOut (the source
+stops the guest and answers how its disk travels), dropMovedGuest and revertResize.
 The instance a build carries is an ``InstancePayload``: the fields of the 1.0 dict that a host
 reads to build a guest (id, name, owner, flavor, image, key, user data, metadata, zone, launch
 index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
@@ -66,6 +69,19 @@ class ComputeAgentAPI(RpcClient):
         createImage, the rescue image for rescue. The host reports guest_action_done."""
         await self.cast(ctx, "guest_action", server=host, version="1.1",
                         instance_id=instance_id, action=action, image_id=image_id)
+
+    async def rebuild_instance(self, ctx: RequestContext, *, host: str,
+                               instance: InstancePayload) -> None:
+        """Destroy the guest and its disk, and build it anew from ``instance.image_ref``;
+        reported as a build (instance_built or build_failed)."""
+        await self.cast(ctx, "rebuild_instance", server=host, version="1.1",
+                        instance=instance.to_wire())
+
+    async def drop_guest(self, ctx: RequestContext, *, host: str, instance_id: str,
+                         image_id: str | None = None) -> None:
+        """Forget the guest kept on a move's source (confirmed), deleting ``image_id``."""
+        await self.cast(ctx, "drop_guest", server=host, version="1.1",
+                        instance_id=instance_id, image_id=image_id)
 
     async def get_console_output(self, ctx: RequestContext, *, host: str, instance_id: str,
                                  length: int | None = None,

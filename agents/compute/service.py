@@ -215,6 +215,15 @@ class ComputeService(Service):
                                         image_id=image_id)
 
     @rpc("1.1")
+    async def rebuild_instance(self, ctx: RequestContext, *, instance: dict) -> None:
+        await self.manager.rebuild_instance(ctx, instance=InstancePayload.from_wire(instance))
+
+    @rpc("1.1")
+    async def drop_guest(self, ctx: RequestContext, *, instance_id: str,
+                         image_id: str | None = None) -> None:
+        await self.manager.drop_guest(ctx, instance_id=instance_id, image_id=image_id)
+
+    @rpc("1.1")
     async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
                                  length: int | None = None) -> str:
         return await self.manager.get_console_output(ctx, instance_id=instance_id,

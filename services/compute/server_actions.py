@@ -12,7 +12,9 @@ from fastapi import Request, Response
 from overcast import errors
 from overcast.context import RequestContext
 from overcast.errors import excerpt
+from overcast.rest.responses import FastJSONResponse
 from services.compute import validation as check
+from services.compute import views
 from services.compute.views import Microversion
 
 ActionHandler = Callable[["ActionCall"], Awaitable[Any]]
@@ -129,11 +131,15 @@ async def _console_output(call: ActionCall) -> dict:
     return {"output": output}
 
 
-async def _active_image(call: ActionCall, image_id: str) -> dict:
+async def _image(call: ActionCall, image_id: str) -> dict:
     try:
-        image = await call.images.get_image(call.ctx, image_id)
+        return await call.images.get_image(call.ctx, image_id)
     except errors.NotFound:
         raise errors.BadRequest(f"Image {image_id} could not be found.") from None
+
+
+async def _active_image(call: ActionCall, image_id: str) -> dict:
+    image = await _image(call, image_id)
     if image.get("status") != "active":
         raise errors.BadRequest(f"Image {image_id} is not active.")
     return image
@@ -180,6 +186,63 @@ async def _shelve_offload(call: ActionCall) -> Response:
     return accepted()
 
 
+async def _rebuild(call: ActionCall) -> Any:
+    args = call.dict_args("rebuild", allowed={
+        "imageRef", "name", "metadata", "adminPass", "accessIPv4", "accessIPv6",
+        "OS-DCF:diskConfig", "preserve_ephemeral", "description", "key_name", "user_data",
+        "trusted_image_certificates", "hostname", "personality"})
+    if "imageRef" not in args:
+        raise errors.BadRequest("Invalid input for field/attribute rebuild. 'imageRef' is a "
+                                "required property")
+    image_id = check.ref_id(args["imageRef"], field="imageRef")
+    if not check.is_uuid(image_id):
+        raise errors.BadRequest("Invalid imageRef provided.")
+    name = check.name(args["name"]) if "name" in args else None
+    metadata = check.metadata(args["metadata"]) if "metadata" in args else None
+    password = args.get("adminPass")
+    if password is not None and not isinstance(password, str):
+        raise errors.BadRequest("Invalid input for field/attribute adminPass.")
+    check.bootable_image(await _image(call, image_id))
+    inst = await call.conductor.rebuild_server(call.ctx, instance_id=call.server_id,
+                                               image_ref=image_id, name=name,
+                                               metadata=metadata)
+    base = str(call.request.base_url).rstrip("/")
+    view = views.server(inst, base, call.mv, call.ctx)
+    view["adminPass"] = password or secrets.token_urlsafe(9)
+    return FastJSONResponse({"server": view}, status_code=202)
+
+
+async def _resize(call: ActionCall) -> Response:
+    args = call.dict_args("resize", allowed={"flavorRef", "OS-DCF:diskConfig"})
+    if "flavorRef" not in args:
+        raise errors.BadRequest("Invalid input for field/attribute resize. 'flavorRef' is a "
+                                "required property")
+    flavor_id = check.ref_id(args["flavorRef"], field="flavorRef")
+    await call.conductor.resize_server(call.ctx, instance_id=call.server_id,
+                                       flavor_id=flavor_id)
+    return accepted()
+
+
+async def _migrate(call: ActionCall) -> Response:
+    if not call.ctx.is_admin:
+        raise errors.Forbidden("Policy doesn't allow os_compute_api:os-migrate-server:migrate "
+                               "to be performed.")
+    args = call.dict_args("migrate", allowed={"host"} if call.mv >= (2, 56) else set())
+    host = check.optional_string(args.get("host"), field="host")
+    await call.conductor.resize_server(call.ctx, instance_id=call.server_id, host=host)
+    return accepted()
+
+
+async def _confirm_resize(call: ActionCall) -> Response:
+    await call.conductor.confirm_resize(call.ctx, instance_id=call.server_id)
+    return Response(status_code=204)
+
+
+async def _revert_resize(call: ActionCall) -> Response:
+    await call.conductor.revert_resize(call.ctx, instance_id=call.server_id)
+    return accepted()
+
+
 async def _create_image(call: ActionCall) -> Any:
     args = call.dict_args("createImage", allowed={"name", "metadata"})
     name = check.name(args.get("name")).replace("{", "{{").replace("}", "}}")
@@ -217,6 +280,8 @@ ACTIONS: dict[str, ActionHandler] = {
     "lock": _lock, "unlock": _unlock, "rescue": _rescue,
     "os-getConsoleOutput": _console_output, "createImage": _create_image,
     "shelve": _shelve, "shelveOffload": _shelve_offload, "unshelve": _unshelve,
+    "rebuild": _rebuild, "resize": _resize, "migrate": _migrate,
+    "confirmResize": _confirm_resize, "revertResize": _revert_resize,
 }
 
 

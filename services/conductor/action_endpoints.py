@@ -40,12 +40,37 @@ class ActionEndpoints:
                                             availability_zone=availability_zone)
 
     @rpc("1.3")
+    async def rebuild_server(self, ctx: RequestContext, *, instance_id: str, image_ref: str,
+                             name: str | None = None, metadata: dict | None = None) -> dict:
+        return await self.manager.rebuilder.rebuild(ctx, instance_id=instance_id,
+                                                    image_ref=image_ref, name=name,
+                                                    metadata=metadata)
+
+    @rpc("1.3")
+    async def resize_server(self, ctx: RequestContext, *, instance_id: str,
+                            flavor_id: str | None = None, host: str | None = None) -> None:
+        if flavor_id is None and not ctx.is_admin:
+            raise errors.Forbidden("Policy doesn't allow os_compute_api:os-migrate-server:"
+                                   "migrate to be performed.")
+        await self.manager.resizer.start(ctx, instance_id=instance_id, flavor_id=flavor_id,
+                                         host=host)
+
+    @rpc("1.3")
+    async def confirm_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.manager.resizer.confirm(ctx, instance_id=instance_id)
+
+    @rpc("1.3")
+    async def revert_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.manager.resizer.revert(ctx, instance_id=instance_id)
+
+    @rpc("1.3")
     async def guest_action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
                                 action: str, power_state: int,
-                                error: str | None = None) -> None:
+                                error: str | None = None, result: dict | None = None
+                                ) -> None:
         await self.manager.guests.action_done(ctx, instance_id=instance_id, host=host,
                                               action=action, power_state=power_state,
-                                              error=error)
+                                              error=error, result=result)
 
     @rpc("1.3")
     async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,

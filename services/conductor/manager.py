@@ -28,7 +28,9 @@ from services.conductor.queries import Queries
 from services.conductor.resources import ComputeResources
 from services.conductor.tasks.build import BuildLimits, BuildTask, Notifier
 from services.conductor.tasks.guest import GuestActions
+from services.conductor.tasks.rebuild import Rebuilder
 from services.conductor.tasks.recovery import Recovery
+from services.conductor.tasks.resize import Resizer
 from services.conductor.tasks.shelve import Shelver
 
 
@@ -56,6 +58,11 @@ class ConductorManager:
                                    offload_at_once=offload_at_once)
         self.shelver = Shelver(store=self.store, hosts=hosts, queries=self.queries,
                                builds=self.builds, guests=self.guests)
+        self.resizer = Resizer(store=self.store, hosts=hosts, queries=self.queries,
+                               resources=resources, builds=self.builds, peers=peers)
+        self.guests.hooks.update(self.resizer.hooks())
+        self.rebuilder = Rebuilder(store=self.store, queries=self.queries, peers=peers,
+                                   notify=notify)
 
     def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Admit the request (nothing is written if it is refused), then build each instance
@@ -76,6 +83,14 @@ class ConductorManager:
         elif current is not None and current["task_state"] == states.UNSHELVING:
             await self.shelver.spawn_failed(ctx, instance_id=instance_id, host=host,
                                             reason=reason)
+        elif current is not None and current["task_state"] == states.RESIZE_FINISH:
+            await self.resizer.finish_failed(ctx, instance_id=instance_id, host=host,
+                                             reason=reason)
+        elif current is not None and current["task_state"] == states.REBUILD_SPAWNING:
+            if current["host"] == host:
+                await self.builds.set_error(ctx, instance_id, f"Rebuild failed: {reason}",
+                                            action="rebuild",
+                                            event="compute_rebuild_instance", host=host)
         else:
             await self.builds.build_failed(ctx, instance_id=instance_id, host=host,
                                            reason=reason)

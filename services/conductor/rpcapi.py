@@ -3,9 +3,10 @@
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
 list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only when given).
 1.3 server actions done in place on the host: guest_action (pause, unpause, suspend, resume,
-rescue, unrescue, createImage, shelve, shelveOffload), unshelve_server, lock_server,
-unlock_server, get_console_output; from hosts:
-guest_action_done, power_state_changed, and instances_on_host(detail=True), which answers
+rescue, unrescue, createImage, shelve, shelveOffload), unshelve_server, rebuild_server,
+resize_server (a cold migration without a flavor), confirm_resize, revert_resize,
+lock_server, unlock_server, get_console_output; from hosts: guest_action_done (with
+``result``), power_state_changed, and instances_on_host(detail=True), which answers
 ``[{"id", "running"}]`` so a restarted host knows which guests to start; instance_built
 carries ``disk_reused``; update_flavor_extra_specs (``overcast:disk_storage`` is local or
 shared).
@@ -72,11 +73,13 @@ class ConductorAPI(RpcClient):
                                detail=True, timeout=timeout)
 
     async def guest_action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
-                                action: str, power_state: int, error: str | None = None
-                                ) -> None:
-        """``host`` finished a ``guest_action`` (``error`` set if it failed). 1.3."""
+                                action: str, power_state: int, error: str | None = None,
+                                result: dict | None = None) -> None:
+        """``host`` finished a ``guest_action`` (``error`` set if it failed; ``result`` what
+        it answers, for moveOut how the disk travels). 1.3."""
         await self.cast(ctx, "guest_action_done", version="1.3", instance_id=instance_id,
-                        host=host, action=action, power_state=power_state, error=error)
+                        host=host, action=action, power_state=power_state, error=error,
+                        result=result)
 
     async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
                                   power_state: int) -> None:
@@ -120,6 +123,25 @@ class ConductorAPI(RpcClient):
         """Unshelve: in place, or scheduled anew (in ``availability_zone``). 1.3."""
         await self.call(ctx, "unshelve_server", version="1.3", instance_id=instance_id,
                         availability_zone=availability_zone)
+
+    async def rebuild_server(self, ctx: RequestContext, *, instance_id: str, image_ref: str,
+                             name: str | None = None, metadata: dict | None = None) -> dict:
+        """Rebuild from ``image_ref`` (same id, same host); the server, in REBUILD. 1.3."""
+        return await self.call(ctx, "rebuild_server", version="1.3", instance_id=instance_id,
+                               image_ref=image_ref, name=name, metadata=metadata)
+
+    async def resize_server(self, ctx: RequestContext, *, instance_id: str,
+                            flavor_id: str | None = None, host: str | None = None) -> None:
+        """Resize to ``flavor_id``, or cold-migrate when it is None (admin; to ``host`` if
+        given). 1.3."""
+        await self.call(ctx, "resize_server", version="1.3", instance_id=instance_id,
+                        flavor_id=flavor_id, host=host)
+
+    async def confirm_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "confirm_resize", version="1.3", instance_id=instance_id)
+
+    async def revert_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "revert_resize", version="1.3", instance_id=instance_id)
 
     async def lock_server(self, ctx: RequestContext, *, instance_id: str,
                           reason: str | None = None) -> None:

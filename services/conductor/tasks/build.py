@@ -250,6 +250,7 @@ class BuildTask:
         with self.store.edit(instance_id) as (session, inst):
             if inst is None or inst.host != host:
                 return
+            final = states.ACTIVE
             if inst.vm_state == states.BUILDING:
                 action, event = "create", EVENT_BUILD
             elif inst.task_state == states.REBUILDING and migrations.finish(
@@ -258,9 +259,16 @@ class BuildTask:
             elif inst.task_state == states.UNSHELVING:
                 action, event = "unshelve", "compute_unshelve_instance"
                 inst.shelved_image_id = None  # the host deletes it
+            elif inst.task_state == states.REBUILD_SPAWNING:
+                action, event = "rebuild", "compute_rebuild_instance"
+            elif inst.task_state == states.RESIZE_FINISH:  # a resize or cold migration
+                record = migrations.set_status(session, instance_id, "finished")
+                action = "resize" if record is not None and record.migration_type == "resize" \
+                    else "migrate"
+                event, final = "compute_finish_resize", states.RESIZED
             else:
                 return
-            inst.vm_state = states.ACTIVE
+            inst.vm_state = final
             inst.task_state = None
             inst.power_state = power_state
             inst.launched_at = utcnow()
@@ -272,7 +280,8 @@ class BuildTask:
                                  host=host, details=details)
             payload = instance_dict(inst)
         logger.info("instance %s ACTIVE on %s", instance_id, host)
-        kind = {"create": "create", "unshelve": "unshelve"}.get(action, "rebuild")
+        kind = {"create": "create", "unshelve": "unshelve", "resize": "finish_resize",
+                "migrate": "finish_resize"}.get(action, "rebuild")
         await self.notify(ctx, f"compute.instance.{kind}.end", notification(payload))
 
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,

@@ -48,6 +48,7 @@ class GuestActions:
     notify: Notifier
     release: Callable[[RequestContext, str], Awaitable[None]]  # drop a scheduler claim
     offload_at_once: bool = True  # Nova's shelved_offload_time 0: offload right after shelve
+    hooks: dict[str, Callable[..., Awaitable[None]]] = dataclasses.field(default_factory=dict)
 
     async def start(self, ctx: RequestContext, *, instance_id: str, action: str,
                     image_id: str | None = None, rescue_image_ref: str | None = None
@@ -97,9 +98,17 @@ class GuestActions:
                          payload=payload, image_id=None)
 
     async def action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
-                          action: str, power_state: int, error: str | None = None) -> None:
+                          action: str, power_state: int, error: str | None = None,
+                          result: dict | None = None) -> None:
         """``host`` finished ``action`` (with ``error`` if it failed). Idempotent: a report
-        for an action the instance is no longer doing changes nothing."""
+        for an action the instance is no longer doing changes nothing. The steps of a move
+        (``moveOut``, ``dropMovedGuest``, ``revertResize``) go to the hook registered for
+        them (the resize task)."""
+        hook = self.hooks.get(action)
+        if hook is not None:
+            await hook(ctx, instance_id=instance_id, host=host, power_state=power_state,
+                       error=error, result=result or {})
+            return
         task_state, final = states.TRANSITIONS[action]
         with self.store.edit(instance_id) as (session, inst):
             if inst is None or inst.host != host or inst.task_state != task_state:

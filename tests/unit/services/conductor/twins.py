@@ -56,6 +56,8 @@ class ComputeTwin:
         self.reuse_asked: list[bool] = []
         self.shared_disks = False
         self.deleted_images: list[str] = []
+        self.rebuilt: list[tuple[str, str]] = []
+        self.dropped: list[tuple] = []
 
     async def build_and_run_instance(self, ctx, *, host: str,
                                      instance: InstancePayload, reuse_disk: bool = False,
@@ -83,11 +85,24 @@ class ComputeTwin:
     async def guest_action(self, ctx, *, host, instance_id, action, image_id=None):
         """Answers as a host does: ``action`` done, or failed when ``host`` is failing."""
         self.actions.append((host, instance_id, action, image_id))
-        power = {"pause": PAUSED, "suspend": SUSPENDED}.get(action, RUNNING)
+        power = {"pause": PAUSED, "suspend": SUSPENDED, "moveOut": SHUTDOWN,
+                 "shelve": SHUTDOWN}.get(action, RUNNING)
         error = "boom" if host in self.failing else None
+        result = None
+        if action == "moveOut":
+            result = {"storage": "shared"} if self.shared_disks else {
+                "storage": "local", "image_id": f"move-{instance_id[:8]}"}
         asyncio.get_running_loop().create_task(self.conductor.guests.action_done(
             ctx, instance_id=instance_id, host=host, action=action,
-            power_state=RUNNING if error else power, error=error))
+            power_state=RUNNING if error else power, error=error, result=result))
+
+    async def rebuild_instance(self, ctx, *, host, instance):
+        self.rebuilt.append((host, instance.image_ref))
+        await self.build_and_run_instance(ctx, host=host, instance=instance)
+
+    async def drop_guest(self, ctx, *, host, instance_id, image_id=None):
+        self.dropped.append((host, instance_id, image_id))
+        self.guests.get(host, set()).discard(instance_id)
 
     async def get_console_output(self, ctx, *, host, instance_id, length=None):
         lines = [f"{instance_id} line {n}" for n in range(5)]
