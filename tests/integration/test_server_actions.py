@@ -211,3 +211,90 @@ def test_shelve_offloads_and_unshelve_brings_back_the_same_server(cloud, demo):
         assert {"shelve", "unshelve"} <= set(_events(cloud, server_id))
     finally:
         cloud.openstack("server", "delete", "--wait", server_id, cloud="overcast-demo")
+
+
+def _boot(test_cloud, name, flavor="m1.tiny", cloud="overcast-demo"):
+    return _json(test_cloud, "server", "create", "--image", "cirros", "--flavor", flavor,
+                 "--wait", name, cloud=cloud)["id"]
+
+
+def test_rebuild_keeps_the_id_and_host(cloud):
+    server_id = _boot(cloud, "rebuild-vm")
+    try:
+        before = _show(cloud, server_id)
+        cloud.openstack("server", "rebuild", "--image", "cirros", "--name", "rebuilt-vm",
+                        "--wait", server_id, cloud="overcast-demo")
+        after = _show(cloud, server_id)
+        assert (after["status"], after["name"]) == ("ACTIVE", "rebuilt-vm")
+        assert after["OS-EXT-SRV-ATTR:host"] == before["OS-EXT-SRV-ATTR:host"]
+        assert "rebuild" in _events(cloud, server_id)
+    finally:
+        cloud.openstack("server", "delete", "--wait", server_id, cloud="overcast-demo")
+
+
+def _migrations(conn, server_id):
+    return [m for m in conn.compute.migrations() if m.server_id == server_id]
+
+
+def test_resize_confirm_and_resize_revert(cloud, admin):
+    server_id = _boot(cloud, "resize-vm")
+    try:
+        source = _show(cloud, server_id)["OS-EXT-SRV-ATTR:host"]
+        cloud.openstack("server", "resize", "--flavor", "m1.small", "--wait", server_id,
+                        cloud="overcast-demo")
+        shown = _wait_status(cloud, server_id, "VERIFY_RESIZE")
+        dest = shown["OS-EXT-SRV-ATTR:host"]
+        assert dest != source and "m1.small" in str(shown["flavor"])
+        cloud.openstack("server", "resize", "confirm", server_id, cloud="overcast-demo")
+        shown = _wait_status(cloud, server_id, "ACTIVE")
+        assert shown["OS-EXT-SRV-ATTR:host"] == dest
+        guests = cloud.host_guests()
+        assert server_id in (guests[dest] or []) and server_id not in (guests[source] or [])
+        [migration] = _migrations(admin, server_id)
+        assert (migration.migration_type, migration.status) == ("resize", "confirmed")
+
+        cloud.openstack("server", "resize", "--flavor", "m1.medium", "--wait", server_id,
+                        cloud="overcast-demo")
+        shown = _wait_status(cloud, server_id, "VERIFY_RESIZE")
+        cloud.openstack("server", "resize", "revert", server_id, cloud="overcast-demo")
+        shown = _wait_status(cloud, server_id, "ACTIVE")
+        assert shown["OS-EXT-SRV-ATTR:host"] == dest and "m1.small" in str(shown["flavor"])
+        wait_until(lambda: all(server_id not in (g or []) for h, g in
+                               cloud.host_guests().items() if h != dest), timeout=30)
+        assert {m.status for m in _migrations(admin, server_id)} == {"confirmed", "reverted"}
+        # No image of the moves is left behind.
+        assert not [i for i in admin.image.images() if "-move-" in i.name]
+    finally:
+        cloud.openstack("server", "delete", "--wait", server_id, cloud="overcast-demo")
+
+
+def test_resizing_to_a_smaller_disk_is_400(cloud, demo):
+    server_id = _boot(cloud, "small-disk-vm", flavor="m1.small")
+    try:
+        response = demo.compute.post(f"/servers/{server_id}/action",
+                                     json={"resize": {"flavorRef": "1"}})
+        assert response.status_code == 400
+        assert "Resizing to a smaller disk flavor is not allowed." in response.text
+        same = demo.compute.post(f"/servers/{server_id}/action",
+                                 json={"resize": {"flavorRef": "2"}})
+        assert same.status_code == 400
+        shown = _show(cloud, server_id)
+        assert (shown["status"], shown["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+    finally:
+        cloud.openstack("server", "delete", "--wait", server_id, cloud="overcast-demo")
+
+
+def test_cold_migration_is_admin_only(cloud, demo):
+    server_id = _boot(cloud, "migrate-vm")
+    try:
+        refused = demo.compute.post(f"/servers/{server_id}/action", json={"migrate": None})
+        assert refused.status_code == 403
+        source = _show(cloud, server_id)["OS-EXT-SRV-ATTR:host"]
+        cloud.openstack("server", "migrate", "--wait", server_id)
+        shown = _wait_status(cloud, server_id, "VERIFY_RESIZE")
+        assert shown["OS-EXT-SRV-ATTR:host"] != source
+        cloud.openstack("server", "migrate", "confirm", server_id)
+        _wait_status(cloud, server_id, "ACTIVE")
+        assert "migrate" in _events(cloud, server_id)
+    finally:
+        cloud.openstack("server", "delete", "--wait", server_id, cloud="overcast-demo")
