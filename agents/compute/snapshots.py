@@ -35,7 +35,13 @@ async def snapshot_to_image(ctx: RequestContext, *, driver: ComputeDriver, image
                             instance_id: str, image_id: str, workdir: Path) -> dict:
     """Write the guest's disk into the image ``image_id`` and mark its format; returns the
     image, active. On failure the image is deleted (so no half image is left) and the error
-    raised again."""
+    raised again. Idempotent: an image that is no longer ``queued`` was (or is being)
+    uploaded by an earlier delivery of the same message, and is left as it is."""
+    current = await images.get_image(ctx, image_id)
+    if current.get("status") != "queued":
+        logger.info("image %s is already %s: snapshot not repeated", image_id,
+                    current.get("status"))
+        return current
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     target = workdir / f"{image_id}.snapshot"
     try:

@@ -338,9 +338,18 @@ class BuildTask:
         await self.finish_delete(ctx, instance_id)
 
     async def finish_delete(self, ctx: RequestContext, instance_id: str) -> None:
-        """Give back what the build took (ports, the scheduler's claim); mark it deleted."""
+        """Give back what the build took (ports, the scheduler's claims, a resize's on its
+        destination too); mark it deleted."""
         await self.peers.network.deallocate_for_instance(ctx, instance_id=instance_id)
         await self.release(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
+            record = migrations.current(session, instance_id) if inst is not None else None
+            consumer = None
+            if record is not None and record.migration_type in ("resize", "migration"):
+                record.status = "error"
+                consumer = record.uuid  # the destination's claim
+        if consumer:
+            await self.release(ctx, consumer)
         with self.store.edit(instance_id) as (_session, inst):
             if inst is None:
                 return

@@ -48,6 +48,10 @@ class Images:
         self.data = b""
         self.deleted: list[str] = []
         self.fail_upload = False
+        self.status = "queued"
+
+    async def get_image(self, ctx, image_id):
+        return {"id": image_id, "status": self.status}
 
     async def update_image(self, ctx, image_id, changes):
         for change in changes:
@@ -58,6 +62,7 @@ class Images:
             self.data += chunk
         if self.fail_upload:
             raise errors.ServiceUnavailable("the image store is full")
+        self.status = "active"
         return {"id": image_id, "status": "active"}
 
     async def delete_image(self, ctx, image_id):
@@ -158,3 +163,11 @@ async def test_the_flavor_chooses_the_disk_storage_else_the_host(manager):
     assert manager.driver.get_info("i-9").storage == "shared"
     assert manager.conductor.reports[-1] == ("built", {
         "instance_id": "i-9", "host": "h1", "power_state": RUNNING, "disk_reused": False})
+
+
+async def test_a_duplicate_snapshot_message_leaves_the_image_alone(manager):
+    await manager.guest_action(CTX, instance_id="i-1", action="createImage", image_id="img")
+    uploaded = manager.images.data
+    await manager.guest_action(CTX, instance_id="i-1", action="createImage", image_id="img")
+    assert manager.images.data == uploaded and manager.images.deleted == []
+    assert manager.conductor.reports[-1][1]["error"] is None

@@ -168,3 +168,13 @@ async def test_a_failed_rebuild_is_error_with_the_reason(conductor):
     await conductor.rebuilder.rebuild(_ctx(), instance_id=instance_id, image_ref="img-2")
     await wait_status(conductor, instance_id, "ERROR")
     assert "Rebuild failed" in _server(conductor, instance_id)["fault"]["message"]
+
+
+async def test_deleting_a_resized_server_frees_both_claims(conductor):
+    instance_id = await _active(conductor)
+    await conductor.resizer.start(_ctx(), instance_id=instance_id, flavor_id="2")
+    await wait_status(conductor, instance_id, "VERIFY_RESIZE")
+    consumer = _migration(conductor, instance_id)["uuid"]
+    await conductor.operations.delete_server(_ctx(), instance_id=instance_id)
+    await eventually(lambda: conductor.store.get(instance_id) is None)
+    assert _claim(conductor, instance_id) is None and _claim(conductor, consumer) is None
