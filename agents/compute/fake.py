@@ -41,6 +41,7 @@ class FakeDriver(ComputeDriver):
         self.guests: dict[str, GuestInfo] = {}
         self.console: dict[str, list[str]] = {}
         self.rescued: set[str] = set()
+        self.kept_disks: set[str] = set()  # destroyed with keep_disk (in memory only)
 
     async def init_host(self, host: str) -> None:
         if self.state_file.exists():
@@ -81,11 +82,17 @@ class FakeDriver(ComputeDriver):
             "[    0.500000] Run /sbin/init as init process",
             f"Welcome to {instance.name}", f"{instance.name} login:"]
         self._save()
-        # A shared disk is on storage every host reaches, so the fake reuses it when asked;
-        # a local one died with (or stayed on) its host, so it is made anew.
-        return SpawnResult(disk_reused=reuse_disk and storage == SHARED)
+        # A shared disk is on storage every host reaches, so the fake reuses it when asked; a
+        # local one only if this host kept it (a resize in place).
+        kept = instance.id in self.kept_disks
+        self.kept_disks.discard(instance.id)
+        return SpawnResult(disk_reused=reuse_disk and (storage == SHARED or kept))
 
     async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
+        if keep_disk:
+            self.kept_disks.add(instance_id)
+        else:
+            self.kept_disks.discard(instance_id)
         if self.guests.pop(instance_id, None) is not None:
             self.console.pop(instance_id, None)
             self.rescued.discard(instance_id)

@@ -59,15 +59,21 @@ class ComputeManager:
     async def build_and_run_instance(self, ctx: RequestContext, *,
                                      instance: InstancePayload,
                                      reuse_disk: bool = False,
-                                     delete_image: str | None = None) -> None:
+                                     delete_image: str | None = None,
+                                     respawn: bool = False) -> None:
         """Spawn the guest (keeping an existing disk of it with ``reuse_disk``, as an
         evacuation onto shared storage does) and report ``instance_built`` with whether the
         disk was reused, or ``build_failed``. A guest already running is not spawned again.
         ``delete_image`` (an unshelve's shelved image, a move's temporary one) is deleted
-        from the image service and this host's cache once the guest runs."""
+        from the image service and this host's cache once the guest runs. ``respawn`` (a
+        resize on the same host, or its revert) restarts an existing guest on its own disk
+        with the instance's flavor."""
         instance_id = instance.id
         if instance_id in self._terminated:
             return
+        if respawn:
+            await self.driver.destroy(instance_id, keep_disk=True)
+            reuse_disk = True
         try:
             self.driver.get_info(instance_id)
             already_running = True

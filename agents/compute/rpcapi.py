@@ -4,7 +4,8 @@ Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance,
 1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage, shelve,
 shelveOffload, unshelve in place: a cast the
 host answers with the conductor's guest_action_done) and get_console_output (a call);
-build_and_run_instance takes ``reuse_disk`` and ``delete_image`` (sent only when set);
+build_and_run_instance takes ``reuse_disk``, ``delete_image`` and ``respawn`` (sent only when
+set);
 rebuild_instance (the disk made anew from the image) and drop_guest (a confirmed move's
 source forgets the guest it kept). The move actions of guest_action: moveOut (the source
 stops the guest and answers how its disk travels), dropMovedGuest and revertResize.
@@ -38,14 +39,16 @@ class ComputeAgentAPI(RpcClient):
     async def build_and_run_instance(self, ctx: RequestContext, *, host: str,
                                      instance: InstancePayload,
                                      reuse_disk: bool = False,
-                                     delete_image: str | None = None) -> None:
+                                     delete_image: str | None = None,
+                                     respawn: bool = False) -> None:
         """Spawn ``instance`` on ``host`` (keeping an existing disk of it with
-        ``reuse_disk``; deleting the image ``delete_image`` once it runs); the host reports
-        back to the conductor."""
-        if reuse_disk or delete_image:
+        ``reuse_disk``; deleting the image ``delete_image`` once it runs; with ``respawn``
+        restarting an existing guest on its own disk with the payload's flavor); the host
+        reports back to the conductor."""
+        if reuse_disk or delete_image or respawn:
             await self.cast(ctx, "build_and_run_instance", server=host, version="1.1",
                             instance=instance.to_wire(), reuse_disk=reuse_disk,
-                            delete_image=delete_image)
+                            delete_image=delete_image, respawn=respawn)
             return
         await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
 

@@ -190,10 +190,11 @@ class ComputeService(Service):
     @rpc()
     async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict,
                                      reuse_disk: bool = False,
-                                     delete_image: str | None = None) -> None:
+                                     delete_image: str | None = None,
+                                     respawn: bool = False) -> None:
         await self.manager.build_and_run_instance(
             ctx, instance=InstancePayload.from_wire(instance), reuse_disk=reuse_disk,
-            delete_image=delete_image)
+            delete_image=delete_image, respawn=respawn)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,

@@ -86,6 +86,11 @@ class ConductorManager:
         elif current is not None and current["task_state"] == states.RESIZE_FINISH:
             await self.resizer.finish_failed(ctx, instance_id=instance_id, host=host,
                                              reason=reason)
+        elif current is not None and current["task_state"] == states.RESIZE_REVERTING:
+            if current["host"] == host:
+                await self.builds.set_error(ctx, instance_id, f"Revert failed: {reason}",
+                                            action="revertResize",
+                                            event="compute_finish_revert_resize", host=host)
         elif current is not None and current["task_state"] == states.REBUILD_SPAWNING:
             if current["host"] == host:
                 await self.builds.set_error(ctx, instance_id, f"Rebuild failed: {reason}",

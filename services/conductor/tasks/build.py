@@ -206,14 +206,15 @@ class BuildTask:
             host=host)
 
     async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
-                           reuse_disk: bool = False, delete_image: str | None = None) -> None:
+                           reuse_disk: bool = False, delete_image: str | None = None,
+                           respawn: bool = False) -> None:
         """Have ``host`` build ``instance`` (an ``instance_dict``), keeping an existing disk
-        of it with ``reuse_disk`` and deleting the image ``delete_image`` once it runs; it
-        reports back."""
-        if reuse_disk or delete_image:
+        of it with ``reuse_disk``, deleting the image ``delete_image`` once it runs, and
+        restarting an existing guest with ``respawn``; it reports back."""
+        if reuse_disk or delete_image or respawn:
             await self.peers.compute.build_and_run_instance(
                 ctx, host=host, instance=payload_of(instance), reuse_disk=reuse_disk,
-                delete_image=delete_image)
+                delete_image=delete_image, respawn=respawn)
             return
         await self.peers.compute.build_and_run_instance(ctx, host=host,
                                                         instance=payload_of(instance))
@@ -266,6 +267,10 @@ class BuildTask:
                 action = "resize" if record is not None and record.migration_type == "resize" \
                     else "migrate"
                 event, final = "compute_finish_resize", states.RESIZED
+            elif inst.task_state == states.RESIZE_REVERTING:  # reverted on the same host
+                event = "compute_finish_revert_resize"
+                action = actions.open_event_action(session, instance_id=instance_id,
+                                                   event=event) or "revertResize"
             else:
                 return
             inst.vm_state = final

@@ -39,6 +39,7 @@ EVENT_FINISH = "compute_finish_resize"
 EVENT_CONFIRM = "compute_confirm_resize"
 EVENT_REVERT = "compute_revert_resize"
 EVENT_FINISH_REVERT = "compute_finish_revert_resize"
+IN_PLACE = "in-place"  # a move to the same host: the disk never leaves
 
 
 def _spec(consumer: str, inst: dict, flavor: dict, *, ignore: tuple[str, ...] = (),
@@ -133,6 +134,11 @@ class Resizer:
             actions.start_event(session, instance_id=instance_id, action=action,
                                 event=EVENT_MOVE_OUT, host=source)
         logger.info("moving %s from %s to %s (%s)", instance_id, source, dest, action)
+        if dest == source:  # the only host: the guest is restarted on its own disk
+            await self.moved_out(ctx, instance_id=instance_id, host=source,
+                                 power_state=inst["power_state"], error=None,
+                                 result={"storage": IN_PLACE})
+            return
         await self.peers.compute.guest_action(ctx, host=source, instance_id=instance_id,
                                               action="moveOut")
 
@@ -172,7 +178,8 @@ class Resizer:
                               consumer=consumer, power_state=power_state)
             return
         flavor = self.resources.get_flavor(RequestContext.admin(), new_flavor_id)
-        shared = result.get("storage") == "shared"
+        in_place = result.get("storage") == IN_PLACE
+        shared = in_place or result.get("storage") == "shared"
         with self.store.edit(instance_id) as (session, row):
             if row is None or row.task_state != states.RESIZE_MIGRATING:
                 return
@@ -202,7 +209,7 @@ class Resizer:
             payload = instance_dict(row)
         image = payload["move_image_id"] or payload["image_ref"]
         await self.builds.send_to_host(ctx, host=dest, instance={**payload, "image_ref": image},
-                                       reuse_disk=shared)
+                                       reuse_disk=shared, respawn=in_place)
 
     async def finish_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                             reason: str) -> None:
@@ -251,7 +258,7 @@ class Resizer:
                 timeout=self.builds.limits.scheduler_timeout)
         except (errors.NoValidHost, *TRANSIENT) as exc:
             logger.warning("could not move the claim of %s to %s: %s", instance_id, dest, exc)
-        if source:
+        if source and source != dest:
             await self.peers.compute.drop_guest(ctx, host=source, instance_id=instance_id,
                                                 image_id=image_id)
 
@@ -268,7 +275,11 @@ class Resizer:
             actions.start_action(session, ctx, instance_id=instance_id, action="revertResize")
             actions.start_event(session, instance_id=instance_id, action="revertResize",
                                 event=EVENT_REVERT, host=row.host)
-            dest, image_id = row.host, row.move_image_id
+            dest, image_id, source = row.host, row.move_image_id, row.move_source
+        if dest == source:  # resized in place: nothing to drop there
+            await self.dropped_on_dest(ctx, instance_id=instance_id, host=dest, power_state=0,
+                                       error=None, result={})
+            return
         await self.peers.compute.guest_action(ctx, host=dest, instance_id=instance_id,
                                               action="dropMovedGuest", image_id=image_id)
 
@@ -293,6 +304,10 @@ class Resizer:
             groups = list(row.security_groups or [])
         if consumer:
             await self.peers.scheduler.release(ctx, instance_id=consumer)
+        if source == host:  # in place: restart the guest with the old flavor
+            await self.builds.send_to_host(ctx, host=host,
+                                           instance=self.store.get(instance_id), respawn=True)
+            return
         try:
             network_info = await self.builds.allocate_network(
                 ctx, instance_id, host=source, project_id=project_id,

@@ -57,14 +57,17 @@ class ComputeTwin:
         self.shared_disks = False
         self.deleted_images: list[str] = []
         self.rebuilt: list[tuple[str, str]] = []
+        self.respawned: list[bool] = []
         self.dropped: list[tuple] = []
 
     async def build_and_run_instance(self, ctx, *, host: str,
                                      instance: InstancePayload, reuse_disk: bool = False,
-                                     delete_image: str | None = None) -> None:
+                                     delete_image: str | None = None,
+                                     respawn: bool = False) -> None:
         """Builds; a spawn asked to reuse a disk reuses it when ``shared_disks`` is set."""
         self.built.append((host, InstancePayload.from_wire(over_the_wire(instance))))
         self.reuse_asked.append(reuse_disk)
+        self.respawned.append(respawn)
         if delete_image:
             self.deleted_images.append(delete_image)
         if host in self.failing:

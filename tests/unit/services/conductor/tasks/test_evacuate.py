@@ -54,7 +54,8 @@ class BuildsTwin:
             raise self.network_error
         return [{"port_id": "p-" + instance_id}]
 
-    async def send_to_host(self, ctx, *, host, instance, reuse_disk=False, delete_image=None):
+    async def send_to_host(self, ctx, *, host, instance, reuse_disk=False, delete_image=None,
+                           respawn=False):
         self.calls.append(("send_to_host", instance["id"], host))
         self.reuse_disk.append(reuse_disk)
 

@@ -178,3 +178,27 @@ async def test_deleting_a_resized_server_frees_both_claims(conductor):
     await conductor.operations.delete_server(_ctx(), instance_id=instance_id)
     await eventually(lambda: conductor.store.get(instance_id) is None)
     assert _claim(conductor, instance_id) is None and _claim(conductor, consumer) is None
+
+
+async def test_with_one_host_the_guest_is_resized_in_place_and_reverted_in_place(conductor):
+    instance_id = await _active(conductor)
+    host = _server(conductor, instance_id)["host"]
+    other = next(s for s in conductor.hosts.list_services()
+                 if s["host"] != host and s["binary"] == "nova-compute")
+    conductor.hosts.update_service(other["id"], disabled=True)
+    await conductor.resizer.start(_ctx(), instance_id=instance_id, flavor_id="2")
+    await wait_status(conductor, instance_id, "VERIFY_RESIZE")
+    assert _server(conductor, instance_id)["host"] == host
+    assert conductor.peers.compute.respawned[-1] is True
+    assert "moveOut" not in [a[2] for a in conductor.peers.compute.actions]
+    await conductor.resizer.revert(_ctx(), instance_id=instance_id)
+    await wait_status(conductor, instance_id, "ACTIVE")
+    server = _server(conductor, instance_id)
+    assert (server["host"], server["flavor"]["id"]) == (host, "1")
+    assert conductor.peers.compute.respawned[-1] is True
+    assert conductor.peers.compute.built[-1][1].flavor.id == "1"
+    await conductor.resizer.start(_ctx(), instance_id=instance_id, flavor_id="2")
+    await wait_status(conductor, instance_id, "VERIFY_RESIZE")
+    await conductor.resizer.confirm(_ctx(), instance_id=instance_id)
+    assert conductor.peers.compute.dropped == []  # the only guest is the resized one
+    assert _claim(conductor, instance_id) == host
