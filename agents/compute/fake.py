@@ -44,9 +44,12 @@ class FakeDriver(ComputeDriver):
         self.kept_disks: set[str] = set()  # destroyed with keep_disk (in memory only)
 
     async def init_host(self, host: str) -> None:
+        """Adopt the guests of the state file as a real hypervisor finds them after a
+        restart: there, but not running (the manager starts those that should run)."""
         if self.state_file.exists():
             for item in json.loads(self.state_file.read_text()):
-                self.guests[item["instance_id"]] = GuestInfo(**item)
+                self.guests[item["instance_id"]] = GuestInfo(**{**item,
+                                                                "power_state": SHUTDOWN})
 
     def _save(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
