@@ -1,6 +1,7 @@
 """``/servers``: create, list, show, update, delete, actions, metadata and instance actions."""
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
@@ -139,7 +140,11 @@ def build_router(*, conductor: Any, images: Any, network: Any) -> APIRouter:
     @router.delete("/servers/{server_id}", status_code=204)
     async def delete_server(server_id: str, ctx: Context, mv: Version) -> Response:
         _require_uuid(server_id)
-        await conductor.delete_server(ctx, instance_id=server_id)
+        deleted = await conductor.delete_server(ctx, instance_id=server_id)
+        shelved = (deleted or {}).get("shelved_image_id")
+        if shelved:  # a shelved server's snapshot goes with it, as in Nova
+            with contextlib.suppress(errors.NotFound):
+                await images.delete_image(ctx, shelved)
         return Response(status_code=204)
 
     @router.post("/servers/{server_id}/action", status_code=202)

@@ -98,8 +98,10 @@ class ConductorAPI(RpcClient):
     async def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         return await self.call(ctx, "list_servers", filters=filters)
 
-    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
-        await self.call(ctx, "delete_server", instance_id=instance_id)
+    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> dict | None:
+        """Start the delete; ``{"shelved_image_id"}`` (1.3 conductors) names the shelved
+        snapshot the caller should delete too (None when there is none)."""
+        return await self.call(ctx, "delete_server", instance_id=instance_id)
 
     async def power_action(
             self, ctx: RequestContext, *, instance_id: str,

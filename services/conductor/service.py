@@ -166,8 +166,8 @@ class ConductorService(ActionEndpoints, Service):
         return self.manager.queries.list_servers(ctx, filters=filters)
 
     @rpc()
-    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
-        await self.manager.operations.delete_server(ctx, instance_id=instance_id)
+    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        return await self.manager.operations.delete_server(ctx, instance_id=instance_id)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,

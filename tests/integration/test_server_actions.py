@@ -226,6 +226,15 @@ def test_shelve_offloads_and_unshelve_brings_back_the_same_server(cloud, demo):
         _delete(demo, server_id)
 
 
+def test_deleting_a_shelved_server_deletes_its_snapshot(cloud, demo):
+    server_id = _boot(demo, "shelved-then-deleted")
+    cloud.openstack("server", "shelve", server_id, cloud="overcast-demo")
+    _wait_status(demo, server_id, "SHELVED_OFFLOADED")
+    assert "shelved-then-deleted-shelved" in _image_names(demo)
+    _delete(demo, server_id)
+    assert "shelved-then-deleted-shelved" not in _image_names(demo)
+
+
 def test_rebuild_keeps_the_id_and_host(cloud, admin, demo):
     server_id = _boot(demo, "rebuild-vm")
     try:
