@@ -60,14 +60,15 @@ class ComputeManager:
                                      instance: InstancePayload,
                                      reuse_disk: bool = False,
                                      delete_image: str | None = None,
-                                     respawn: bool = False) -> None:
+                                     respawn: bool = False, stopped: bool = False) -> None:
         """Spawn the guest (keeping an existing disk of it with ``reuse_disk``, as an
         evacuation onto shared storage does) and report ``instance_built`` with whether the
         disk was reused, or ``build_failed``. A guest already running is not spawned again.
         ``delete_image`` (an unshelve's shelved image, a move's temporary one) is deleted
         from the image service and this host's cache once the guest runs. ``respawn`` (a
         resize on the same host, or its revert) restarts an existing guest on its own disk
-        with the instance's flavor."""
+        with the instance's flavor. ``stopped`` (a stopped server rebuilt or resized) powers
+        the new guest off before reporting, as Nova leaves such a server SHUTOFF."""
         instance_id = instance.id
         if instance_id in self._terminated:
             return
@@ -95,19 +96,22 @@ class ComputeManager:
                                                   host=self.host, reason=reason)
                 return
             logger.info("spawned %s", instance_id)
-        self.reported[instance_id] = RUNNING
+        if stopped:
+            await self.driver.power_off(instance_id)
+        power_state = self._power_state(instance_id)
+        self.reported[instance_id] = power_state
         await self.conductor.instance_built(ctx, instance_id=instance_id, host=self.host,
-                                            power_state=RUNNING, disk_reused=disk_reused)
+                                            power_state=power_state, disk_reused=disk_reused)
         if delete_image:
             await self.forget_image(ctx, delete_image)
 
-    async def rebuild_instance(self, ctx: RequestContext, *, instance: InstancePayload
-                               ) -> None:
+    async def rebuild_instance(self, ctx: RequestContext, *, instance: InstancePayload,
+                               stopped: bool = False) -> None:
         """Rebuild: the guest and its disk are made anew from ``instance.image_ref`` on this
-        host; reported as a build is."""
+        host (and left off when ``stopped``); reported as a build is."""
         await self.driver.destroy(instance.id)
         self.reported.pop(instance.id, None)
-        await self.build_and_run_instance(ctx, instance=instance)
+        await self.build_and_run_instance(ctx, instance=instance, stopped=stopped)
 
     async def drop_guest(self, ctx: RequestContext, *, instance_id: str,
                          image_id: str | None = None) -> None:

@@ -4,8 +4,8 @@ Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance,
 1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage, shelve,
 shelveOffload, unshelve in place: a cast the
 host answers with the conductor's guest_action_done) and get_console_output (a call);
-build_and_run_instance takes ``reuse_disk``, ``delete_image`` and ``respawn`` (sent only when
-set);
+build_and_run_instance takes ``reuse_disk``, ``delete_image``, ``respawn`` and ``stopped``
+(sent only when set);
 rebuild_instance (the disk made anew from the image) and drop_guest (a confirmed move's
 source forgets the guest it kept). The move actions of guest_action: moveOut (the source
 stops the guest and answers how its disk travels), dropMovedGuest and revertResize.
@@ -40,15 +40,15 @@ class ComputeAgentAPI(RpcClient):
                                      instance: InstancePayload,
                                      reuse_disk: bool = False,
                                      delete_image: str | None = None,
-                                     respawn: bool = False) -> None:
+                                     respawn: bool = False, stopped: bool = False) -> None:
         """Spawn ``instance`` on ``host`` (keeping an existing disk of it with
         ``reuse_disk``; deleting the image ``delete_image`` once it runs; with ``respawn``
-        restarting an existing guest on its own disk with the payload's flavor); the host
-        reports back to the conductor."""
-        if reuse_disk or delete_image or respawn:
+        restarting an existing guest on its own disk with the payload's flavor; powering it
+        off before reporting with ``stopped``); the host reports back to the conductor."""
+        if reuse_disk or delete_image or respawn or stopped:
             await self.cast(ctx, "build_and_run_instance", server=host, version="1.1",
                             instance=instance.to_wire(), reuse_disk=reuse_disk,
-                            delete_image=delete_image, respawn=respawn)
+                            delete_image=delete_image, respawn=respawn, stopped=stopped)
             return
         await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
 
@@ -74,11 +74,11 @@ class ComputeAgentAPI(RpcClient):
                         instance_id=instance_id, action=action, image_id=image_id)
 
     async def rebuild_instance(self, ctx: RequestContext, *, host: str,
-                               instance: InstancePayload) -> None:
-        """Destroy the guest and its disk, and build it anew from ``instance.image_ref``;
-        reported as a build (instance_built or build_failed)."""
+                               instance: InstancePayload, stopped: bool = False) -> None:
+        """Destroy the guest and its disk, and build it anew from ``instance.image_ref``
+        (left off when ``stopped``); reported as a build (instance_built or build_failed)."""
         await self.cast(ctx, "rebuild_instance", server=host, version="1.1",
-                        instance=instance.to_wire())
+                        instance=instance.to_wire(), stopped=stopped)
 
     async def drop_guest(self, ctx: RequestContext, *, host: str, instance_id: str,
                          image_id: str | None = None) -> None:

@@ -191,10 +191,10 @@ class ComputeService(Service):
     async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict,
                                      reuse_disk: bool = False,
                                      delete_image: str | None = None,
-                                     respawn: bool = False) -> None:
+                                     respawn: bool = False, stopped: bool = False) -> None:
         await self.manager.build_and_run_instance(
             ctx, instance=InstancePayload.from_wire(instance), reuse_disk=reuse_disk,
-            delete_image=delete_image, respawn=respawn)
+            delete_image=delete_image, respawn=respawn, stopped=stopped)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
@@ -216,8 +216,10 @@ class ComputeService(Service):
                                         image_id=image_id)
 
     @rpc("1.1")
-    async def rebuild_instance(self, ctx: RequestContext, *, instance: dict) -> None:
-        await self.manager.rebuild_instance(ctx, instance=InstancePayload.from_wire(instance))
+    async def rebuild_instance(self, ctx: RequestContext, *, instance: dict,
+                               stopped: bool = False) -> None:
+        await self.manager.rebuild_instance(ctx, instance=InstancePayload.from_wire(instance),
+                                            stopped=stopped)
 
     @rpc("1.1")
     async def drop_guest(self, ctx: RequestContext, *, instance_id: str,

@@ -207,14 +207,15 @@ class BuildTask:
 
     async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
                            reuse_disk: bool = False, delete_image: str | None = None,
-                           respawn: bool = False) -> None:
+                           respawn: bool = False, stopped: bool = False) -> None:
         """Have ``host`` build ``instance`` (an ``instance_dict``), keeping an existing disk
-        of it with ``reuse_disk``, deleting the image ``delete_image`` once it runs, and
-        restarting an existing guest with ``respawn``; it reports back."""
-        if reuse_disk or delete_image or respawn:
+        of it with ``reuse_disk``, deleting the image ``delete_image`` once it runs,
+        restarting an existing guest with ``respawn`` and leaving it off with ``stopped``;
+        it reports back."""
+        if reuse_disk or delete_image or respawn or stopped:
             await self.peers.compute.build_and_run_instance(
                 ctx, host=host, instance=payload_of(instance), reuse_disk=reuse_disk,
-                delete_image=delete_image, respawn=respawn)
+                delete_image=delete_image, respawn=respawn, stopped=stopped)
             return
         await self.peers.compute.build_and_run_instance(ctx, host=host,
                                                         instance=payload_of(instance))
@@ -262,6 +263,7 @@ class BuildTask:
                 inst.shelved_image_id = None  # the host deletes it
             elif inst.task_state == states.REBUILD_SPAWNING:
                 action, event = "rebuild", "compute_rebuild_instance"
+                final = states.STOPPED if power_state == SHUTDOWN else states.ACTIVE
             elif inst.task_state == states.RESIZE_FINISH:  # a resize or cold migration
                 record = migrations.set_status(session, instance_id, "finished")
                 action = "resize" if record is not None and record.migration_type == "resize" \

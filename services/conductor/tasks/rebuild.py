@@ -47,6 +47,8 @@ class Rebuilder:
             actions.start_event(session, instance_id=instance_id, action="rebuild",
                                 event=EVENT_REBUILD, host=inst.host)
             host, payload = inst.host, instance_dict(inst)
+            stopped = inst.vm_state == states.STOPPED  # Nova leaves it SHUTOFF after
         await self.notify(ctx, "compute.instance.rebuild.start", notification(payload))
-        await self.peers.compute.rebuild_instance(ctx, host=host, instance=payload_of(payload))
+        await self.peers.compute.rebuild_instance(ctx, host=host, instance=payload_of(payload),
+                                                  stopped=stopped)
         return self.store.get_public(instance_id)

@@ -209,7 +209,8 @@ class Resizer:
             payload = instance_dict(row)
         image = payload["move_image_id"] or payload["image_ref"]
         await self.builds.send_to_host(ctx, host=dest, instance={**payload, "image_ref": image},
-                                       reuse_disk=shared, respawn=in_place)
+                                       reuse_disk=shared, respawn=in_place,
+                                       stopped=payload["vm_state"] == states.STOPPED)
 
     async def finish_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                             reason: str) -> None:
@@ -244,7 +245,7 @@ class Resizer:
             actions.start_action(session, ctx, instance_id=instance_id, action="confirmResize")
             actions.finish_event(session, instance_id=instance_id, action="confirmResize",
                                  event=EVENT_CONFIRM, host=source)
-            row.vm_state = states.ACTIVE
+            row.vm_state = states.STOPPED if row.power_state == SHUTDOWN else states.ACTIVE
             row.move_source = row.old_flavor = row.move_image_id = None
             inst = instance_dict(row)
         scheduler = self.peers.scheduler

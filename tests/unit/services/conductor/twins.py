@@ -63,7 +63,7 @@ class ComputeTwin:
     async def build_and_run_instance(self, ctx, *, host: str,
                                      instance: InstancePayload, reuse_disk: bool = False,
                                      delete_image: str | None = None,
-                                     respawn: bool = False) -> None:
+                                     respawn: bool = False, stopped: bool = False) -> None:
         """Builds; a spawn asked to reuse a disk reuses it when ``shared_disks`` is set."""
         self.built.append((host, InstancePayload.from_wire(over_the_wire(instance))))
         self.reuse_asked.append(reuse_disk)
@@ -76,7 +76,8 @@ class ComputeTwin:
             return
         self.guests.setdefault(host, set()).add(instance.id)
         asyncio.get_running_loop().create_task(self.conductor.builds.instance_built(
-            ctx, instance_id=instance.id, host=host, power_state=RUNNING,
+            ctx, instance_id=instance.id, host=host,
+            power_state=SHUTDOWN if stopped else RUNNING,
             disk_reused=reuse_disk and self.shared_disks))
 
     async def power_action(self, ctx, *, host, instance_id, action,
@@ -99,9 +100,9 @@ class ComputeTwin:
             ctx, instance_id=instance_id, host=host, action=action,
             power_state=RUNNING if error else power, error=error, result=result))
 
-    async def rebuild_instance(self, ctx, *, host, instance):
+    async def rebuild_instance(self, ctx, *, host, instance, stopped=False):
         self.rebuilt.append((host, instance.image_ref))
-        await self.build_and_run_instance(ctx, host=host, instance=instance)
+        await self.build_and_run_instance(ctx, host=host, instance=instance, stopped=stopped)
 
     async def drop_guest(self, ctx, *, host, instance_id, image_id=None):
         self.dropped.append((host, instance_id, image_id))

@@ -55,7 +55,7 @@ class BuildsTwin:
         return [{"port_id": "p-" + instance_id}]
 
     async def send_to_host(self, ctx, *, host, instance, reuse_disk=False, delete_image=None,
-                           respawn=False):
+                           respawn=False, stopped=False):
         self.calls.append(("send_to_host", instance["id"], host))
         self.reuse_disk.append(reuse_disk)
 

@@ -202,3 +202,27 @@ async def test_with_one_host_the_guest_is_resized_in_place_and_reverted_in_place
     await conductor.resizer.confirm(_ctx(), instance_id=instance_id)
     assert conductor.peers.compute.dropped == []  # the only guest is the resized one
     assert _claim(conductor, instance_id) == host
+
+
+async def _stopped(conductor) -> str:
+    instance_id = await _active(conductor)
+    await conductor.operations.power_action(_ctx(), instance_id=instance_id, action="stop")
+    await wait_status(conductor, instance_id, "SHUTOFF")
+    return instance_id
+
+
+async def test_a_stopped_server_stays_shutoff_after_a_rebuild(conductor):
+    instance_id = await _stopped(conductor)
+    await conductor.rebuilder.rebuild(_ctx(), instance_id=instance_id, image_ref="img-2")
+    await wait_status(conductor, instance_id, "SHUTOFF")
+    assert _server(conductor, instance_id)["image_ref"] == "img-2"
+
+
+async def test_a_stopped_server_stays_shutoff_after_a_confirmed_resize(conductor):
+    instance_id = await _stopped(conductor)
+    await conductor.resizer.start(_ctx(), instance_id=instance_id, flavor_id="2")
+    await wait_status(conductor, instance_id, "VERIFY_RESIZE")
+    assert conductor.peers.compute.built[-1] and _server(conductor, instance_id)[
+        "power_state"] == 4
+    await conductor.resizer.confirm(_ctx(), instance_id=instance_id)
+    assert _server(conductor, instance_id)["status"] == "SHUTOFF"
