@@ -29,28 +29,22 @@ from services.conductor.peers import Peers
 from services.conductor.queries import Queries
 from services.conductor.resources import ComputeResources
 from services.conductor.tasks.build import TRANSIENT, BuildTask
-from services.scheduler.contract import RequestSpec
+from services.conductor.tasks.resize_outcome import (
+    EVENT_FINISH,
+    EVENT_REVERT,
+    IN_PLACE,
+    ResizeOutcome,
+    move_spec,
+)
 
 logger = logging.getLogger(__name__)
 
 EVENT_PREP = "conductor_migrate_server"
 EVENT_MOVE_OUT = "compute_resize_instance"
-EVENT_FINISH = "compute_finish_resize"
-EVENT_CONFIRM = "compute_confirm_resize"
-EVENT_REVERT = "compute_revert_resize"
-EVENT_FINISH_REVERT = "compute_finish_revert_resize"
-IN_PLACE = "in-place"  # a move to the same host: the disk never leaves
-
-
-def _spec(consumer: str, inst: dict, flavor: dict, *, ignore: tuple[str, ...] = (),
-          force: tuple[str, ...] = ()) -> RequestSpec:
-    return RequestSpec(instance_id=consumer, vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
-                       disk_gb=flavor["disk"], availability_zone=inst["availability_zone"],
-                       ignore_hosts=ignore, force_hosts=force)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
-class Resizer:
+class Resizer(ResizeOutcome):
     store: InstanceStore
     hosts: HostTracker
     queries: Queries
@@ -115,7 +109,7 @@ class Resizer:
         ignore = () if usable == [source] else (source,)
         try:
             dest = await self.peers.scheduler.select_destination(
-                ctx, spec=_spec(consumer, inst, flavor, ignore=ignore,
+                ctx, spec=move_spec(consumer, inst, flavor, ignore=ignore,
                                 force=(force_host,) if force_host else ()),
                 host_status=status, timeout=self.builds.limits.scheduler_timeout)
         except (errors.NoValidHost, *TRANSIENT) as exc:
@@ -228,114 +222,6 @@ class Resizer:
         logger.warning("move of %s failed on %s (%s): reverting", instance_id, host, reason)
         await self.dropped_on_dest(ctx, instance_id=instance_id, host=host, power_state=0,
                                    error=None, result={}, status="error")
-
-    # -- confirm and revert ----------------------------------------------------------------
-
-    async def confirm(self, ctx: RequestContext, *, instance_id: str) -> None:
-        """Keep the move: the source forgets its guest, the claims move to the destination."""
-        self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, row):
-            states.check_lock(locked=row.locked, is_admin=ctx.is_admin,
-                              instance_id=instance_id)
-            states.check_action("confirmResize", vm_state=row.vm_state,
-                                task_state=row.task_state, instance_id=instance_id)
-            source, image_id, dest = row.move_source, row.move_image_id, row.host
-            record = migrations.set_status(session, instance_id, "confirmed")
-            consumer = record.uuid if record is not None else None
-            actions.start_action(session, ctx, instance_id=instance_id, action="confirmResize")
-            actions.finish_event(session, instance_id=instance_id, action="confirmResize",
-                                 event=EVENT_CONFIRM, host=source)
-            row.vm_state = states.STOPPED if row.power_state == SHUTDOWN else states.ACTIVE
-            row.move_source = row.old_flavor = row.move_image_id = None
-            inst = instance_dict(row)
-        scheduler = self.peers.scheduler
-        await scheduler.release(ctx, instance_id=instance_id)  # the source's claim
-        if consumer:
-            await scheduler.release(ctx, instance_id=consumer)
-        try:  # the destination's resources, now under the instance's own name
-            await scheduler.select_destination(
-                ctx, spec=_spec(instance_id, inst, inst["flavor"], force=(dest,)),
-                host_status=self.hosts.compute_status(),
-                timeout=self.builds.limits.scheduler_timeout)
-        except (errors.NoValidHost, *TRANSIENT) as exc:
-            logger.warning("could not move the claim of %s to %s: %s", instance_id, dest, exc)
-        if source and source != dest:
-            await self.peers.compute.drop_guest(ctx, host=source, instance_id=instance_id,
-                                                image_id=image_id)
-
-    async def revert(self, ctx: RequestContext, *, instance_id: str) -> None:
-        """Undo the move: the destination destroys its guest, then the source restarts its
-        own with the old flavor."""
-        self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, row):
-            states.check_lock(locked=row.locked, is_admin=ctx.is_admin,
-                              instance_id=instance_id)
-            states.check_action("revertResize", vm_state=row.vm_state,
-                                task_state=row.task_state, instance_id=instance_id)
-            row.task_state = states.RESIZE_REVERTING
-            actions.start_action(session, ctx, instance_id=instance_id, action="revertResize")
-            actions.start_event(session, instance_id=instance_id, action="revertResize",
-                                event=EVENT_REVERT, host=row.host)
-            dest, image_id, source = row.host, row.move_image_id, row.move_source
-        if dest == source:  # resized in place: nothing to drop there
-            await self.dropped_on_dest(ctx, instance_id=instance_id, host=dest, power_state=0,
-                                       error=None, result={})
-            return
-        await self.peers.compute.guest_action(ctx, host=dest, instance_id=instance_id,
-                                              action="dropMovedGuest", image_id=image_id)
-
-    async def dropped_on_dest(self, ctx: RequestContext, *, instance_id: str, host: str,
-                              power_state: int, error: str | None, result: dict,
-                              status: str = "reverted") -> None:
-        with self.store.edit(instance_id) as (session, row):
-            if row is None or row.host != host or row.task_state != states.RESIZE_REVERTING:
-                return
-            owner = actions.open_event_action(session, instance_id=instance_id,
-                                              event=EVENT_REVERT) or "revertResize"
-            actions.finish_event(session, instance_id=instance_id, action=owner,
-                                 event=EVENT_REVERT, host=host, error=error)
-            source = row.move_source
-            row.host, row.flavor = source, row.old_flavor or row.flavor
-            row.move_source = row.old_flavor = row.move_image_id = None
-            record = migrations.set_status(session, instance_id, status)
-            consumer = record.uuid if record is not None else None
-            actions.start_event(session, instance_id=instance_id, action=owner,
-                                event=EVENT_FINISH_REVERT, host=source)
-            requested, project_id = row.requested_networks, row.project_id
-            groups = list(row.security_groups or [])
-        if consumer:
-            await self.peers.scheduler.release(ctx, instance_id=consumer)
-        if source == host:  # in place: restart the guest with the old flavor
-            await self.builds.send_to_host(ctx, host=host,
-                                           instance=self.store.get(instance_id), respawn=True)
-            return
-        try:
-            network_info = await self.builds.allocate_network(
-                ctx, instance_id, host=source, project_id=project_id,
-                requested_networks=requested, security_groups=groups)
-            with self.store.edit(instance_id) as (_session, row):
-                if row is not None:
-                    row.network_info = network_info
-        except errors.OvercastError as exc:
-            logger.warning("could not bind the ports of %s back to %s: %s", instance_id,
-                           source, exc.message)
-        await self.peers.compute.guest_action(ctx, host=source, instance_id=instance_id,
-                                              action="revertResize")
-
-    async def reverted_on_source(self, ctx: RequestContext, *, instance_id: str, host: str,
-                                 power_state: int, error: str | None, result: dict) -> None:
-        with self.store.edit(instance_id) as (session, row):
-            if row is None or row.host != host or row.task_state != states.RESIZE_REVERTING:
-                return
-            row.task_state = None
-            row.power_state = power_state
-            row.vm_state = states.STOPPED if error and power_state == SHUTDOWN \
-                else states.ACTIVE
-            owner = actions.open_event_action(session, instance_id=instance_id,
-                                              event=EVENT_FINISH_REVERT) or "revertResize"
-            actions.finish_event(session, instance_id=instance_id, action=owner,
-                                 event=EVENT_FINISH_REVERT, host=host, error=error)
-
 
 def _action(record: object) -> str:
     return "resize" if getattr(record, "migration_type", "") == "resize" else "migrate"
