@@ -109,7 +109,7 @@ async def _unlock(call: ActionCall) -> Response:
     return accepted()
 
 
-async def _rescue(call: ActionCall) -> dict:
+async def _rescue(call: ActionCall) -> Response:
     args = call.dict_args("rescue", allowed={"adminPass", "rescue_image_ref"})
     password = args.get("adminPass")
     if password is not None and not isinstance(password, str):
@@ -120,15 +120,16 @@ async def _rescue(call: ActionCall) -> dict:
         await _active_image(call, image_ref)
     await call.conductor.guest_action(call.ctx, instance_id=call.server_id, action="rescue",
                                       rescue_image_ref=image_ref)
-    return {"adminPass": password or secrets.token_urlsafe(9)}
+    return FastJSONResponse({"adminPass": password or secrets.token_urlsafe(9)},
+                            status_code=200)  # as Nova's rescue
 
 
-async def _console_output(call: ActionCall) -> dict:
+async def _console_output(call: ActionCall) -> Response:
     args = call.dict_args("os-getConsoleOutput", allowed={"length"})
     length = check.console_length(args.get("length"))
     output = await call.conductor.get_console_output(call.ctx, instance_id=call.server_id,
                                                      length=length)
-    return {"output": output}
+    return FastJSONResponse({"output": output}, status_code=200)
 
 
 async def _image(call: ActionCall, image_id: str) -> dict:
