@@ -35,10 +35,15 @@ async def move_out(manager: ComputeManager, ctx: RequestContext, instance_id: st
         return {"storage": SHARED}
     if manager.images is None:
         raise errors.ServiceUnavailable("this host has no image service to move a disk with")
-    image = await manager.images.create_image(ctx, {
-        "name": f"{guest.name}-move-{instance_id[:8]}", "disk_format": "raw",
-        "container_format": "bare", "visibility": "private", "image_type": "snapshot",
-        "instance_uuid": instance_id, ROOTFS_PROPERTY: "tar"})
+    name = f"{guest.name}-move-{instance_id[:8]}"
+    # A repeated message finds the image the first one made (and snapshot_to_image leaves
+    # one that is no longer queued alone), so a move never leaves two images behind.
+    found = (await manager.images.list_images(
+        ctx, filters={"name": name, "instance_uuid": instance_id}))["images"]
+    image = found[0] if found else await manager.images.create_image(ctx, {
+        "name": name, "disk_format": "raw", "container_format": "bare",
+        "visibility": "private", "image_type": "snapshot", "instance_uuid": instance_id,
+        ROOTFS_PROPERTY: "tar"})
     await snapshot_to_image(ctx, driver=driver, images=manager.images,
                             instance_id=instance_id, image_id=image["id"],
                             workdir=manager.work_dir / "snapshots")

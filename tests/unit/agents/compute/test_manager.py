@@ -50,8 +50,18 @@ class Images:
         self.fail_upload = False
         self.status = "queued"
 
+        self.made: list[dict] = []
+
     async def get_image(self, ctx, image_id):
         return {"id": image_id, "status": self.status}
+
+    async def create_image(self, ctx, body):
+        self.made.append({"id": f"made-{len(self.made)}", "status": "queued", **body})
+        return self.made[-1]
+
+    async def list_images(self, ctx, *, filters):
+        return {"images": [i for i in self.made
+                           if all(i.get(k) == v for k, v in filters.items())]}
 
     async def update_image(self, ctx, image_id, changes):
         for change in changes:
@@ -171,3 +181,28 @@ async def test_a_duplicate_snapshot_message_leaves_the_image_alone(manager):
     await manager.guest_action(CTX, instance_id="i-1", action="createImage", image_id="img")
     assert manager.images.data == uploaded and manager.images.deleted == []
     assert manager.conductor.reports[-1][1]["error"] is None
+
+
+async def test_moving_out_a_local_disk_snapshots_it_once_and_keeps_the_guest(manager):
+    for _ in range(2):  # a duplicate message finds the image the first one made
+        await manager.guest_action(CTX, instance_id="i-1", action="moveOut")
+    results = [r[1]["result"] for r in manager.conductor.reports]
+    assert results == [{"storage": "local", "image_id": "made-0"}] * 2
+    assert len(manager.images.made) == 1
+    assert manager.images.properties == {"overcast_rootfs": "tar"}
+    assert manager.driver.get_info("i-1").power_state == SHUTDOWN  # kept, stopped
+
+
+async def test_moving_out_a_shared_disk_sends_nothing(manager):
+    shared = type(_instance(5)).from_wire({**_instance(5).to_wire(), "flavor": {
+        **_instance(5).flavor.to_wire(), "extra_specs": {"overcast:disk_storage": "shared"}}})
+    await manager.build_and_run_instance(CTX, instance=shared)
+    await manager.guest_action(CTX, instance_id="i-5", action="moveOut")
+    assert manager.conductor.reports[-1][1]["result"] == {"storage": "shared"}
+    assert manager.images.made == []
+
+
+async def test_a_respawn_restarts_the_guest_on_its_own_disk(manager):
+    await manager.build_and_run_instance(CTX, instance=_instance(1), respawn=True)
+    assert manager.conductor.reports[-1][1]["disk_reused"] is True
+    assert manager.driver.get_info("i-1").power_state == RUNNING
