@@ -174,3 +174,32 @@ async def test_placements_say_which_guests_should_run(conductor):
     await wait_status(conductor, instance_id, "SHUTOFF")
     assert conductor.queries.placements_on_host(host) == [{"id": instance_id,
                                                            "running": False}]
+
+
+async def test_an_action_whose_report_never_comes_is_given_up_not_stuck(conductor):
+    instance_id = await _active(conductor)
+    conductor.peers.compute.guest_action = _never_answers
+    await conductor.guests.start(_ctx(), instance_id=instance_id, action="pause")
+    assert _server(conductor, instance_id)["task_state"] == "pausing"
+    conductor.builds.limits = dataclasses.replace(conductor.builds.limits, build_timeout=0)
+    await conductor.recovery.recover_stuck()
+    server = _server(conductor, instance_id)
+    assert (server["status"], server["task_state"], server["fault"]) == ("ACTIVE", None, None)
+    assert _events(conductor, instance_id, "pause") == {"compute_pause_instance": "Error"}
+
+
+async def test_a_move_that_never_finishes_ends_in_error(conductor):
+    instance_id = await _active(conductor)
+    conductor.peers.compute.guest_action = _never_answers
+    await conductor.resizer.start(_ctx(), instance_id=instance_id, flavor_id="2")
+    await eventually(lambda: _server(conductor, instance_id)["task_state"]
+                     == "resize_migrating")
+    conductor.builds.limits = dataclasses.replace(conductor.builds.limits, build_timeout=0)
+    await conductor.recovery.recover_stuck()
+    server = _server(conductor, instance_id)
+    assert (server["status"], server["task_state"]) == ("ERROR", None)
+    assert "timed out" in server["fault"]["message"]
+
+
+async def _never_answers(ctx, **kwargs):
+    return None  # the cast went to a host that never reports
