@@ -2,19 +2,25 @@
 
 Its state is also written to a small JSON file, so that a restarted agent still knows which
 guests it was running (as a real hypervisor would), which host-recovery logic depends on.
+Every action of the contract is done honestly as a record: pause sets ``PAUSED``, suspend
+``SUSPENDED``, rescue marks the guest rescued, each leaves a line in the guest's console
+log, and a snapshot writes a real tar archive of a small fake root filesystem.
 """
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
+import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
+from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
 from agents.compute.driver import (
     LOCAL,
+    SHARED,
     ComputeDriver,
     GuestInfo,
     GuestNotFound,
@@ -36,11 +42,16 @@ class FakeDriver(ComputeDriver):
         self.fail_spawn = fail_spawn
         self.guests: dict[str, GuestInfo] = {}
         self.console: dict[str, list[str]] = {}
+        self.rescued: set[str] = set()
+        self.kept_disks: set[str] = set()  # destroyed with keep_disk (in memory only)
 
     async def init_host(self, host: str) -> None:
+        """Adopt the guests of the state file as a real hypervisor finds them after a
+        restart: there, but not running (the manager starts those that should run)."""
         if self.state_file.exists():
             for item in json.loads(self.state_file.read_text()):
-                self.guests[item["instance_id"]] = GuestInfo(**item)
+                self.guests[item["instance_id"]] = GuestInfo(**{**item,
+                                                                "power_state": SHUTDOWN})
 
     def _save(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
@@ -70,28 +81,89 @@ class FakeDriver(ComputeDriver):
         self.guests[instance.id] = GuestInfo(
             instance_id=instance.id, name=instance.name, power_state=RUNNING,
             vcpus=flavor.vcpus, memory_mb=flavor.ram, disk_gb=flavor.disk, storage=storage)
-        self.console[instance.id] = [f"{instance.name} login:"]
+        self.console[instance.id] = [
+            "[    0.000000] Linux version 6.1.0-fake (overcast fake hypervisor)",
+            f"[    0.100000] Command line: root=/dev/vda console=ttyS0 image={instance.image_ref}",
+            "[    0.500000] Run /sbin/init as init process",
+            f"Welcome to {instance.name}", f"{instance.name} login:"]
         self._save()
-        return SpawnResult(disk_reused=False)
+        # A shared disk is on storage every host reaches, so the fake reuses it when asked; a
+        # local one only if this host kept it (a resize in place).
+        kept = instance.id in self.kept_disks
+        self.kept_disks.discard(instance.id)
+        return SpawnResult(disk_reused=reuse_disk and (storage == SHARED or kept))
 
     async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
+        if keep_disk:
+            self.kept_disks.add(instance_id)
+        else:
+            self.kept_disks.discard(instance_id)
         if self.guests.pop(instance_id, None) is not None:
             self.console.pop(instance_id, None)
+            self.rescued.discard(instance_id)
             self._save()
 
-    def _set_power(self, instance_id: str, power_state: int) -> None:
+    def _set_power(self, instance_id: str, power_state: int, note: str | None = None,
+                   *, only_from: tuple[int, ...] | None = None) -> None:
         guest = self.get_info(instance_id)
+        if only_from is not None and guest.power_state not in (power_state, *only_from):
+            raise SpawnError(f"guest {instance_id} is in power state {guest.power_state}")
         self.guests[instance_id] = GuestInfo(**{**guest.__dict__, "power_state": power_state})
+        if note:
+            self.console.setdefault(instance_id, []).append(note)
         self._save()
 
     async def power_off(self, instance_id: str, *, grace: float = 10.0) -> None:
-        self._set_power(instance_id, SHUTDOWN)
+        self._set_power(instance_id, SHUTDOWN, "reboot: Power down")
 
     async def power_on(self, instance_id: str) -> None:
-        self._set_power(instance_id, RUNNING)
+        self._set_power(instance_id, RUNNING, "[    0.000000] Linux version 6.1.0-fake")
 
     async def reboot(self, instance_id: str, *, hard: bool) -> None:
-        self._set_power(instance_id, RUNNING)
+        self._set_power(instance_id, RUNNING, "reboot: Restarting system")
+
+    async def pause(self, instance_id: str) -> None:
+        self._set_power(instance_id, PAUSED, only_from=(RUNNING,))
+
+    async def unpause(self, instance_id: str) -> None:
+        self._set_power(instance_id, RUNNING, only_from=(PAUSED,))
+
+    async def suspend(self, instance_id: str) -> None:
+        self._set_power(instance_id, SUSPENDED, "PM: suspend entry (s2idle)",
+                        only_from=(RUNNING,))
+
+    async def resume(self, instance_id: str) -> None:
+        self._set_power(instance_id, RUNNING, "PM: suspend exit", only_from=(SUSPENDED,))
+
+    async def rescue(self, instance_id: str, *, image: Path | None) -> None:
+        self._set_power(instance_id, RUNNING, "rescue: booted the rescue image, the "
+                        "guest's disk is at /mnt/rescue")
+        self.rescued.add(instance_id)
+
+    async def unrescue(self, instance_id: str) -> None:
+        self._set_power(instance_id, RUNNING, "rescue: back on the guest's own disk")
+        self.rescued.discard(instance_id)
+
+    async def snapshot(self, instance_id: str, target: Path) -> str:
+        """A real tar archive of a small fake root: ``/etc/hostname``, ``/etc/os-release``
+        and the guest's console log as ``/var/log/console.log``."""
+        guest = self.get_info(instance_id)
+        files = {"etc/hostname": f"{guest.name}\n",
+                 "etc/os-release": 'NAME="Overcast fake guest"\nID=fake\n',
+                 "var/log/console.log": "\n".join(self.console.get(instance_id, [])) + "\n"}
+        tmp = target.with_name(target.name + ".part")
+        with tarfile.open(tmp, "w") as archive:
+            for directory in ("etc", "var", "var/log"):
+                info = tarfile.TarInfo(directory)
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                archive.addfile(info)
+            for name, text in files.items():
+                data = text.encode()
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o644
+                archive.addfile(info, io.BytesIO(data))
+        os.replace(tmp, target)
+        return "tar"
 
     async def get_console_output(self, instance_id: str, *, length: int | None = None) -> str:
         self.get_info(instance_id)

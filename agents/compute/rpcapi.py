@@ -1,6 +1,14 @@
 """The compute agent's AMQP contract: topic ``compute``, one queue per host.
 
 Versions: 1.0 initial (build_and_run_instance, power_action, terminate_instance, list_guests).
+1.1 guest_action (pause, unpause, suspend, resume, rescue, unrescue, createImage, shelve,
+shelveOffload, unshelve in place: a cast the
+host answers with the conductor's guest_action_done) and get_console_output (a call);
+build_and_run_instance takes ``reuse_disk``, ``delete_image``, ``respawn`` and ``stopped``
+(sent only when set);
+rebuild_instance (the disk made anew from the image) and drop_guest (a confirmed move's
+source forgets the guest it kept). The move actions of guest_action: moveOut (the source
+stops the guest and answers how its disk travels), dropMovedGuest and revertResize.
 The instance a build carries is an ``InstancePayload``: the fields of the 1.0 dict that a host
 reads to build a guest (id, name, owner, flavor, image, key, user data, metadata, zone, launch
 index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
@@ -29,8 +37,19 @@ class ComputeAgentAPI(RpcClient):
     topic = "compute"
 
     async def build_and_run_instance(self, ctx: RequestContext, *, host: str,
-                                     instance: InstancePayload) -> None:
-        """Spawn ``instance`` on ``host``; the host reports back to the conductor."""
+                                     instance: InstancePayload,
+                                     reuse_disk: bool = False,
+                                     delete_image: str | None = None,
+                                     respawn: bool = False, stopped: bool = False) -> None:
+        """Spawn ``instance`` on ``host`` (keeping an existing disk of it with
+        ``reuse_disk``; deleting the image ``delete_image`` once it runs; with ``respawn``
+        restarting an existing guest on its own disk with the payload's flavor; powering it
+        off before reporting with ``stopped``); the host reports back to the conductor."""
+        if reuse_disk or delete_image or respawn or stopped:
+            await self.cast(ctx, "build_and_run_instance", server=host, version="1.1",
+                            instance=instance.to_wire(), reuse_disk=reuse_disk,
+                            delete_image=delete_image, respawn=respawn, stopped=stopped)
+            return
         await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
 
     async def power_action(self, ctx: RequestContext, *, host: str, instance_id: str,
@@ -46,3 +65,30 @@ class ComputeAgentAPI(RpcClient):
                           timeout: float | None = None) -> list[dict]:
         """The guests the host's driver is running now: its own view, not the database's."""
         return await self.call(ctx, "list_guests", server=host, timeout=timeout)
+
+    async def guest_action(self, ctx: RequestContext, *, host: str, instance_id: str,
+                           action: str, image_id: str | None = None) -> None:
+        """Do ``action`` to the guest on ``host``; ``image_id`` is the snapshot's image for
+        createImage, the rescue image for rescue. The host reports guest_action_done."""
+        await self.cast(ctx, "guest_action", server=host, version="1.1",
+                        instance_id=instance_id, action=action, image_id=image_id)
+
+    async def rebuild_instance(self, ctx: RequestContext, *, host: str,
+                               instance: InstancePayload, stopped: bool = False) -> None:
+        """Destroy the guest and its disk, and build it anew from ``instance.image_ref``
+        (left off when ``stopped``); reported as a build (instance_built or build_failed)."""
+        await self.cast(ctx, "rebuild_instance", server=host, version="1.1",
+                        instance=instance.to_wire(), stopped=stopped)
+
+    async def drop_guest(self, ctx: RequestContext, *, host: str, instance_id: str,
+                         image_id: str | None = None) -> None:
+        """Forget the guest kept on a move's source (confirmed), deleting ``image_id``."""
+        await self.cast(ctx, "drop_guest", server=host, version="1.1",
+                        instance_id=instance_id, image_id=image_id)
+
+    async def get_console_output(self, ctx: RequestContext, *, host: str, instance_id: str,
+                                 length: int | None = None,
+                                 timeout: float | None = None) -> str:
+        """The guest's console log: the last ``length`` lines, or all of it."""
+        return await self.call(ctx, "get_console_output", server=host, version="1.1",
+                               timeout=timeout, instance_id=instance_id, length=length)

@@ -4,19 +4,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 import time
+from pathlib import Path
 
 from agents.compute.console_server import ConsoleEndpoint
 from agents.compute.contract import InstancePayload
-from agents.compute.driver import ComputeDriver
+from agents.compute.driver import LOCAL, STORAGE_KINDS, ComputeDriver
 from agents.compute.fake import FakeDriver
 from agents.compute.manager import ComputeManager
 from overcast.bus import Bus, RpcServer, rpc
+from overcast.bus.signing import Signer
 from overcast.config import CommonConfig
 from overcast.context import RequestContext
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
 from services.conductor.rpcapi import ConductorAPI
+from services.image.client import ImageClient
 from services.scheduler.rpcapi import SchedulerAPI
 
 logger = logging.getLogger(__name__)
@@ -32,10 +36,20 @@ class ComputeConfig(CommonConfig):
     # the conductor's service_down_time, so guests stop before they are rebuilt elsewhere.
     fence_window: float = 2.0
     reconcile_interval: float = 10.0
+    # How often each guest's true power state is compared with what was last reported.
+    power_sync_interval: float = 1.0
+    # The image service's gRPC address: snapshots are uploaded there.
+    image_target: str = "127.0.0.1:9292"
+    # Where a guest's disk lives when its flavor does not say (overcast:disk_storage).
+    disk_storage: str = LOCAL
     inventory_interval: float = 30.0
-    vcpus: int = 64
-    memory_mb: int = 131072
-    disk_gb: int = 2000
+    # What the host offers; 0: the driver's own figure (the machine's for ``process``, a
+    # large host for ``fake``).
+    vcpus: int = 0
+    memory_mb: int = 0
+    disk_gb: int = 0
+    # The storage every hypervisor mounts, for ``shared`` disks; empty: <state>/shared.
+    shared_dir: str = ""
     cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
@@ -47,11 +61,30 @@ class ComputeConfig(CommonConfig):
     fake_fail_spawn: bool = False
 
 
+def host_address() -> str:
+    """This machine's address (a container's on the cloud network), for the hypervisor
+    record; loopback when the name does not resolve."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
 def make_driver(cfg: ComputeConfig) -> ComputeDriver:
+    if cfg.disk_storage not in STORAGE_KINDS:
+        raise ValueError(f"disk_storage must be one of {', '.join(STORAGE_KINDS)}, "
+                         f"not {cfg.disk_storage!r}")
     if cfg.driver == "fake":
         return FakeDriver(state_file=cfg.state_path("compute", cfg.host, "fake-guests.json"),
-                          vcpus=cfg.vcpus, memory_mb=cfg.memory_mb, local_gb=cfg.disk_gb,
+                          vcpus=cfg.vcpus or 64, memory_mb=cfg.memory_mb or 131072,
+                          local_gb=cfg.disk_gb or 2000,
                           spawn_delay=cfg.fake_spawn_delay, fail_spawn=cfg.fake_fail_spawn)
+    if cfg.driver == "process":
+        from agents.compute.process import ProcessDriver  # needs root; imported only here
+        return ProcessDriver(state_dir=cfg.state_path("compute", cfg.host, "process"),
+                             shared_dir=Path(cfg.shared_dir or cfg.state_path("shared")),
+                             host_ip=host_address(), vcpus=cfg.vcpus or None,
+                             memory_mb=cfg.memory_mb or None, local_gb=cfg.disk_gb or None)
     raise ValueError(f"unknown compute driver {cfg.driver!r}")
 
 
@@ -66,6 +99,7 @@ class ComputeService(Service):
         self._reconciling = asyncio.Lock()
         self._reconcile_task: asyncio.Task | None = None
         self.console_address = ""  # where the console port is reached, once it listens
+        self._guests_started = False  # the first reconcile that got through starts guests
 
     async def start(self) -> None:
         cfg = self.cfg
@@ -77,7 +111,12 @@ class ComputeService(Service):
         self.scheduler = SchedulerAPI(self.bus)
         driver = make_driver(cfg)
         await driver.init_host(cfg.host)
-        self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor)
+        self.images = ImageClient(cfg.image_target, signer=Signer(cfg.bus_signing_key),
+                                  timeout=cfg.rpc_timeout)
+        self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor,
+                                      images=self.images,
+                                      work_dir=cfg.state_path("compute", cfg.host),
+                                      default_storage=cfg.disk_storage)
         self.console = ConsoleEndpoint(listen=cfg.console_listen, host=cfg.host, driver=driver,
                                        signing_key=cfg.bus_signing_key,
                                        advertise=cfg.console_advertise)
@@ -94,6 +133,8 @@ class ComputeService(Service):
             PeriodicTask("watchdog", self._watchdog, interval=min(0.25, cfg.report_interval)),
             PeriodicTask("reconcile", self._periodic_reconcile, interval=cfg.reconcile_interval,
                          initial_delay=cfg.reconcile_interval),
+            PeriodicTask("power_sync", self._sync_power_states,
+                         interval=cfg.power_sync_interval),
             PeriodicTask("inventory", self._report_inventory,
                          interval=cfg.inventory_interval, initial_delay=cfg.inventory_interval),
         ]
@@ -107,6 +148,10 @@ class ComputeService(Service):
             self._reconcile_task.cancel()
         await self.server.stop()
         await self.console.stop()
+        # This process is the host: its guests go with it (mounts and cgroups released,
+        # disks kept). At the next start the conductor's answer says which to start again.
+        await self.manager.driver.cleanup_host()
+        await self.images.close()
         await self.bus.close()
 
     async def _reconcile(self, timeout: float | None = None) -> None:
@@ -117,7 +162,9 @@ class ComputeService(Service):
             try:
                 await self.manager.reconcile(
                     RequestContext.admin(),
-                    timeout=timeout or max(5.0, 5 * self.cfg.report_interval))
+                    timeout=timeout or max(5.0, 5 * self.cfg.report_interval),
+                    start_up=not self._guests_started)
+                self._guests_started = True
             except Exception as exc:  # noqa: BLE001 - the conductor may not be up yet
                 logger.warning("could not reconcile guests with the conductor: %s", exc)
 
@@ -127,6 +174,12 @@ class ComputeService(Service):
         if self.manager.fenced_guests is not None and not self._beating():
             return
         await self._reconcile()
+
+    async def _sync_power_states(self) -> None:
+        """Report the guests whose power state changed on their own (crashed, stopped)."""
+        if not self._guests_started:
+            return  # the start-up reconcile decides first which guests run
+        await self.manager.sync_power_states(RequestContext.admin())
 
     def _beating(self) -> bool:
         return time.monotonic() - self._last_beat_ok <= self.cfg.fence_window
@@ -174,9 +227,13 @@ class ComputeService(Service):
             "disk_allocation_ratio": self.cfg.disk_allocation_ratio})
 
     @rpc()
-    async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict) -> None:
-        await self.manager.build_and_run_instance(ctx,
-                                                  instance=InstancePayload.from_wire(instance))
+    async def build_and_run_instance(self, ctx: RequestContext, *, instance: dict,
+                                     reuse_disk: bool = False,
+                                     delete_image: str | None = None,
+                                     respawn: bool = False, stopped: bool = False) -> None:
+        await self.manager.build_and_run_instance(
+            ctx, instance=InstancePayload.from_wire(instance), reuse_disk=reuse_disk,
+            delete_image=delete_image, respawn=respawn, stopped=stopped)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
@@ -190,3 +247,26 @@ class ComputeService(Service):
     @rpc()
     async def list_guests(self, ctx: RequestContext) -> list[dict]:
         return self.manager.list_guests()
+
+    @rpc("1.1")
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None) -> None:
+        await self.manager.guest_action(ctx, instance_id=instance_id, action=action,
+                                        image_id=image_id)
+
+    @rpc("1.1")
+    async def rebuild_instance(self, ctx: RequestContext, *, instance: dict,
+                               stopped: bool = False) -> None:
+        await self.manager.rebuild_instance(ctx, instance=InstancePayload.from_wire(instance),
+                                            stopped=stopped)
+
+    @rpc("1.1")
+    async def drop_guest(self, ctx: RequestContext, *, instance_id: str,
+                         image_id: str | None = None) -> None:
+        await self.manager.drop_guest(ctx, instance_id=instance_id, image_id=image_id)
+
+    @rpc("1.1")
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        return await self.manager.get_console_output(ctx, instance_id=instance_id,
+                                                     length=length)

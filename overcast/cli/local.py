@@ -83,6 +83,7 @@ class LocalCloud:
             procs[f"hypervisor-{index}"] = ("agents.compute", {
                 "OVERCAST_COMPUTE_HOST": f"hypervisor-{index}",
                 "OVERCAST_COMPUTE_DRIVER": self.compute_driver,
+                "OVERCAST_COMPUTE_IMAGE_TARGET": f"{self.bind}:{self.image_port}",
                 # Every hypervisor of this cloud mounts the same shared storage.
                 "OVERCAST_COMPUTE_SHARED_DIR": str(self.state_dir / "shared")})
         if self.storage_nodes:

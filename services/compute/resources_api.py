@@ -83,6 +83,28 @@ def build_router(*, conductor: Any) -> APIRouter:
         return {"extra_specs": (await conductor.get_flavor(ctx, flavor_id=flavor_id))
                 ["extra_specs"]}
 
+    @router.post("/flavors/{flavor_id}/os-extra_specs")
+    async def set_flavor_extra_specs(flavor_id: str, ctx: AdminContext, mv: Version,
+                                     payload: JsonPayload) -> dict:
+        specs = check.body_of(payload, "extra_specs")
+        return {"extra_specs": await conductor.update_flavor_extra_specs(
+            ctx, flavor_id=flavor_id, set_specs=specs)}
+
+    @router.get("/flavors/{flavor_id}/os-extra_specs/{key}")
+    async def show_flavor_extra_spec(flavor_id: str, key: str, ctx: Context, mv: Version
+                                     ) -> dict:
+        specs = (await conductor.get_flavor(ctx, flavor_id=flavor_id))["extra_specs"]
+        if key not in specs:
+            raise errors.NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.")
+        return {key: specs[key]}
+
+    @router.delete("/flavors/{flavor_id}/os-extra_specs/{key}")
+    async def delete_flavor_extra_spec(flavor_id: str, key: str, ctx: AdminContext,
+                                       mv: Version) -> Response:
+        await conductor.update_flavor_extra_specs(ctx, flavor_id=flavor_id, set_specs={},
+                                                  remove=key)
+        return Response(status_code=200)
+
     @router.post("/flavors")
     async def create_flavor(request: Request, ctx: AdminContext, mv: Version,
                             payload: JsonPayload) -> dict:

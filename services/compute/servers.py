@@ -1,6 +1,7 @@
 """``/servers``: create, list, show, update, delete, actions, metadata and instance actions."""
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -14,8 +15,8 @@ from overcast.rest.auth import Context
 from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
+from services.compute import server_actions, views
 from services.compute import validation as check
-from services.compute import views
 from services.compute.microversion import Version
 from services.conductor.rpcapi import BootRequest, ImageRequirements
 
@@ -60,8 +61,7 @@ def build_router(*, conductor: Any, images: Any, network: Any,
             image = await images.get_image(ctx, image_id)
         except errors.NotFound:
             raise errors.BadRequest(f"Image {image_id} could not be found.") from None
-        if image.get("status") != "active":
-            raise errors.BadRequest(f"Image {image_id} is not active.")
+        check.bootable_image(image)
         security_groups = check.security_groups(body.get("security_groups"))
         await network.validate_networks(ctx, project_id=ctx.project_id,
                                         requested_networks=requested_networks,
@@ -147,7 +147,11 @@ def build_router(*, conductor: Any, images: Any, network: Any,
     @router.delete("/servers/{server_id}", status_code=204)
     async def delete_server(server_id: str, ctx: Context, mv: Version) -> Response:
         _require_uuid(server_id)
-        await conductor.delete_server(ctx, instance_id=server_id)
+        deleted = await conductor.delete_server(ctx, instance_id=server_id)
+        shelved = (deleted or {}).get("shelved_image_id")
+        if shelved:  # a shelved server's snapshot goes with it, as in Nova
+            with contextlib.suppress(errors.NotFound):
+                await images.delete_image(ctx, shelved)
         return Response(status_code=204)
 
     @router.post("/servers/{server_id}/action", status_code=202)
@@ -159,31 +163,9 @@ def build_router(*, conductor: Any, images: Any, network: Any,
         _require_uuid(server_id)
         if action in (extra_actions or {}):
             return await extra_actions[action](request, ctx, server_id, args, mv)
-        if action == "os-stop":
-            await conductor.power_action(ctx, instance_id=server_id, action="stop")
-        elif action == "os-start":
-            await conductor.power_action(ctx, instance_id=server_id, action="start")
-        elif action == "reboot":
-            kind = (args or {}).get("type") if isinstance(args, dict) else None
-            if kind not in ("SOFT", "HARD", "soft", "hard"):
-                raise errors.BadRequest("Invalid input for field/attribute type. "
-                                        "Value must be SOFT or HARD")
-            await conductor.power_action(ctx, instance_id=server_id, action="reboot",
-                                         hard=kind.upper() == "HARD")
-        elif action == "evacuate":
-            if not ctx.is_admin:
-                raise errors.Forbidden("Policy doesn't allow os_compute_api:os-evacuate to be "
-                                       "performed.")
-            args = args if isinstance(args, dict) else {}
-            host = args.get("host")
-            if host is not None and not isinstance(host, str):
-                raise errors.BadRequest("Invalid input for field/attribute host.")
-            await conductor.evacuate_server(ctx, instance_id=server_id, host=host)
-            if mv < (2, 14):
-                return {"adminPass": secrets.token_urlsafe(9)}
-        else:
-            raise errors.BadRequest(f"There is no such action: {excerpt(action)}")
-        return Response(status_code=202)
+        return await server_actions.dispatch(server_actions.ActionCall(
+            request=request, ctx=ctx, mv=mv, server_id=server_id, args=args,
+            conductor=conductor, images=images), action)
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -250,6 +232,8 @@ def build_router(*, conductor: Any, images: Any, network: Any,
         for event in item.get("events", []):
             if mv < (2, 62) or not ctx.is_admin:
                 event.pop("host", None)
+            if mv < (2, 84):
+                event.pop("details", None)
             if not ctx.is_admin:
                 event.pop("traceback", None)
         return {"instanceAction": item}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from typing import Any
 
@@ -221,3 +222,36 @@ def scheduler_hints(payload: dict) -> dict:
         raise errors.BadRequest("Invalid input for field/attribute os:scheduler_hints. "
                                 "Value must be an object")
     return hints
+
+
+def console_length(value: Any) -> int | None:
+    """``os-getConsoleOutput``'s ``length``: an integer (or a string of one) of -1 or more;
+    -1 and null mean the whole log."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, type(None))) \
+            or (isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value)):
+        raise errors.BadRequest(f"Invalid input for field/attribute length. Value: "
+                                f"{excerpt(value)}. is not valid under any of the given "
+                                "schemas")
+    if value is None:
+        return None
+    length = int(value)
+    if length < -1:
+        raise errors.BadRequest(f"Invalid input for field/attribute length. Value: "
+                                f"{excerpt(value)}. {length} is less than the minimum of -1")
+    if length > MAX_COUNT:
+        raise errors.BadRequest(f"Invalid input for field/attribute length. Value: "
+                                f"{excerpt(value)}. is too large")
+    return None if length == -1 else length
+
+
+ROOTFS_FORMATS = ("tar", "tar.gz", "tar.xz", "tar.bz2")  # the image service's rootfs.FORMATS
+
+
+def bootable_image(image: dict) -> None:
+    """400 unless ``image`` is active and a root filesystem archive (its ``overcast_rootfs``
+    property, which the image service sets when an upload is one)."""
+    if image.get("status") != "active":
+        raise errors.BadRequest(f"Image {image['id']} is not active.")
+    if not image.get("overcast_rootfs"):
+        raise errors.BadRequest(f"Image {image['id']} is not a root filesystem archive; "
+                                f"accepted: {', '.join(ROOTFS_FORMATS)}")

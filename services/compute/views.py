@@ -91,7 +91,7 @@ def server(inst: dict, base: str, mv: Microversion, ctx: RequestContext) -> dict
     if mv >= (2, 63):
         view["trusted_image_certificates"] = None
     if mv >= (2, 73):
-        view["locked_reason"] = None
+        view["locked_reason"] = inst.get("locked_reason")
     return view
 
 

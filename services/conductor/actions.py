@@ -40,9 +40,21 @@ def start_event(session: Session, *, instance_id: str, action: str, event: str,
     record.updated_at = utcnow()
 
 
+def open_event_action(session: Session, *, instance_id: str, event: str) -> str | None:
+    """The action under which the newest unfinished ``event`` of the instance was opened."""
+    return session.scalar(
+        select(InstanceAction.action)
+        .join(InstanceActionEvent, InstanceAction.id == InstanceActionEvent.action_id)
+        .where(InstanceAction.instance_id == instance_id, InstanceActionEvent.event == event,
+               InstanceActionEvent.finish_time.is_(None))
+        .order_by(InstanceActionEvent.id.desc()).limit(1))
+
+
 def finish_event(session: Session, *, instance_id: str, action: str, event: str,
-                 host: str | None, error: str | None = None) -> None:
-    """Close ``event`` as Success or Error (opening it first if it was never opened)."""
+                 host: str | None, error: str | None = None,
+                 details: str | None = None) -> None:
+    """Close ``event`` as Success or Error (opening it first if it was never opened);
+    ``details`` is what the event's user should know (shown from mv 2.84)."""
     found = session.execute(
         select(InstanceActionEvent, InstanceAction)
         .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
@@ -62,6 +74,7 @@ def finish_event(session: Session, *, instance_id: str, action: str, event: str,
         item.result = "Error" if error else "Success"
         item.traceback = error
         item.host = host or item.host
+        item.details = details
         if error:
             record.message = "Error"
     record.updated_at = utcnow()
@@ -75,7 +88,8 @@ def action_dict(record: InstanceAction, events: list[InstanceActionEvent] | None
     if events is not None:
         result["events"] = [{"event": e.event, "start_time": iso(e.start_time),
                              "finish_time": iso(e.finish_time), "result": e.result,
-                             "traceback": e.traceback, "host": e.host} for e in events]
+                             "traceback": e.traceback, "host": e.host,
+                             "details": e.details} for e in events]
     return result
 
 

@@ -31,7 +31,11 @@ def instance_dict(inst: Instance) -> dict:
         "launch_index": inst.launch_index, "host": inst.host, "vm_state": inst.vm_state,
         "task_state": inst.task_state, "power_state": inst.power_state,
         "status": states.status(inst.vm_state, inst.task_state), "fault": inst.fault,
-        "locked": inst.locked, "tried_hosts": list(inst.tried_hosts or []),
+        "locked": inst.locked, "locked_by": inst.locked_by,
+        "locked_reason": inst.locked_reason, "shelved_image_id": inst.shelved_image_id,
+        "move_source": inst.move_source, "old_flavor": inst.old_flavor,
+        "move_image_id": inst.move_image_id,
+        "tried_hosts": list(inst.tried_hosts or []),
         "created_at": iso(inst.created_at),
         "updated_at": iso(inst.updated_at), "launched_at": iso(inst.launched_at),
         "terminated_at": iso(inst.terminated_at),
@@ -41,7 +45,8 @@ def instance_dict(inst: Instance) -> dict:
 def public_view(full: dict) -> dict:
     """What the API shows of an instance: no key material, addresses instead of VIFs."""
     view = {k: v for k, v in full.items()
-            if k not in ("network_info", "key_data", "tried_hosts")}
+            if k not in ("network_info", "key_data", "tried_hosts", "shelved_image_id",
+                         "move_source", "old_flavor", "move_image_id")}
     view["addresses"] = [
         {"network": vif.get("network_name") or vif["network_id"], "ip": ip["ip_address"],
          "mac": vif["mac_address"], "type": "fixed"}

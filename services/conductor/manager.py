@@ -6,6 +6,8 @@
 - ``recovery`` (``tasks/recovery.py``), with its ``evacuator`` (``tasks/evacuate.py``):
   finishes work that was lost and evacuates failed hosts;
 - ``operations``: power actions, delete, rename and metadata of existing servers;
+- ``guests`` (``tasks/guest.py``): pause, suspend, rescue, snapshot, lock, the console log
+  and the power states hosts see on their own;
 - ``queries``: what the API reads;
 - ``consoles``: console tokens, and where each host serves consoles.
 
@@ -27,13 +29,18 @@ from services.conductor.peers import Peers
 from services.conductor.queries import Queries
 from services.conductor.resources import ComputeResources
 from services.conductor.tasks.build import BuildLimits, BuildTask, Notifier
+from services.conductor.tasks.guest import GuestActions
+from services.conductor.tasks.rebuild import Rebuilder
 from services.conductor.tasks.recovery import Recovery
+from services.conductor.tasks.resize import Resizer
+from services.conductor.tasks.shelve import Shelver
 
 
 class ConductorManager:
     def __init__(self, db: Database, *, hosts: HostTracker, resources: ComputeResources,
                  peers: Peers, notify: Notifier, limits: BuildLimits | None = None,
-                 console_token_ttl: float = DEFAULT_TTL) -> None:
+                 console_token_ttl: float = DEFAULT_TTL, offload_at_once: bool = True
+                 ) -> None:
         self.hosts = hosts
         self.resources = resources
         self.peers = peers
@@ -50,6 +57,17 @@ class ConductorManager:
                                      builds=self.builds)
         self.consoles = ConsoleTokens(db, queries=self.queries, hosts=hosts,
                                       ttl=console_token_ttl)
+        self.guests = GuestActions(store=self.store, hosts=hosts, peers=peers,
+                                   queries=self.queries, notify=notify,
+                                   release=self.builds.release,
+                                   offload_at_once=offload_at_once)
+        self.shelver = Shelver(store=self.store, hosts=hosts, queries=self.queries,
+                               builds=self.builds, guests=self.guests)
+        self.resizer = Resizer(store=self.store, hosts=hosts, queries=self.queries,
+                               resources=resources, builds=self.builds, peers=peers)
+        self.guests.hooks.update(self.resizer.hooks())
+        self.rebuilder = Rebuilder(store=self.store, queries=self.queries, peers=peers,
+                                   notify=notify)
 
     def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Admit the request (nothing is written if it is refused), then build each instance
@@ -67,6 +85,22 @@ class ConductorManager:
         if current is not None and current["task_state"] == states.REBUILDING:
             await self.evacuator.spawn_failed(ctx, instance_id=instance_id, host=host,
                                               reason=reason)
+        elif current is not None and current["task_state"] == states.UNSHELVING:
+            await self.shelver.spawn_failed(ctx, instance_id=instance_id, host=host,
+                                            reason=reason)
+        elif current is not None and current["task_state"] == states.RESIZE_FINISH:
+            await self.resizer.finish_failed(ctx, instance_id=instance_id, host=host,
+                                             reason=reason)
+        elif current is not None and current["task_state"] == states.RESIZE_REVERTING:
+            if current["host"] == host:
+                await self.builds.set_error(ctx, instance_id, f"Revert failed: {reason}",
+                                            action="revertResize",
+                                            event="compute_finish_revert_resize", host=host)
+        elif current is not None and current["task_state"] == states.REBUILD_SPAWNING:
+            if current["host"] == host:
+                await self.builds.set_error(ctx, instance_id, f"Rebuild failed: {reason}",
+                                            action="rebuild",
+                                            event="compute_rebuild_instance", host=host)
         else:
             await self.builds.build_failed(ctx, instance_id=instance_id, host=host,
                                            reason=reason)

@@ -9,20 +9,38 @@ from services.conductor.models import Migration, utcnow
 
 
 def start(session: Session, *, instance_id: str, source: str | None, project_id: str,
-          user_id: str | None, migration_type: str = "evacuation") -> Migration:
+          user_id: str | None, migration_type: str = "evacuation",
+          old_flavor_id: str | None = None, new_flavor_id: str | None = None) -> Migration:
     record = Migration(instance_id=instance_id, source_compute=source,
                        migration_type=migration_type, status="accepted",
-                       project_id=project_id, user_id=user_id)
+                       project_id=project_id, user_id=user_id, old_flavor_id=old_flavor_id,
+                       new_flavor_id=new_flavor_id)
     session.add(record)
     session.flush()
     return record
 
 
+OPEN = ("accepted", "running", "pre-migrating", "migrating", "post-migrating", "finished")
+
+
 def current(session: Session, instance_id: str) -> Migration | None:
-    """The instance's migration that has not finished, if any."""
+    """The instance's migration that has not finished (or, for a resize, not yet been
+    confirmed or reverted), if any."""
     return session.scalar(select(Migration).where(
         Migration.instance_id == instance_id,
-        Migration.status.in_(("accepted", "running"))).order_by(Migration.id.desc()).limit(1))
+        Migration.status.in_(OPEN)).order_by(Migration.id.desc()).limit(1))
+
+
+def set_status(session: Session, instance_id: str, status: str, *,
+               dest: str | None = None) -> Migration | None:
+    """Move the instance's open migration to ``status`` (and ``dest``); the record."""
+    record = current(session, instance_id)
+    if record is not None:
+        record.status = status
+        if dest is not None:
+            record.dest_compute = dest
+        record.updated_at = utcnow()
+    return record
 
 
 def set_destination(session: Session, instance_id: str, dest: str) -> None:
@@ -49,7 +67,9 @@ def as_dict(record: Migration) -> dict:
             "source_node": record.source_compute, "dest_node": record.dest_compute,
             "dest_host": record.dest_compute, "status": record.status,
             "migration_type": record.migration_type, "project_id": record.project_id,
-            "user_id": record.user_id, "created_at": iso(record.created_at),
+            "user_id": record.user_id, "old_instance_type_id": record.old_flavor_id,
+            "new_instance_type_id": record.new_flavor_id,
+            "created_at": iso(record.created_at),
             "updated_at": iso(record.updated_at)}
 
 

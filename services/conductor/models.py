@@ -93,6 +93,16 @@ class Instance(Base):
     tried_hosts: Mapped[list] = mapped_column(JSON, default=list)
     fault: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # owner/admin
+    locked_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The snapshot a shelved instance is unshelved from (deleted once it runs again).
+    shelved_image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # While a resize or cold migration waits for confirm or revert: the host the guest came
+    # from (it keeps the stopped guest), the flavor it had, and the image its local disk
+    # travelled in (None for a shared disk).
+    move_source: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    old_flavor: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    move_image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -121,6 +131,7 @@ class InstanceActionEvent(Base):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     result: Mapped[str | None] = mapped_column(String(32), nullable=True)
     traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)  # mv 2.84
     start_time: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finish_time: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -167,6 +178,8 @@ class Migration(Base):
     source_compute: Mapped[str | None] = mapped_column(String(255), nullable=True)
     dest_compute: Mapped[str | None] = mapped_column(String(255), nullable=True)
     migration_type: Mapped[str] = mapped_column(String(32), default="evacuation")
+    old_flavor_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    new_flavor_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     status: Mapped[str] = mapped_column(String(32), default="accepted")
     project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

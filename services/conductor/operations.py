@@ -37,6 +37,8 @@ class Operations:
             else _POWER_TASK_STATES[action]
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             states.check_action(action, vm_state=inst.vm_state, task_state=inst.task_state,
                                 instance_id=instance_id, hard=hard)
             if inst.host is None:
@@ -49,13 +51,20 @@ class Operations:
         await self.peers.compute.power_action(ctx, host=host, instance_id=instance_id,
                                               action=action, hard=hard)
 
-    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
-        """Mark the instance deleting and have its host destroy it (or delete it here)."""
+    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        """Mark the instance deleting and have its host destroy it (or delete it here).
+
+        Returns ``{"shelved_image_id"}``: the snapshot of a shelved instance, which the
+        caller (the API, which holds an image client) deletes with it, as Nova does."""
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             inst.task_state = states.DELETING
             actions.start_action(session, ctx, instance_id=instance_id, action="delete")
             host = inst.host
+            shelved = inst.shelved_image_id if inst.vm_state in (
+                states.SHELVED, states.SHELVED_OFFLOADED) else None
         self.builds.cancel(instance_id)
         if host and self.hosts.compute_is_up(host):
             with self.store.edit(instance_id) as (session, _inst):
@@ -65,6 +74,7 @@ class Operations:
                                                         instance_id=instance_id)
         else:
             await self.builds.finish_delete(ctx, instance_id)
+        return {"shelved_image_id": shelved}
 
     def update_server(self, ctx: RequestContext, *, instance_id: str, changes: dict) -> dict:
         self.queries.visible(ctx, instance_id)
@@ -78,6 +88,8 @@ class Operations:
                      replace: bool) -> dict:
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (_session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             merged = dict(metadata) if replace else {**(inst.metadata_ or {}), **metadata}
             self.admission.check_metadata_items(inst.project_id, len(merged))
             inst.metadata_ = merged
@@ -86,6 +98,8 @@ class Operations:
     def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
         self.queries.visible(ctx, instance_id)
         with self.store.edit(instance_id) as (_session, inst):
+            states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
+                              instance_id=instance_id)
             if key not in (inst.metadata_ or {}):
                 raise errors.NotFound("Metadata item was not found")
             inst.metadata_ = {k: v for k, v in inst.metadata_.items() if k != key}

@@ -54,9 +54,21 @@ class Queries:
         return self.store.get_public(instance_id)
 
     def instances_on_host(self, host: str) -> list[str]:
-        """The instances that should run on ``host``: not those being evacuated from it."""
-        return [i["id"] for i in self.store.live() if i["host"] == host
-                and not (i["task_state"] == states.REBUILDING and i["tried_hosts"][:1] == [host])]
+        """The instances that should be on ``host``: not those being evacuated from it, and
+        also those moved away from it whose move is not confirmed yet (it keeps their guest,
+        stopped, for a revert)."""
+        return [i["id"] for i in self.store.live()
+                if (i["host"] == host and not (i["task_state"] == states.REBUILDING
+                                               and i["tried_hosts"][:1] == [host]))
+                or i.get("move_source") == host]
+
+    def placements_on_host(self, host: str) -> list[dict]:
+        """As ``instances_on_host``, each as ``{"id", "running"}``: ``running`` is True when
+        the conductor wants its guest running (a host starts those after its restart)."""
+        wanted = {i["id"]: i for i in self.store.live()}
+        return [{"id": instance_id, "running": wanted[instance_id]["host"] == host
+                 and _wants_running(wanted[instance_id])}
+                for instance_id in self.instances_on_host(host)]
 
     def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         """Servers visible to ``ctx``, newest first, with Nova's common filters."""
@@ -109,3 +121,8 @@ class Queries:
         if inst is None or (not ctx.is_admin and inst.project_id != ctx.project_id):
             raise errors.NotFound(f"Instance {instance_id} could not be found.")
         return inst
+
+
+def _wants_running(inst: dict) -> bool:
+    return inst["vm_state"] in (states.ACTIVE, states.RESCUED, states.RESIZED) \
+        and inst["task_state"] != states.POWERING_OFF

@@ -136,6 +136,22 @@ class ComputeResources:
             session.flush()
             return flavor_dict(record)
 
+    def update_extra_specs(self, ctx: RequestContext, flavor_id: str, *,
+                           set_specs: dict[str, str], remove: str | None = None) -> dict:
+        """Merge ``set_specs`` (checked by ``flavor_specs.checked``) into the flavor's
+        extra specs and drop ``remove``; the specs after. NotFound for either."""
+        self._flavors = None
+        with self.db.session() as session:
+            flavor = session.get(Flavor, flavor_id)
+            if flavor is None:
+                raise errors.NotFound(f"Flavor {flavor_id} could not be found.")
+            specs = {**(flavor.extra_specs or {}), **set_specs}
+            if remove is not None and specs.pop(remove, None) is None:
+                raise errors.NotFound(f"Flavor {flavor_id} has no extra specs with key "
+                                      f"{remove}.")
+            flavor.extra_specs = specs
+            return dict(specs)
+
     def delete_flavor(self, ctx: RequestContext, flavor_id: str) -> None:
         self._flavors = None
         with self.db.session() as session:

@@ -2,7 +2,15 @@
 
 Versions: 1.0 initial. 1.1 report_state carries ``reconciled_at``; evacuate_server,
 list_migrations. 1.2 create_keypair takes ``user_id`` (an admin's; sent only when given).
-1.3 create_console_token, validate_console_token (console access; a compute host's node
+1.3 server actions done in place on the host: guest_action (pause, unpause, suspend, resume,
+rescue, unrescue, createImage, shelve, shelveOffload), unshelve_server, rebuild_server,
+resize_server (a cold migration without a flavor), confirm_resize, revert_resize,
+lock_server, unlock_server, get_console_output; from hosts: guest_action_done (with
+``result``), power_state_changed, and instances_on_host(detail=True), which answers
+``[{"id", "running"}]`` so a restarted host knows which guests to start; instance_built
+carries ``disk_reused``; update_flavor_extra_specs (``overcast:disk_storage`` is local or
+shared).
+1.4 create_console_token, validate_console_token (console access; a compute host's node
 report may carry ``console_address``, which older conductors ignore).
 The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
 dict was, so the version stays).
@@ -40,9 +48,11 @@ class ConductorAPI(RpcClient):
     # -- from compute agents: durable reports -------------------------------------------
 
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
-                             power_state: int) -> None:
-        await self.cast(ctx, "instance_built", instance_id=instance_id, host=host,
-                        power_state=power_state)
+                             power_state: int, disk_reused: bool = False) -> None:
+        """The guest runs on ``host``; ``disk_reused`` (1.3) says whether an existing disk
+        was kept or the disk made anew from the image."""
+        await self.cast(ctx, "instance_built", version="1.3", instance_id=instance_id,
+                        host=host, power_state=power_state, disk_reused=disk_reused)
 
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:
@@ -63,6 +73,28 @@ class ConductorAPI(RpcClient):
         """Ids of the instances the conductor places on ``host`` (for a host's own sync)."""
         return await self.call(ctx, "instances_on_host", host=host, timeout=timeout)
 
+    async def placements_on_host(self, ctx: RequestContext, *, host: str,
+                                 timeout: float | None = None) -> list[dict]:
+        """The instances the conductor places on ``host``, each ``{"id", "running"}``
+        (``running``: the conductor wants its guest running). 1.3."""
+        return await self.call(ctx, "instances_on_host", version="1.3", host=host,
+                               detail=True, timeout=timeout)
+
+    async def guest_action_done(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                action: str, power_state: int, error: str | None = None,
+                                result: dict | None = None) -> None:
+        """``host`` finished a ``guest_action`` (``error`` set if it failed; ``result`` what
+        it answers, for moveOut how the disk travels). 1.3."""
+        await self.cast(ctx, "guest_action_done", version="1.3", instance_id=instance_id,
+                        host=host, action=action, power_state=power_state, error=error,
+                        result=result)
+
+    async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
+                                  power_state: int) -> None:
+        """The guest's power state changed with no action asked (the host's sync). 1.3."""
+        await self.cast(ctx, "power_state_changed", version="1.3", instance_id=instance_id,
+                        host=host, power_state=power_state)
+
     # -- from the API --------------------------------------------------------------------
     async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
         """Record new instances in BUILD (validated, quota-checked); building goes on after."""
@@ -74,8 +106,10 @@ class ConductorAPI(RpcClient):
     async def list_servers(self, ctx: RequestContext, *, filters: dict) -> list[dict]:
         return await self.call(ctx, "list_servers", filters=filters)
 
-    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
-        await self.call(ctx, "delete_server", instance_id=instance_id)
+    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> dict | None:
+        """Start the delete; ``{"shelved_image_id"}`` (1.3 conductors) names the shelved
+        snapshot the caller should delete too (None when there is none)."""
+        return await self.call(ctx, "delete_server", instance_id=instance_id)
 
     async def power_action(
             self, ctx: RequestContext, *, instance_id: str,
@@ -84,6 +118,54 @@ class ConductorAPI(RpcClient):
     ) -> None:
         """Start a stop, start or reboot."""
         await self.call(ctx, "power_action", instance_id=instance_id, action=action, hard=hard)
+
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None,
+                           rescue_image_ref: str | None = None) -> None:
+        """Start pause, unpause, suspend, resume, rescue, unrescue, createImage or shelve
+        (whose image record ``image_id`` the API made), shelveOffload, or unshelve of a
+        server still on its host. 1.3."""
+        await self.call(ctx, "guest_action", version="1.3", instance_id=instance_id,
+                        action=action, image_id=image_id, rescue_image_ref=rescue_image_ref)
+
+    async def unshelve_server(self, ctx: RequestContext, *, instance_id: str,
+                              availability_zone: str | None = None) -> None:
+        """Unshelve: in place, or scheduled anew (in ``availability_zone``). 1.3."""
+        await self.call(ctx, "unshelve_server", version="1.3", instance_id=instance_id,
+                        availability_zone=availability_zone)
+
+    async def rebuild_server(self, ctx: RequestContext, *, instance_id: str, image_ref: str,
+                             name: str | None = None, metadata: dict | None = None) -> dict:
+        """Rebuild from ``image_ref`` (same id, same host); the server, in REBUILD. 1.3."""
+        return await self.call(ctx, "rebuild_server", version="1.3", instance_id=instance_id,
+                               image_ref=image_ref, name=name, metadata=metadata)
+
+    async def resize_server(self, ctx: RequestContext, *, instance_id: str,
+                            flavor_id: str | None = None, host: str | None = None) -> None:
+        """Resize to ``flavor_id``, or cold-migrate when it is None (admin; to ``host`` if
+        given). 1.3."""
+        await self.call(ctx, "resize_server", version="1.3", instance_id=instance_id,
+                        flavor_id=flavor_id, host=host)
+
+    async def confirm_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "confirm_resize", version="1.3", instance_id=instance_id)
+
+    async def revert_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "revert_resize", version="1.3", instance_id=instance_id)
+
+    async def lock_server(self, ctx: RequestContext, *, instance_id: str,
+                          reason: str | None = None) -> None:
+        await self.call(ctx, "lock_server", version="1.3", instance_id=instance_id,
+                        reason=reason)
+
+    async def unlock_server(self, ctx: RequestContext, *, instance_id: str) -> None:
+        await self.call(ctx, "unlock_server", version="1.3", instance_id=instance_id)
+
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        """The guest's console log, from its host. 1.3."""
+        return await self.call(ctx, "get_console_output", version="1.3",
+                               instance_id=instance_id, length=length)
 
     async def update_server(
             self, ctx: RequestContext, *, instance_id: str,
@@ -118,6 +200,14 @@ class ConductorAPI(RpcClient):
 
     async def create_flavor(self, ctx: RequestContext, *, flavor: dict) -> dict:
         return await self.call(ctx, "create_flavor", flavor=flavor)
+
+    async def update_flavor_extra_specs(self, ctx: RequestContext, *, flavor_id: str,
+                                        set_specs: dict, remove: str | None = None
+                                        ) -> dict:
+        """Merge ``set_specs`` into a flavor's extra specs, dropping ``remove`` (admin); the
+        specs after. 1.3."""
+        return await self.call(ctx, "update_flavor_extra_specs", version="1.3",
+                               flavor_id=flavor_id, set_specs=set_specs, remove=remove)
 
     async def delete_flavor(self, ctx: RequestContext, *, flavor_id: str) -> None:
         await self.call(ctx, "delete_flavor", flavor_id=flavor_id)
@@ -215,7 +305,7 @@ class ConductorAPI(RpcClient):
         """A token for a console of an instance ``ctx`` may see (NotFound otherwise), which
         must be active on a host that is up (Conflict otherwise)."""
         return ConsoleToken.from_wire(await self.call(
-            ctx, "create_console_token", version="1.3", instance_id=instance_id,
+            ctx, "create_console_token", version="1.4", instance_id=instance_id,
             console_type=console_type))
 
     async def validate_console_token(self, ctx: RequestContext, *, token: str,
@@ -223,5 +313,5 @@ class ConductorAPI(RpcClient):
         """What a console token grants (admin: the console proxy); NotFound when it is
         unknown, expired or its console is gone."""
         return ConsoleConnection.from_wire(await self.call(
-            ctx, "validate_console_token", version="1.3", token=token,
+            ctx, "validate_console_token", version="1.4", token=token,
             console_type=console_type))

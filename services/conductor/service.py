@@ -12,6 +12,7 @@ from overcast.context import RequestContext
 from overcast.db import Database, sqlite_url
 from overcast.periodic import PeriodicTask
 from overcast.service import Service
+from services.conductor.action_endpoints import ActionEndpoints
 from services.conductor.contract import BootRequest
 from services.conductor.detector import FailureDetector
 from services.conductor.hosts import HostTracker
@@ -45,7 +46,7 @@ def _require_admin(ctx: RequestContext) -> None:
         raise errors.Forbidden("Policy doesn't allow this operation to be performed.")
 
 
-class ConductorService(Service):
+class ConductorService(ActionEndpoints, Service):
     name = "conductor"
 
     def __init__(self, cfg: ConductorConfig) -> None:
@@ -124,9 +125,10 @@ class ConductorService(Service):
 
     @rpc()
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
-                             power_state: int) -> None:
+                             power_state: int, disk_reused: bool = False) -> None:
         await self.manager.builds.instance_built(ctx, instance_id=instance_id, host=host,
-                                                 power_state=power_state)
+                                                 power_state=power_state,
+                                                 disk_reused=disk_reused)
 
     @rpc()
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
@@ -147,7 +149,10 @@ class ConductorService(Service):
         await self.manager.builds.instance_destroyed(ctx, instance_id=instance_id, host=host)
 
     @rpc()
-    async def instances_on_host(self, ctx: RequestContext, *, host: str) -> list[str]:
+    async def instances_on_host(self, ctx: RequestContext, *, host: str,
+                                detail: bool = False) -> list[str] | list[dict]:
+        if detail:  # 1.3
+            return self.manager.queries.placements_on_host(host)
         return self.manager.queries.instances_on_host(host)
 
     # -- servers ---------------------------------------------------------------------------
@@ -165,8 +170,8 @@ class ConductorService(Service):
         return self.manager.queries.list_servers(ctx, filters=filters)
 
     @rpc()
-    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> None:
-        await self.manager.operations.delete_server(ctx, instance_id=instance_id)
+    async def delete_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        return await self.manager.operations.delete_server(ctx, instance_id=instance_id)
 
     @rpc()
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
@@ -213,13 +218,13 @@ class ConductorService(Service):
 
     # -- consoles --------------------------------------------------------------------------
 
-    @rpc("1.3")
+    @rpc("1.4")
     async def create_console_token(self, ctx: RequestContext, *, instance_id: str,
                                    console_type: str) -> dict:
         return self.manager.consoles.create(ctx, instance_id=instance_id,
                                             console_type=console_type).to_wire()
 
-    @rpc("1.3")
+    @rpc("1.4")
     async def validate_console_token(self, ctx: RequestContext, *, token: str,
                                      console_type: str) -> dict:
         _require_admin(ctx)  # the api's console proxy, on its own behalf

@@ -24,7 +24,7 @@ from overcast.clock import utcnow
 from overcast.context import RequestContext
 from overcast.db import Database
 from overcast.errors import excerpt
-from services.image import fields, query
+from services.image import fields, query, rootfs
 from services.image.models import Image, ImageMember, ImageTag
 from services.image.store import ImageStore
 from services.image.views import image_view, member_view
@@ -238,8 +238,10 @@ class ImageManager:
                 raise errors.Conflict(
                     "Image status transition from saving to saving is not allowed")
         logger.info("image %s saving", image_id)
+        recorder = rootfs.HeadRecorder(chunks)
         try:
-            stored = await self.store.write(image_id, chunks, max_size=self.max_image_size)
+            stored = await self.store.write(image_id, aiter(recorder),
+                                            max_size=self.max_image_size)
         except BaseException as exc:
             # Cancellation (the client went away) lands here too; cleanup must not await.
             self.store.delete(image_id)
@@ -257,7 +259,12 @@ class ImageManager:
                 self.store.delete(image_id)
                 raise errors.Conflict(f"Image {image_id} could not be found after upload. "
                                       "The image may have been deleted during the upload.")
-            view = image_view(session.get(Image, image_id))
+            image = session.get(Image, image_id)
+            archive = recorder.format()
+            if archive is not None:
+                image.properties = {**(image.properties or {}), rootfs.PROPERTY: archive}
+                session.flush()
+            view = image_view(image)
         logger.info("image %s active (%s bytes)", image_id, stored.size)
         return view
 

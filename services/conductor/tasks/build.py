@@ -205,8 +205,18 @@ class BuildTask:
             requested_networks=requested_networks, security_groups=security_groups,
             host=host)
 
-    async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict) -> None:
-        """Have ``host`` build ``instance`` (an ``instance_dict``); it reports back."""
+    async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
+                           reuse_disk: bool = False, delete_image: str | None = None,
+                           respawn: bool = False, stopped: bool = False) -> None:
+        """Have ``host`` build ``instance`` (an ``instance_dict``), keeping an existing disk
+        of it with ``reuse_disk``, deleting the image ``delete_image`` once it runs,
+        restarting an existing guest with ``respawn`` and leaving it off with ``stopped``;
+        it reports back."""
+        if reuse_disk or delete_image or respawn or stopped:
+            await self.peers.compute.build_and_run_instance(
+                ctx, host=host, instance=payload_of(instance), reuse_disk=reuse_disk,
+                delete_image=delete_image, respawn=respawn, stopped=stopped)
+            return
         await self.peers.compute.build_and_run_instance(ctx, host=host,
                                                         instance=payload_of(instance))
 
@@ -234,28 +244,52 @@ class BuildTask:
     # -- reports from compute hosts --------------------------------------------------------
 
     async def instance_built(self, ctx: RequestContext, *, instance_id: str, host: str,
-                             power_state: int) -> None:
-        """The guest runs on ``host``: a build, or the rebuild of an evacuation, is done."""
+                             power_state: int, disk_reused: bool = False) -> None:
+        """The guest runs on ``host``: a build, or the rebuild of an evacuation, is done.
+
+        An evacuation whose disk could not be reused says so in its event's details (the
+        data of a local disk died with the failed host); the instance carries no fault."""
         with self.store.edit(instance_id) as (session, inst):
             if inst is None or inst.host != host:
                 return
+            final = states.ACTIVE
             if inst.vm_state == states.BUILDING:
                 action, event = "create", EVENT_BUILD
             elif inst.task_state == states.REBUILDING and migrations.finish(
                     session, instance_id=instance_id, dest=host, status="done"):
                 action, event = "evacuate", "compute_rebuild_instance"
+            elif inst.task_state == states.UNSHELVING:
+                action, event = "unshelve", "compute_unshelve_instance"
+                inst.shelved_image_id = None  # the host deletes it
+            elif inst.task_state == states.REBUILD_SPAWNING:
+                action, event = "rebuild", "compute_rebuild_instance"
+                final = states.STOPPED if power_state == SHUTDOWN else states.ACTIVE
+            elif inst.task_state == states.RESIZE_FINISH:  # a resize or cold migration
+                record = migrations.set_status(session, instance_id, "finished")
+                action = "resize" if record is not None and record.migration_type == "resize" \
+                    else "migrate"
+                event, final = "compute_finish_resize", states.RESIZED
+            elif inst.task_state == states.RESIZE_REVERTING:  # reverted on the same host
+                event = "compute_finish_revert_resize"
+                action = actions.open_event_action(session, instance_id=instance_id,
+                                                   event=event) or "revertResize"
             else:
                 return
-            inst.vm_state = states.ACTIVE
+            inst.vm_state = final
             inst.task_state = None
             inst.power_state = power_state
             inst.launched_at = utcnow()
+            details = None
+            if action == "evacuate" and not disk_reused:
+                details = (f"disk rebuilt from image {inst.image_ref}: data on the failed "
+                           "host's local storage was lost")
             actions.finish_event(session, instance_id=instance_id, action=action, event=event,
-                                 host=host)
+                                 host=host, details=details)
             payload = instance_dict(inst)
         logger.info("instance %s ACTIVE on %s", instance_id, host)
-        await self.notify(ctx, f"compute.instance.{'create' if action == 'create' else 'rebuild'}"
-                          ".end", notification(payload))
+        kind = {"create": "create", "unshelve": "unshelve", "resize": "finish_resize",
+                "migrate": "finish_resize"}.get(action, "rebuild")
+        await self.notify(ctx, f"compute.instance.{kind}.end", notification(payload))
 
     async def build_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:
@@ -311,9 +345,18 @@ class BuildTask:
         await self.finish_delete(ctx, instance_id)
 
     async def finish_delete(self, ctx: RequestContext, instance_id: str) -> None:
-        """Give back what the build took (ports, the scheduler's claim); mark it deleted."""
+        """Give back what the build took (ports, the scheduler's claims, a resize's on its
+        destination too); mark it deleted."""
         await self.peers.network.deallocate_for_instance(ctx, instance_id=instance_id)
         await self.release(ctx, instance_id)
+        with self.store.edit(instance_id) as (session, inst):
+            record = migrations.current(session, instance_id) if inst is not None else None
+            consumer = None
+            if record is not None and record.migration_type in ("resize", "migration"):
+                record.status = "error"
+                consumer = record.uuid  # the destination's claim
+        if consumer:
+            await self.release(ctx, consumer)
         with self.store.edit(instance_id) as (_session, inst):
             if inst is None:
                 return

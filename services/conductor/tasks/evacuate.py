@@ -43,8 +43,9 @@ class Builds(Protocol):
                                project_id: str, requested_networks: object,
                                security_groups: list[str]) -> list[dict]: ...
 
-    async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict
-                           ) -> None: ...
+    async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
+                           reuse_disk: bool = False, delete_image: str | None = None,
+                           respawn: bool = False, stopped: bool = False) -> None: ...
 
     async def release(self, ctx: RequestContext, instance_id: str) -> None: ...
 
@@ -174,7 +175,7 @@ class Evacuator:
             row.network_info = network_info
             payload = instance_dict(row)
         logger.info("evacuating %s from %s to %s", instance_id, source, dest)
-        await self.builds.send_to_host(ctx, host=dest, instance=payload)
+        await self.builds.send_to_host(ctx, host=dest, instance=payload, reuse_disk=True)
 
     async def spawn_failed(self, ctx: RequestContext, *, instance_id: str, host: str,
                            reason: str) -> None:
@@ -211,6 +212,6 @@ class Evacuator:
         host = inst["host"]
         source = inst["tried_hosts"][0] if inst["tried_hosts"] else None
         if host and host != source and self.hosts.compute_is_up(host):
-            await self.builds.send_to_host(ctx, host=host, instance=inst)
+            await self.builds.send_to_host(ctx, host=host, instance=inst, reuse_disk=True)
         else:
             self._start(ctx, instance_id, source=source)

@@ -7,13 +7,25 @@ from sqlalchemy import select
 from overcast.clock import utcnow
 from overcast.context import RequestContext
 from overcast.db import Database
-from services.conductor import states
+from services.conductor import actions, states
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore, instance_dict
 from services.conductor.models import Instance
 from services.conductor.peers import Peers
 from services.conductor.tasks.build import EVENT_SCHEDULE, BuildTask
 from services.conductor.tasks.evacuate import Evacuator
+from services.conductor.tasks.guest import EVENTS
+
+# Work a host does in place: when its report never comes, the task is given up and the
+# instance keeps the vm_state it had (task_state -> the action it belongs to).
+_IN_PLACE = {task: action for action, (task, _final) in states.TRANSITIONS.items()} | {
+    states.POWERING_OFF: "stop", states.POWERING_ON: "start", states.REBOOTING: "reboot",
+    states.REBOOTING_HARD: "reboot"}
+# Work that remakes or moves the guest: when it never finishes, the instance is ERROR.
+_REMAKING = {states.REBUILD_SPAWNING: "rebuild", states.UNSHELVING: "unshelve",
+             states.RESIZE_PREP: "resize", states.RESIZE_MIGRATING: "resize",
+             states.RESIZE_MIGRATED: "resize", states.RESIZE_FINISH: "resize",
+             states.RESIZE_REVERTING: "revertResize"}
 
 
 class Recovery:
@@ -53,12 +65,33 @@ class Recovery:
                 await self._respawn(ctx, instance_id, host=host)
             elif task_state == states.REBUILDING:
                 await self.evacuator.resume(instance_id, idle=idle, grace=spawn_grace)
+            elif task_state in _IN_PLACE and idle > self.builds.limits.build_timeout:
+                self._give_up(instance_id, task_state)
+            elif task_state in _REMAKING and idle > self.builds.limits.build_timeout:
+                await self.builds.set_error(
+                    ctx, instance_id, f"{_REMAKING[task_state]} timed out in {task_state}",
+                    action=_REMAKING[task_state], event="conductor_recover_stuck")
             elif task_state == states.DELETING and idle > spawn_grace:
                 if host and self.hosts.compute_is_up(host):
                     await self.peers.compute.terminate_instance(
                         ctx, host=host, instance_id=instance_id)
                 else:
                     await self.builds.finish_delete(ctx, instance_id)
+
+    def _give_up(self, instance_id: str, task_state: str) -> None:
+        """The host never reported: clear the task, keep the vm_state, and say so."""
+        with self.store.edit(instance_id) as (session, inst):
+            if inst is None or inst.task_state != task_state:
+                return
+            inst.task_state = None
+            action = _IN_PLACE[task_state]
+            event = EVENTS.get(action, f"compute_{action}_instance")
+            owner = actions.open_event_action(session, instance_id=instance_id, event=event)
+            if owner is not None:
+                actions.finish_event(session, instance_id=instance_id, action=owner,
+                                     event=event, host=inst.host,
+                                     error=f"the host did not report within the deadline "
+                                           f"({task_state})")
 
     async def _respawn(self, ctx: RequestContext, instance_id: str, *, host: str | None
                        ) -> None:

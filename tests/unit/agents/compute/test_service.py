@@ -16,7 +16,7 @@ INSTANCE = InstancePayload(id="i-1", name="vm1", project_id="p1", user_id="u1",
 
 
 class Conductor:
-    """Answers ``instances_on_host`` after ``delay`` (forever when None); heartbeats fail
+    """Answers ``placements_on_host`` after ``delay`` (forever when None); heartbeats fail
     while ``reachable`` is False."""
 
     def __init__(self) -> None:
@@ -30,14 +30,14 @@ class Conductor:
             raise ConnectionError("the message bus is not reachable")
         self.beats += 1
 
-    async def instances_on_host(self, ctx, *, host: str,
-                                timeout: float | None = None) -> list[str]:
+    async def placements_on_host(self, ctx, *, host: str,
+                                 timeout: float | None = None) -> list[dict]:
         self.reconcile_timeouts.append(timeout)
         if self.delay is None:
             await asyncio.sleep(timeout or 3600)
-            raise TimeoutError("conductor.instances_on_host did not answer")
+            raise TimeoutError("conductor.placements_on_host did not answer")
         await asyncio.sleep(self.delay)
-        return [INSTANCE.id]
+        return [{"id": INSTANCE.id, "running": True}]
 
 
 async def _agent(tmp_path) -> tuple[ComputeService, Conductor]:

@@ -14,6 +14,7 @@ OTHER = RequestContext(user_id="u-other", project_id="p-2", roles=("member",))
 ADMIN = RequestContext(user_id="u-admin", project_id="p-admin", roles=("admin", "member"))
 IMAGE_ID = "0c9b4f35-8e3c-4b9a-9d22-1d0d8b1f6a01"
 QUEUED_IMAGE_ID = "7d4f5e2a-3c1b-4a8e-9f0d-2b6c8e1a4d02"
+DISK_IMAGE_ID = "5e1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a04"  # active, but no root filesystem
 
 
 def auth(token: str = "member", version: str | None = None) -> dict[str, str]:
@@ -61,6 +62,7 @@ class ConductorTwin:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
+        self.refuse_actions = False  # guest_action answers 409
         self.servers: dict[str, dict] = {}
         self.flavors = {"1": flavor_record("1"), "2": flavor_record("2", is_public=False)}
         self.services = [
@@ -128,6 +130,49 @@ class ConductorTwin:
     async def power_action(self, ctx: RequestContext, *, instance_id: str, action: str,
                            hard: bool = False) -> None:
         self._record("power_action", instance_id=instance_id, action=action, hard=hard)
+
+    async def guest_action(self, ctx: RequestContext, *, instance_id: str, action: str,
+                           image_id: str | None = None,
+                           rescue_image_ref: str | None = None) -> None:
+        await self.get_server(ctx, instance_id=instance_id)
+        self._record("guest_action", instance_id=instance_id, action=action,
+                     image_id=image_id, rescue_image_ref=rescue_image_ref)
+        if self.refuse_actions:
+            raise errors.Conflict(f"Cannot '{action}' instance {instance_id} while it is in "
+                                  "vm_state paused")
+
+    async def lock_server(self, ctx: RequestContext, *, instance_id: str,
+                          reason: str | None = None) -> None:
+        self._record("lock_server", instance_id=instance_id, reason=reason)
+
+    async def unlock_server(self, ctx: RequestContext, *, instance_id: str) -> None:
+        self._record("unlock_server", instance_id=instance_id)
+
+    async def get_console_output(self, ctx: RequestContext, *, instance_id: str,
+                                 length: int | None = None) -> str:
+        self._record("get_console_output", instance_id=instance_id, length=length)
+        return "a\nb\nc"
+
+    async def unshelve_server(self, ctx: RequestContext, *, instance_id: str,
+                              availability_zone: str | None = None) -> None:
+        self._record("unshelve_server", instance_id=instance_id,
+                     availability_zone=availability_zone)
+
+    async def rebuild_server(self, ctx: RequestContext, *, instance_id: str, image_ref: str,
+                             name: str | None = None, metadata: dict | None = None) -> dict:
+        self._record("rebuild_server", instance_id=instance_id, image_ref=image_ref,
+                     name=name, metadata=metadata)
+        return {**await self.get_server(ctx, instance_id=instance_id), "status": "REBUILD"}
+
+    async def resize_server(self, ctx: RequestContext, *, instance_id: str,
+                            flavor_id: str | None = None, host: str | None = None) -> None:
+        self._record("resize_server", instance_id=instance_id, flavor_id=flavor_id, host=host)
+
+    async def confirm_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        self._record("confirm_resize", instance_id=instance_id)
+
+    async def revert_resize(self, ctx: RequestContext, *, instance_id: str) -> None:
+        self._record("revert_resize", instance_id=instance_id)
 
     async def evacuate_server(self, ctx: RequestContext, *, instance_id: str,
                               host: str | None) -> None:
@@ -244,12 +289,24 @@ class ConductorTwin:
 
 
 class ImagesTwin:
-    """``ImageClient.get_image`` over two images: one active, one still queued."""
+    """``ImageClient.get_image`` over three images: a root filesystem archive, one still
+    queued, and an active disk image that is no root filesystem."""
 
     def __init__(self) -> None:
         self.images = {IMAGE_ID: {"id": IMAGE_ID, "status": "active", "min_ram": 64,
-                                  "min_disk": 1},
-                       QUEUED_IMAGE_ID: {"id": QUEUED_IMAGE_ID, "status": "queued"}}
+                                  "min_disk": 1, "overcast_rootfs": "tar.gz"},
+                       QUEUED_IMAGE_ID: {"id": QUEUED_IMAGE_ID, "status": "queued"},
+                       DISK_IMAGE_ID: {"id": DISK_IMAGE_ID, "status": "active",
+                                       "disk_format": "qcow2"}}
+
+    async def create_image(self, ctx: RequestContext, image: dict) -> dict:
+        made = {"id": str(uuid.uuid4()), "status": "queued", "owner": ctx.project_id, **image}
+        self.images[made["id"]] = made
+        return made
+
+    async def delete_image(self, ctx: RequestContext, image_id: str) -> None:
+        if self.images.pop(image_id, None) is None:
+            raise errors.NotFound(f"No image found with ID {image_id}")
 
     async def get_image(self, ctx: RequestContext, image_id: str) -> dict:
         if image_id not in self.images:

@@ -27,10 +27,15 @@ def network() -> NetworkTwin:
 
 
 @pytest.fixture
-async def http(conductor: ConductorTwin, network: NetworkTwin
+def images() -> ImagesTwin:
+    return ImagesTwin()
+
+
+@pytest.fixture
+async def http(conductor: ConductorTwin, network: NetworkTwin, images: ImagesTwin
                ) -> AsyncIterator[httpx.AsyncClient]:
     app = rest_app(authenticator=TokensTwin())
-    app.include_router(build_router(conductor=conductor, images=ImagesTwin(),
+    app.include_router(build_router(conductor=conductor, images=images,
                                     network=network), prefix="/compute")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport,

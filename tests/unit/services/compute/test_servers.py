@@ -7,7 +7,14 @@ import pytest
 
 from overcast import errors
 from services.conductor.rpcapi import BootRequest, ImageRequirements
-from tests.unit.services.compute.compute_twins import IMAGE_ID, MEMBER, OTHER, QUEUED_IMAGE_ID, auth
+from tests.unit.services.compute.compute_twins import (
+    DISK_IMAGE_ID,
+    IMAGE_ID,
+    MEMBER,
+    OTHER,
+    QUEUED_IMAGE_ID,
+    auth,
+)
 
 SERVERS = "/compute/v2.1/servers"
 
@@ -49,6 +56,8 @@ async def test_create_can_answer_with_the_reservation_id_only(http):
     ({"imageRef": "not-a-uuid"}, "Invalid imageRef provided."),
     ({"imageRef": "6a3f1e48-8f8e-4d55-a6c2-0a8a3a1c1b6e"}, "could not be found"),
     ({"imageRef": QUEUED_IMAGE_ID}, "is not active"),
+    ({"imageRef": DISK_IMAGE_ID}, f"Image {DISK_IMAGE_ID} is not a root filesystem archive; "
+                                  "accepted: tar, tar.gz, tar.xz, tar.bz2"),
     ({"name": " padded "}, "leading or trailing whitespace"),
     ({"min_count": 3, "max_count": 2}, "min_count must be <= max_count"),
     ({"min_count": 0}, "Value must be >= 1"),

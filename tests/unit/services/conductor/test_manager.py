@@ -193,3 +193,23 @@ async def test_a_failed_rebuild_goes_to_the_evacuator_not_the_reschedule(conduct
     assert ("compute_rebuild_instance", "Error", "h2") in [
         (e["event"], e["result"], e["host"]) for e in events]
     assert conductor.queries.list_migrations(filters={})[0]["status"] == "error"
+
+
+@pytest.mark.parametrize("shared", [False, True])
+async def test_an_evacuation_says_when_the_disk_was_rebuilt_from_the_image(conductor,
+                                                                           shared):
+    conductor.peers.compute.shared_disks = shared
+    [inst] = await boot_on(conductor, "h1", 1)
+    await conductor.evacuator.host_down("h1")
+    await wait_status(conductor, inst["id"], "ACTIVE")
+    assert conductor.peers.compute.reuse_asked[-1] is True
+    admin = RequestContext(roles=("admin",))
+    evacuate = next(a for a in conductor.queries.list_actions(admin, instance_id=inst["id"])
+                    if a["action"] == "evacuate")
+    [event] = [e for e in conductor.queries.get_action(
+        admin, instance_id=inst["id"], request_id=evacuate["request_id"])["events"]
+        if e["event"] == "compute_rebuild_instance"]
+    assert event["result"] == "Success"
+    assert event["details"] == (None if shared else "disk rebuilt from image img: data on "
+                                "the failed host's local storage was lost")
+    assert conductor.queries.get_server(CTX, inst["id"])["fault"] is None

@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from agents.compute.contract import RUNNING, SHUTDOWN, InstancePayload
+from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
 from overcast.context import RequestContext
 from overcast.testing import eventually
 from services.conductor.contract import BootRequest
@@ -52,23 +52,65 @@ class ComputeTwin:
         self.failing: set[str] = set()
         self.guests: dict[str, set[str]] = {}
         self.built: list[tuple[str, InstancePayload]] = []
+        self.actions: list[tuple] = []
+        self.reuse_asked: list[bool] = []
+        self.shared_disks = False
+        self.deleted_images: list[str] = []
+        self.rebuilt: list[tuple[str, str]] = []
+        self.respawned: list[bool] = []
+        self.dropped: list[tuple] = []
 
     async def build_and_run_instance(self, ctx, *, host: str,
-                                     instance: InstancePayload) -> None:
+                                     instance: InstancePayload, reuse_disk: bool = False,
+                                     delete_image: str | None = None,
+                                     respawn: bool = False, stopped: bool = False) -> None:
+        """Builds; a spawn asked to reuse a disk reuses it when ``shared_disks`` is set."""
         self.built.append((host, InstancePayload.from_wire(over_the_wire(instance))))
+        self.reuse_asked.append(reuse_disk)
+        self.respawned.append(respawn)
+        if delete_image:
+            self.deleted_images.append(delete_image)
         if host in self.failing:
             asyncio.get_running_loop().create_task(self.conductor.build_failed(
                 ctx, instance_id=instance.id, host=host, reason="boom"))
             return
         self.guests.setdefault(host, set()).add(instance.id)
         asyncio.get_running_loop().create_task(self.conductor.builds.instance_built(
-            ctx, instance_id=instance.id, host=host, power_state=RUNNING))
+            ctx, instance_id=instance.id, host=host,
+            power_state=SHUTDOWN if stopped else RUNNING,
+            disk_reused=reuse_disk and self.shared_disks))
 
     async def power_action(self, ctx, *, host, instance_id, action,
                            hard=False):
         asyncio.get_running_loop().create_task(self.conductor.builds.instance_power_changed(
             ctx, instance_id=instance_id, host=host, action=action,
             power_state=SHUTDOWN if action == "stop" else RUNNING))
+
+    async def guest_action(self, ctx, *, host, instance_id, action, image_id=None):
+        """Answers as a host does: ``action`` done, or failed when ``host`` is failing."""
+        self.actions.append((host, instance_id, action, image_id))
+        power = {"pause": PAUSED, "suspend": SUSPENDED, "moveOut": SHUTDOWN,
+                 "shelve": SHUTDOWN}.get(action, RUNNING)
+        error = "boom" if host in self.failing else None
+        result = None
+        if action == "moveOut":
+            result = {"storage": "shared"} if self.shared_disks else {
+                "storage": "local", "image_id": f"move-{instance_id[:8]}"}
+        asyncio.get_running_loop().create_task(self.conductor.guests.action_done(
+            ctx, instance_id=instance_id, host=host, action=action,
+            power_state=RUNNING if error else power, error=error, result=result))
+
+    async def rebuild_instance(self, ctx, *, host, instance, stopped=False):
+        self.rebuilt.append((host, instance.image_ref))
+        await self.build_and_run_instance(ctx, host=host, instance=instance, stopped=stopped)
+
+    async def drop_guest(self, ctx, *, host, instance_id, image_id=None):
+        self.dropped.append((host, instance_id, image_id))
+        self.guests.get(host, set()).discard(instance_id)
+
+    async def get_console_output(self, ctx, *, host, instance_id, length=None):
+        lines = [f"{instance_id} line {n}" for n in range(5)]
+        return "\n".join(lines if length is None else lines[-length:] if length else [])
 
     async def terminate_instance(self, ctx, *, host, instance_id):
         self.guests.get(host, set()).discard(instance_id)

@@ -28,6 +28,7 @@ class BuildsTwin:
     limits = BuildLimits(max_attempts=2)
 
     def __init__(self) -> None:
+        self.reuse_disk: list[bool] = []
         self.calls: list[tuple] = []
         self.work: list = []
         self.destination: str | None = "h2"
@@ -53,8 +54,10 @@ class BuildsTwin:
             raise self.network_error
         return [{"port_id": "p-" + instance_id}]
 
-    async def send_to_host(self, ctx, *, host, instance):
+    async def send_to_host(self, ctx, *, host, instance, reuse_disk=False, delete_image=None,
+                           respawn=False, stopped=False):
         self.calls.append(("send_to_host", instance["id"], host))
+        self.reuse_disk.append(reuse_disk)
 
     async def release(self, ctx, instance_id):
         self.calls.append(("release", instance_id))
