@@ -7,6 +7,7 @@ guests only ever use as the read-only lower layer of their overlay.
 from __future__ import annotations
 
 import bz2
+import copy
 import gzip
 import hashlib
 import logging
@@ -70,6 +71,20 @@ def _clean_name(name: str) -> str:
     return normal
 
 
+def _renamed(member: tarfile.TarInfo, name: str, *, linkname: str | None = None
+             ) -> tarfile.TarInfo:
+    """A copy of ``member`` under ``name`` (TarInfo.replace is only in Python 3.11.4+)."""
+    renamed = copy.copy(member)
+    renamed.name = name
+    if linkname is not None:
+        renamed.linkname = linkname
+    return renamed
+
+
+# Python 3.11.4+ warns unless an extraction filter is named; the members are already checked.
+_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+
+
 def _guard(root: Path, member: tarfile.TarInfo) -> tarfile.TarInfo | None:
     """The member to extract (renamed to a clean relative name), or None to skip it; raises
     ``InvalidImage`` for a member that would write outside ``root``."""
@@ -89,16 +104,16 @@ def _guard(root: Path, member: tarfile.TarInfo) -> tarfile.TarInfo | None:
                 not os.path.realpath(source).startswith(str(root) + "/"):
             raise InvalidImage(f"the archive's hard link {name!r} does not point at a file "
                                "inside the archive")
-        member = member.replace(name=name, linkname=link, deep=False)
+        member = _renamed(member, name, linkname=link)
     elif member.issym():
         target = member.linkname
         if not target.startswith("/"):
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
             if joined == ".." or joined.startswith("../"):
                 raise InvalidImage(f"the archive's symlink {name!r} points out of the root")
-        member = member.replace(name=name, deep=False)
+        member = _renamed(member, name)
     else:
-        member = member.replace(name=name, deep=False)
+        member = _renamed(member, name)
     existing = root / name
     if existing.is_symlink() and not member.issym():
         existing.unlink()  # an archive may replace a symlink; never write through it
@@ -117,8 +132,7 @@ def extract(archive: Path, dest: Path) -> str:
             for member in tar:
                 safe = _guard(root, member)
                 if safe is not None:
-                    tar.extract(safe, root, numeric_owner=True,
-                                filter="fully_trusted")
+                    tar.extract(safe, root, numeric_owner=True, **_TRUSTED)
         shell = resolve_in_root(root, "bin/sh")
         if not shell.is_file():
             raise InvalidImage("the archive has no bin/sh: a guest needs a shell to boot")
