@@ -26,6 +26,10 @@ from services.conductor.hosts import HostTracker
 from services.conductor.models import ConsoleAddress, ConsoleAuthToken
 from services.conductor.queries import Queries
 
+# A console reaches a running guest: an active one, or the rescue guest of a rescued one
+# (the way out when the guest's own disk does not boot).
+CONSOLE_STATES = {states.ACTIVE, states.RESCUED}
+
 logger = logging.getLogger(__name__)
 
 SERIAL = "serial"
@@ -74,7 +78,7 @@ class ConsoleTokens:
         """The console address of ``inst``'s host; Conflict or BadRequest when no console
         can be opened to it now."""
         instance_id = inst["id"]
-        if inst["vm_state"] != states.ACTIVE or inst["task_state"] is not None:
+        if inst["vm_state"] not in CONSOLE_STATES or inst["task_state"] is not None:
             attr, value = (("task_state", inst["task_state"]) if inst["task_state"]
                            else ("vm_state", inst["vm_state"]))
             raise errors.Conflict(f"Cannot 'get_{console_type}_console' instance "
@@ -125,7 +129,7 @@ class ConsoleTokens:
                 raise errors.NotFound(_INVALID)
             inst = self.queries.store.get(row.instance_id)
             stale = (inst is None or inst["host"] != row.host
-                     or inst["vm_state"] != states.ACTIVE)
+                     or inst["vm_state"] not in CONSOLE_STATES)
             if stale:
                 # The console it was for is gone: so are all the instance's tokens there
                 # (deleted in this transaction, which commits before the refusal).
