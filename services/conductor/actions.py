@@ -54,7 +54,8 @@ def finish_event(session: Session, *, instance_id: str, action: str, event: str,
                  host: str | None, error: str | None = None,
                  details: str | None = None) -> None:
     """Close ``event`` as Success or Error (opening it first if it was never opened);
-    ``details`` is what the event's user should know (shown from mv 2.84)."""
+    ``details`` is what the event's user should know: shown in the event from mv 2.84, and
+    as the action's ``message`` (every microversion) when the action did not fail."""
     found = session.execute(
         select(InstanceActionEvent, InstanceAction)
         .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
@@ -77,6 +78,8 @@ def finish_event(session: Session, *, instance_id: str, action: str, event: str,
         item.details = details
         if error:
             record.message = "Error"
+        elif details and record.message is None:
+            record.message = details
     record.updated_at = utcnow()
 
 
