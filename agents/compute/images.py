@@ -1,5 +1,8 @@
 """The host's image cache: each image is downloaded once per host, into
-``<state>/compute/<host>/images/<id>``, and shared by every guest booted from it.
+``<state>/compute/<host>/images/<id>.<md5>``, and shared by every guest booted from it.
+
+The file is named by the image's checksum too, so an image whose data changed under the same
+id (the default ``cirros``, deleted and registered again) is fetched again, not booted stale.
 
 A download goes to a temporary file beside its place, is checked against the image's MD5
 and renamed into place, so a cached file is always whole; one download per image runs at a
@@ -28,15 +31,19 @@ class ImageCache:
         self.images = images  # an ImageClient: open_download(ctx, image_id)
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def path(self, image_id: str) -> Path:
+    def path(self, image_id: str, checksum: str | None = None) -> Path:
         if not image_id or "/" in image_id or image_id.startswith("."):
             raise errors.BadRequest(f"Invalid image id {image_id!r}")
-        return self.root / image_id
+        if checksum is not None and not checksum.isalnum():
+            raise errors.BadRequest(f"Invalid checksum {checksum!r}")
+        return self.root / (f"{image_id}.{checksum}" if checksum else image_id)
 
     async def fetch(self, ctx: RequestContext, image_id: str) -> Path:
         """The cached file of ``image_id``, downloaded first if it is not cached yet; the
         image service's errors (NotFound, Forbidden, ...) are raised as they are."""
-        path = self.path(image_id)
+        self.path(image_id)  # a bad id is refused before anything is asked
+        image = await self.images.get_image(ctx, image_id)
+        path = self.path(image_id, image.get("checksum"))
         if path.exists():
             return path
         lock = self._locks.setdefault(image_id, asyncio.Lock())
@@ -75,4 +82,5 @@ class ImageCache:
 
     def remove(self, image_id: str) -> None:
         """Forget a cached image (a deleted temporary snapshot). Idempotent."""
-        self.path(image_id).unlink(missing_ok=True)
+        for cached in (self.path(image_id), *self.root.glob(f"{image_id}.*")):
+            cached.unlink(missing_ok=True)

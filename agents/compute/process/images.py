@@ -154,9 +154,11 @@ class ImageCache:
 
     @staticmethod
     def key_for(image_ref: str, archive: Path) -> str:
-        """The cache key: the image id when there is one, else the archive's digest."""
+        """The cache key: the image id and the archive file's identity (size and time, so
+        a new download of the same id is extracted anew), else the archive's digest."""
         if image_ref and re.fullmatch(r"[A-Za-z0-9._-]{1,128}", image_ref):
-            return image_ref
+            stat = archive.stat()
+            return f"{image_ref}-{stat.st_size:x}-{stat.st_mtime_ns:x}"
         digest = hashlib.sha256()
         with open(archive, "rb") as data:
             for block in iter(lambda: data.read(1 << 20), b""):

@@ -24,6 +24,11 @@ class Images:
         self.gate.set()
         self.checksum = checksum or hashlib.md5(DATA).hexdigest()
 
+    async def get_image(self, ctx, image_id):
+        if image_id == "missing":
+            raise errors.NotFound(f"No image found with ID {image_id}")
+        return {"id": image_id, "status": "active", "checksum": self.checksum}
+
     async def open_download(self, ctx, image_id):
         if image_id == "missing":
             raise errors.NotFound(f"No image found with ID {image_id}")
@@ -44,13 +49,27 @@ async def test_concurrent_fetches_download_once(tmp_path):
     first = asyncio.ensure_future(cache.fetch(CTX, "img"))
     second = asyncio.ensure_future(cache.fetch(CTX, "img"))
     await asyncio.sleep(0.05)
-    assert not (tmp_path / "images" / "img").exists()  # nothing half-made in place
+    cached = tmp_path / "images" / f"img.{images.checksum}"
+    assert not cached.exists()  # nothing half-made in place
     images.gate.set()
-    assert await first == await second == tmp_path / "images" / "img"
-    assert (tmp_path / "images" / "img").read_bytes() == DATA
+    assert await first == await second == cached
+    assert cached.read_bytes() == DATA
     assert images.downloads == 1
     await cache.fetch(CTX, "img")
     assert images.downloads == 1
+
+
+async def test_new_data_under_the_same_id_is_fetched_again(tmp_path):
+    images = Images()
+    cache = ImageCache(tmp_path / "images", images)
+    first = await cache.fetch(CTX, "img")
+    images.checksum = hashlib.md5(DATA).hexdigest()[::-1]  # the image was registered again
+    with pytest.raises(errors.ServiceUnavailable, match="checksum"):
+        await cache.fetch(CTX, "img")  # the twin's data did not change: it arrives "damaged"
+    assert images.downloads == 2
+    assert first.exists()
+    cache.remove("img")
+    assert list((tmp_path / "images").iterdir()) == []
 
 
 async def test_a_damaged_download_leaves_nothing_cached(tmp_path):

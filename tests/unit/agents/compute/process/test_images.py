@@ -131,6 +131,8 @@ def test_cache_extracts_once_per_image(tmp_path: Path):
     (tree / "bin" / "marker").write_text("kept")
     assert cache.tree("image-1", path) == tree and (tree / "bin" / "marker").exists()
     assert (tree.parent / "format").read_text() == "tar"
-    assert cache.key_for("image-1", path) == "image-1"
+    stat = path.stat()
+    assert cache.key_for("image-1", path) == \
+        f"image-1-{stat.st_size:x}-{stat.st_mtime_ns:x}"  # a new download: a new tree
     assert len(cache.key_for("", path)) == 64  # no id: the archive's sha256
     assert cache.key_for("../x", path) != "../x"
