@@ -26,9 +26,10 @@ from services.conductor.hosts import HostTracker
 from services.conductor.models import ConsoleAddress, ConsoleAuthToken
 from services.conductor.queries import Queries
 
-# A console reaches a running guest: an active one, or the rescue guest of a rescued one
-# (the way out when the guest's own disk does not boot).
-CONSOLE_STATES = {states.ACTIVE, states.RESCUED}
+# A console reaches a running guest: an active one, a resized one (on its new host, until
+# the resize is confirmed or reverted), or the rescue guest of a rescued one (the way in
+# when the guest's own disk does not boot).
+CONSOLE_STATES = {states.ACTIVE, states.RESIZED, states.RESCUED}
 
 logger = logging.getLogger(__name__)
 
