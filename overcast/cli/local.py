@@ -48,8 +48,10 @@ class LocalCloud:
     object_port: int = 8080
     # gRPC ports of the storage nodes; empty: 6201, 6202, ...
     storage_ports: tuple[int, ...] = ()
-    # The hypervisors' virt driver: ``process`` (real guests; needs root) or ``fake``.
-    compute_driver: str = "process"
+    # The hypervisors' virt driver: ``process`` (real guests) as root, else ``fake``
+    # (namespaces, mounts and cgroups need root; a fake guest is a record).
+    compute_driver: str = dataclasses.field(
+        default_factory=lambda: "process" if os.geteuid() == 0 else "fake")
 
     @property
     def api_url(self) -> str:

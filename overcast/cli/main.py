@@ -76,7 +76,9 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     text = cloudconfig.clouds_yaml(auth_url=f"{cloud.api_url}/identity/v3",
                                    passwords=passwords)
     cloudconfig.write_clouds_yaml(clouds_file, text)
-    console.print(f"[green]Overcast is up[/]: {len(pids)} processes, {hosts} hosts, "
+    console.print(f"[green]Overcast is up[/]: {len(pids)} processes, {hosts} hosts "
+                  f"({cloud.compute_driver} driver"
+                  f"{'' if cloud.compute_driver == 'process' else ': real guests need root'}), "
                   f"API at {cloud.api_url}")
     _show_clouds_yaml(clouds_file, text)
 
