@@ -156,6 +156,11 @@ def snapshot_and_shelve(conn, cloud, image_id: str, megabytes: int) -> dict:
         time.sleep(POLL)
     snapshot_s = time.perf_counter() - started
     snapshot_size = conn.image.get_image(image_id_snap).size
+    # The image is active a moment before the server's snapshot task ends.
+    while conn.compute.get_server(server_id).task_state is not None:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("snapshot task never ended")
+        time.sleep(POLL)
     started = time.perf_counter()
     conn.compute.shelve_server(server_id)
     shelved = wait_status(conn, server_id, "SHELVED_OFFLOADED") - started

@@ -5,6 +5,7 @@ conductor, which owns the instance records.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
@@ -20,6 +21,8 @@ from overcast.clock import utcnow
 from overcast.context import RequestContext
 
 logger = logging.getLogger(__name__)
+# Every this many power-sync passes, states other than RUNNING are reported again.
+RESEND_EVERY = 30
 
 DISK_STORAGE_SPEC = "overcast:disk_storage"  # a flavor's extra spec: local or shared
 
@@ -37,6 +40,10 @@ class ComputeManager(GuestActionHandlers):
         self.default_storage = default_storage
         # The power state last reported to the conductor, per guest (see sync_power_states).
         self.reported: dict[str, int] = {}
+        self._sync_passes = 0
+        # self_fence and reconcile take turns: a reconcile never clears a fence half made.
+        self._fence_lock = asyncio.Lock()
+        self.fenced_at: dt.datetime | None = None
         # Instances deleted while a build for them may still be queued: never spawn those.
         self._terminated: set[str] = set()
         # Guests this host stopped because it lost the bus (see ``self_fence``).
@@ -169,12 +176,17 @@ class ComputeManager(GuestActionHandlers):
         self-fenced: those guests were stopped on purpose and ``reconcile`` restarts them."""
         if self.fenced_guests is not None:
             return 0
+        self._sync_passes += 1
+        if self._sync_passes % RESEND_EVERY == 0:
+            # Repeat what is not running: a report the conductor found stale is not lost.
+            self.reported = {k: v for k, v in self.reported.items() if v == RUNNING}
+        observed_at = utcnow().isoformat()
         changed = [g for g in self.driver.list_guests()
                    if self.reported.get(g.instance_id) != g.power_state]
         for guest in changed:
             await self.conductor.power_state_changed(
                 ctx, instance_id=guest.instance_id, host=self.host,
-                power_state=guest.power_state)
+                power_state=guest.power_state, observed_at=observed_at)
             self.reported[guest.instance_id] = guest.power_state
         return len(changed)
 
@@ -192,17 +204,20 @@ class ComputeManager(GuestActionHandlers):
         """Stop every running guest: this host lost the bus, so they may be rebuilt elsewhere.
 
         Runs before the conductor's failure detector can declare the host down, so no guest
-        ever runs on two hosts. ``reconcile`` undoes it for guests that did not move.
+        ever runs on two hosts: the guests are killed at once (no grace) and together.
+        ``reconcile`` undoes it for guests that did not move; the two never interleave.
         """
-        if self.fenced_guests is not None:
-            return
-        self.fenced_guests = set()
-        for guest in self.driver.list_guests():
-            if guest.power_state == RUNNING:
-                await self.driver.power_off(guest.instance_id)
-                self.fenced_guests.add(guest.instance_id)
+        async with self._fence_lock:
+            if self.fenced_guests is not None:
+                return
+            self.fenced_at = utcnow()
+            running = [g.instance_id for g in self.driver.list_guests()
+                       if g.power_state == RUNNING]
+            self.fenced_guests = set(running)
+            await asyncio.gather(*(self.driver.power_off(instance_id, grace=0)
+                                   for instance_id in running))
         logger.warning("lost the message bus: fenced myself, stopped %d guest(s)",
-                       len(self.fenced_guests))
+                       len(running))
 
     async def reconcile(self, ctx: RequestContext, *, timeout: float | None = None,
                         start_up: bool = False) -> list[str]:
@@ -217,6 +232,13 @@ class ComputeManager(GuestActionHandlers):
         asked_at = utcnow()
         placed = {p["id"]: p["running"] for p in await self.conductor.placements_on_host(
             ctx, host=self.host, timeout=timeout)}
+        async with self._fence_lock:
+            if self.fenced_at is not None and self.fenced_at > asked_at:
+                return []  # fenced after the conductor answered: that answer cannot undo it
+            return await self._apply_placements(placed, asked_at, start_up=start_up)
+
+    async def _apply_placements(self, placed: dict[str, bool], asked_at: dt.datetime, *,
+                                start_up: bool) -> list[str]:
         guests = self.driver.list_guests()
         stale = [g.instance_id for g in guests if g.instance_id not in placed]
         for instance_id in stale:
@@ -235,6 +257,7 @@ class ComputeManager(GuestActionHandlers):
             logger.warning("reconciled: %d guest(s) started, %d destroyed", len(started),
                            len(stale))
         self.fenced_guests = None
+        self.fenced_at = None
         self.reconciled_at = asked_at
         return stale
 

@@ -74,9 +74,10 @@ class ActionEndpoints:
 
     @rpc("1.3")
     async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
-                                  power_state: int) -> None:
+                                  power_state: int, observed_at: str | None = None) -> None:
         await self.manager.guests.power_state_changed(ctx, instance_id=instance_id, host=host,
-                                                      power_state=power_state)
+                                                      power_state=power_state,
+                                                      observed_at=observed_at)
 
     @rpc("1.3")
     async def lock_server(self, ctx: RequestContext, *, instance_id: str,

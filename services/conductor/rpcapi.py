@@ -90,10 +90,12 @@ class ConductorAPI(RpcClient):
                         result=result)
 
     async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
-                                  power_state: int) -> None:
-        """The guest's power state changed with no action asked (the host's sync). 1.3."""
+                                  power_state: int, observed_at: str | None = None) -> None:
+        """The guest's power state changed with no action asked (the host's sync), as seen at
+        ``observed_at`` (ISO time; a report older than the instance's last change is
+        stale). 1.3."""
         await self.cast(ctx, "power_state_changed", version="1.3", instance_id=instance_id,
-                        host=host, power_state=power_state)
+                        host=host, power_state=power_state, observed_at=observed_at)
 
     # -- from the API --------------------------------------------------------------------
     async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:

@@ -58,11 +58,15 @@ def _boot_on(conn, host, flavors: dict[str, str]) -> dict:
 
 
 def _leftovers(cloud, host: str) -> str:
-    """Guest processes and disk mounts still on ``host``, read inside its container."""
+    """Guest processes and guest mounts (overlay roots, disks, netns binds) still on
+    ``host``, read inside its container (which has no ps: /proc is read directly)."""
     container = cloud.container(host)
-    _code, mounts = container.exec_run(["sh", "-c", "grep overcast /proc/mounts || true"])
-    _code, procs = container.exec_run(
-        ["sh", "-c", "ps -eo args | grep -E '[.]overcast/init|[d]ropbear' || true"])
+    _code, mounts = container.exec_run(["sh", "-c", (
+        "awk '$3 == \"overlay\" || $2 ~ /\\/instances\\// || $2 ~ /\\/netns\\//' "
+        "/proc/mounts")])
+    _code, procs = container.exec_run(["sh", "-c", (
+        "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done "
+        "| grep -E '[.]overcast/init|[d]ropbear' || true")])
     return (mounts + procs).decode(errors="replace").strip()
 
 

@@ -10,6 +10,7 @@ task. Imports no transport.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -180,12 +181,20 @@ class GuestActions:
     # -- what hosts see on their own -------------------------------------------------------
 
     async def power_state_changed(self, ctx: RequestContext, *, instance_id: str, host: str,
-                                  power_state: int) -> None:
+                                  power_state: int, observed_at: str | None = None) -> None:
         """A host saw the guest's power state change outside any action (Nova's
         ``_sync_instance_power_state``): it is recorded, and an ACTIVE instance with no task
-        whose guest stopped or crashed becomes STOPPED, with a ``stop`` instance action."""
+        whose guest stopped or crashed becomes STOPPED, with a ``stop`` instance action.
+
+        A report seen before the instance last changed (a message redelivered after a
+        conductor restart, overtaken by the build's own report) is stale and dropped; the
+        host repeats what is not RUNNING now and then, so a guest that really died is still
+        seen."""
+        seen = dt.datetime.fromisoformat(observed_at) if observed_at else None
         with self.store.edit(instance_id) as (session, inst):
             if inst is None or inst.host != host or inst.task_state is not None:
+                return
+            if seen is not None and inst.updated_at is not None and seen < inst.updated_at:
                 return
             inst.power_state = power_state
             if inst.vm_state != states.ACTIVE or power_state not in (SHUTDOWN, CRASHED):

@@ -4,13 +4,14 @@ changes, the start-up reconcile starts what should run, and a failed snapshot le
 image."""
 from __future__ import annotations
 
+import asyncio
 import tarfile
 
 import pytest
 
 from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, FlavorSpec, InstancePayload
 from agents.compute.fake import FakeDriver
-from agents.compute.manager import ComputeManager
+from agents.compute.manager import RESEND_EVERY, ComputeManager
 from overcast import errors
 from overcast.context import RequestContext
 
@@ -107,9 +108,18 @@ async def test_power_sync_reports_only_changes(manager):
     assert await manager.sync_power_states(CTX) == 0
     await manager.driver.power_off("i-1")  # the guest stopped on its own
     assert await manager.sync_power_states(CTX) == 1
-    assert manager.conductor.reports == [("power", {"instance_id": "i-1", "host": "h1",
-                                                    "power_state": SHUTDOWN})]
+    (kind, report), = manager.conductor.reports
+    assert report.pop("observed_at")  # when the host saw it (stale reports are dropped)
+    assert (kind, report) == ("power", {"instance_id": "i-1", "host": "h1",
+                                        "power_state": SHUTDOWN})
     assert await manager.sync_power_states(CTX) == 0
+
+
+async def test_power_sync_repeats_what_is_not_running_now_and_then(manager):
+    await manager.driver.power_off("i-1")
+    assert await manager.sync_power_states(CTX) == 1
+    passes = [await manager.sync_power_states(CTX) for _ in range(RESEND_EVERY)]
+    assert sum(passes) == 1  # one repeat in RESEND_EVERY passes
 
 
 async def test_power_sync_is_quiet_while_fenced(manager):
@@ -205,4 +215,42 @@ async def test_moving_out_a_shared_disk_sends_nothing(manager):
 async def test_a_respawn_restarts_the_guest_on_its_own_disk(manager):
     await manager.build_and_run_instance(CTX, instance=_instance(1), respawn=True)
     assert manager.conductor.reports[-1][1]["disk_reused"] is True
+    assert manager.driver.get_info("i-1").power_state == RUNNING
+
+
+async def test_a_reconcile_during_a_slow_fence_neither_breaks_it_nor_undoes_it(manager):
+    """Real guests take time to stop: a reconcile whose answer came before the fence must
+    wait for it and leave it in place (it once cleared the fence half made, and the
+    stopped guests were never started again)."""
+    release = asyncio.Event()
+    stop = manager.driver.power_off
+
+    async def slow_power_off(instance_id, *, grace=10.0):
+        assert grace == 0  # a fence kills at once: the conductor evacuates within seconds
+        await release.wait()
+        await stop(instance_id, grace=grace)
+
+    manager.driver.power_off = slow_power_off
+    manager.conductor.placements = [{"id": "i-1", "running": True}]
+    asked = asyncio.Event()
+    answer = manager.conductor.placements_on_host
+
+    async def answer_then_fence(ctx, **kw):
+        placements = await answer(ctx, **kw)
+        asked.set()
+        await asyncio.sleep(0.01)  # the fence starts after this answer was given
+        return placements
+
+    manager.conductor.placements_on_host = answer_then_fence
+    reconciling = asyncio.ensure_future(manager.reconcile(CTX))
+    await asked.wait()
+    fencing = asyncio.ensure_future(manager.self_fence())
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(reconciling, fencing)
+    assert manager.fenced_guests == {"i-1"}  # still fenced: only a later answer undoes it
+    assert manager.driver.get_info("i-1").power_state == SHUTDOWN
+    manager.conductor.placements_on_host = answer
+    await manager.reconcile(CTX)
+    assert manager.fenced_guests is None
     assert manager.driver.get_info("i-1").power_state == RUNNING

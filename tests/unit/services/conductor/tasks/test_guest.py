@@ -3,11 +3,13 @@ and power states a host sees on its own, with in-memory peers (no broker)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 
 from agents.compute.contract import CRASHED, RUNNING, SHUTDOWN
 from overcast import errors
+from overcast.clock import utcnow
 from overcast.context import RequestContext, new_request_id
 from overcast.testing import eventually
 from tests.unit.services.conductor.twins import CTX, wait_status
@@ -163,6 +165,20 @@ async def test_power_reports_are_ignored_from_another_host_or_during_a_task(cond
     await conductor.guests.power_state_changed(_ctx(), instance_id=instance_id, host=host,
                                                power_state=SHUTDOWN)
     assert _server(conductor, instance_id)["vm_state"] == "active"
+
+
+async def test_a_power_report_seen_before_the_last_change_is_stale(conductor):
+    """A SHUTDOWN seen mid-build, redelivered after the build's own report, is dropped."""
+    instance_id = await _active(conductor)
+    host = _server(conductor, instance_id)["host"]
+    before = (utcnow() - dt.timedelta(seconds=5)).isoformat()
+    await conductor.guests.power_state_changed(_ctx(), instance_id=instance_id, host=host,
+                                               power_state=SHUTDOWN, observed_at=before)
+    assert _server(conductor, instance_id)["status"] == "ACTIVE"
+    await conductor.guests.power_state_changed(_ctx(), instance_id=instance_id, host=host,
+                                               power_state=SHUTDOWN,
+                                               observed_at=utcnow().isoformat())
+    assert _server(conductor, instance_id)["status"] == "SHUTOFF"
 
 
 async def test_placements_say_which_guests_should_run(conductor):
