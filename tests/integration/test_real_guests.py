@@ -155,3 +155,30 @@ def test_console_log_and_user_data(guests_cloud, conn):
     tail = conn.compute.get_server_console_output(server, length=1)["output"]
     assert len(tail.strip().splitlines()) <= 1
     conn.compute.delete_server(server)
+
+
+def _guest_inits() -> list[int]:
+    return [proc.pid for proc in psutil.process_iter(["cmdline"])
+            if (proc.info["cmdline"] or [])[-1:] == ["/.overcast/init"]]
+
+
+def test_stopping_the_cloud_leaves_no_guest_process_mount_or_cgroup():
+    """``overcast down`` stops the agents; each stops its guests and releases what they held
+    (the disks stay, as a powered-off machine's do)."""
+    before = set(_guest_inits())
+    with running_cloud(hosts=1, driver="process") as cloud:
+        conn = cloud.connect()
+        server = boot(conn, "down-test")
+        assert set(_guest_inits()) - before
+        state_dir = cloud.cloud.state_dir
+        conn.close()
+        cgroup = Path(f"/sys/fs/cgroup/memory/overcast/hypervisor-1--{server.id}")
+        assert cgroup.exists()
+        # running_cloud(keep=False) removes the state afterwards; stop it here first.
+        from overcast.cli import local
+        local.stop_all(cloud.cloud)
+        assert set(_guest_inits()) - before == set()
+        with open("/proc/self/mountinfo") as mounts:
+            left = [line.split()[4] for line in mounts if str(state_dir) in line]
+        assert left == []
+        assert not cgroup.exists()
