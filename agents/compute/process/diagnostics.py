@@ -4,8 +4,9 @@ Memory comes from the guest's cgroup only (v1 ``memory.usage_in_bytes`` and
 ``memory.limit_in_bytes``, v2 ``memory.current`` and ``memory.max``): without a writable
 cgroup the used figure is unknown (None) and the maximum is the flavor's RAM, which is then
 not enforced. CPU time comes from the cgroup (v2 ``cpu.stat`` ``usage_usec``, v1
-``cpuacct.usage``) or else from the ``utime + stime`` of the guest's processes in /proc (which
-misses processes that have exited). Uptime is since the guest's init started.
+``cpuacct.usage``, where cpuacct is mounted with cpu) or else from /proc: the ``utime +
+stime`` of the guest's processes and of the children they reaped (which misses exited ones
+not reaped yet). Uptime is since the guest's init started.
 """
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def _proc_cpu_ns(init_pid: int) -> int | None:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # it exited meanwhile
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        # utime, stime, and the cutime, cstime of the children it reaped (fields 14-17)
+        ticks += sum(int(value) for value in fields[11:15])
         seen = True
     return ticks * 1_000_000_000 // CLOCK_TICKS if seen else None
 
