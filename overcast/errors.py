@@ -74,6 +74,12 @@ class NoValidHost(OvercastError):
     title = "noValidHost"
 
 
+class NotSupported(OvercastError):
+    """The requested functionality is not supported."""
+    code = 501
+    title = "notImplemented"
+
+
 class ServiceUnavailable(OvercastError):
     """A service this request needs is not answering."""
     code = 503
@@ -83,5 +89,6 @@ class ServiceUnavailable(OvercastError):
 BY_NAME: dict[str, type[OvercastError]] = {
     cls.__name__: cls
     for cls in (OvercastError, BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
-                PayloadTooLarge, QuotaExceeded, NoValidHost, ServiceUnavailable)
+                PayloadTooLarge, QuotaExceeded, NoValidHost, NotSupported,
+                ServiceUnavailable)
 }

@@ -51,6 +51,53 @@ class GuestInfo:
     disk_used_bytes: int = 0  # what the guest has written to its own disk so far
 
 
+# Nova's names of power states (nova/compute/power_state.py), as diagnostics report them.
+POWER_STATE_NAMES = {0: "pending", 1: "running", 3: "paused", 4: "shutdown", 6: "crashed",
+                     7: "suspended"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GuestDiagnostics:
+    """A guest's figures as its driver measures them now (Nova's ``Diagnostics``).
+
+    ``None`` means the driver cannot measure that figure here (for ``process`` without a
+    writable cgroup: the memory used), never zero. Units: memory in MiB, CPU time in
+    nanoseconds summed over all the guest's vCPUs (a cgroup counts the guest as a whole, not
+    per vCPU), uptime in whole seconds since the guest's init started, disk figures in bytes
+    and requests of the root disk, the only one (``num_disks`` 1); ``disk_write_bytes`` is
+    what the guest has written to it (``GuestInfo.disk_used_bytes``). Plain JSON types
+    only, so ``to_wire`` is ``dataclasses.asdict``.
+    """
+
+    state: str                       # POWER_STATE_NAMES' value for the guest's power state
+    driver: str                      # the driver's hypervisor_type
+    hypervisor: str | None = None
+    hypervisor_os: str | None = None
+    uptime: int | None = None
+    config_drive: bool = False
+    num_cpus: int = 0
+    num_disks: int = 0
+    num_nics: int = 0
+    memory_max_mb: int | None = None
+    memory_used_mb: int | None = None
+    cpu_time_ns: int | None = None
+    disk_read_bytes: int | None = None
+    disk_read_requests: int | None = None
+    disk_write_bytes: int | None = None
+    disk_write_requests: int | None = None
+    disk_errors: int | None = None
+
+    def to_wire(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: dict) -> GuestDiagnostics:
+        """The figures of ``data``; keys this version does not know are ignored (a newer
+        host may send more)."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
 @dataclasses.dataclass(frozen=True)
 class SpawnResult:
     """What ``spawn`` did with the disk: reused one that existed, or made it from the image."""
@@ -168,6 +215,12 @@ class ComputeDriver(abc.ABC):
         ``command`` is None. Raises ``GuestNotFound``, or ``SpawnError`` when it is not
         running."""
         raise NotImplementedError(f"{self.hypervisor_type} has no console")
+
+    def get_diagnostics(self, instance_id: str) -> GuestDiagnostics:
+        """The running guest's figures now (see ``GuestDiagnostics``). Raises
+        ``GuestNotFound``; a driver that cannot measure guests keeps this default, which the
+        API answers as Nova does (501)."""
+        raise NotImplementedError(f"{self.hypervisor_type} has no diagnostics")
 
     async def attach_volume(self, instance_id: str, *, volume_id: str, device: Path) -> None:
         """Make a volume's backing file appear inside the guest."""

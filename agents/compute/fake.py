@@ -20,8 +20,10 @@ from pathlib import Path
 from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
 from agents.compute.driver import (
     LOCAL,
+    POWER_STATE_NAMES,
     SHARED,
     ComputeDriver,
+    GuestDiagnostics,
     GuestInfo,
     GuestNotFound,
     SpawnError,
@@ -69,6 +71,17 @@ class FakeDriver(ComputeDriver):
             return self.guests[instance_id]
         except KeyError:
             raise GuestNotFound(instance_id) from None
+
+    def get_diagnostics(self, instance_id: str) -> GuestDiagnostics:
+        """A record uses nothing: its flavor's figures, and zeros for what it used."""
+        guest = self.get_info(instance_id)
+        return GuestDiagnostics(
+            state=POWER_STATE_NAMES.get(guest.power_state, "pending"),
+            driver=self.hypervisor_type, hypervisor=self.hypervisor_type,
+            hypervisor_os="fake", uptime=0, config_drive=False, num_cpus=guest.vcpus,
+            num_disks=1, num_nics=0, memory_max_mb=guest.memory_mb, memory_used_mb=0,
+            cpu_time_ns=0, disk_read_bytes=0, disk_read_requests=0,
+            disk_write_bytes=guest.disk_used_bytes, disk_write_requests=0, disk_errors=0)
 
     async def spawn(self, instance: InstancePayload, *, image: Path | None,
                     network_info: list[dict], storage: str = LOCAL,

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.compute import moves
-from agents.compute.contract import SHUTDOWN
-from agents.compute.driver import ComputeDriver, GuestNotFound
+from agents.compute.contract import RUNNING, SHUTDOWN
+from agents.compute.driver import POWER_STATE_NAMES, ComputeDriver, GuestNotFound
 from agents.compute.snapshots import snapshot_to_image
 from overcast import errors
 from overcast.context import RequestContext
@@ -102,3 +102,20 @@ class GuestActionHandlers:
         except GuestNotFound:
             raise errors.NotFound("Guest does not have a console available.") from None
 
+
+    async def get_diagnostics(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        """The running guest's ``GuestDiagnostics`` in wire form. Conflict when this host
+        runs no such guest or it is not running (as Nova's compute manager answers),
+        NotSupported when the driver cannot measure guests."""
+        try:
+            power_state = self.driver.get_info(instance_id).power_state
+            if power_state != RUNNING:
+                raise errors.Conflict(
+                    f"Cannot 'get_diagnostics' instance {instance_id} while it is in power "
+                    f"state {POWER_STATE_NAMES.get(power_state, power_state)}")
+            return self.driver.get_diagnostics(instance_id).to_wire()
+        except GuestNotFound:
+            raise errors.Conflict(f"Instance {instance_id} is not ready") from None
+        except NotImplementedError:
+            raise errors.NotSupported("The requested functionality is not supported.") \
+                from None

@@ -14,6 +14,8 @@ reads to build a guest (id, name, owner, flavor, image, key, user data, metadata
 index, ports), under the same keys, so the version stays. The conductor's bookkeeping fields
 (states, fault, tags, timestamps, tried hosts) no longer travel; a host that needs one gets it
 added to the payload in a minor version.
+1.2 get_diagnostics (a call): the running guest's ``GuestDiagnostics``, Conflict when the
+host runs no such guest or it is not running, NotSupported when its driver cannot measure.
 """
 from __future__ import annotations
 
@@ -26,11 +28,12 @@ from agents.compute.contract import (
     FlavorSpec,
     InstancePayload,
 )
+from agents.compute.driver import GuestDiagnostics
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
 
 __all__ = ["CRASHED", "NOSTATE", "PAUSED", "RUNNING", "SHUTDOWN", "ComputeAgentAPI",
-           "FlavorSpec", "InstancePayload"]
+           "FlavorSpec", "GuestDiagnostics", "InstancePayload"]
 
 
 class ComputeAgentAPI(RpcClient):
@@ -92,3 +95,10 @@ class ComputeAgentAPI(RpcClient):
         """The guest's console log: the last ``length`` lines, or all of it."""
         return await self.call(ctx, "get_console_output", server=host, version="1.1",
                                timeout=timeout, instance_id=instance_id, length=length)
+
+    async def get_diagnostics(self, ctx: RequestContext, *, host: str, instance_id: str,
+                              timeout: float | None = None) -> GuestDiagnostics:
+        """The running guest's figures now, measured by ``host``'s driver. 1.2."""
+        return GuestDiagnostics.from_wire(await self.call(
+            ctx, "get_diagnostics", server=host, version="1.2", timeout=timeout,
+            instance_id=instance_id))

@@ -270,3 +270,7 @@ class ComputeService(Service):
                                  length: int | None = None) -> str:
         return await self.manager.get_console_output(ctx, instance_id=instance_id,
                                                      length=length)
+
+    @rpc("1.2")
+    async def get_diagnostics(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        return await self.manager.get_diagnostics(ctx, instance_id=instance_id)

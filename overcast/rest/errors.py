@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 _NOVA_TITLES = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
                 405: "badMethod", 406: "notAcceptable", 409: "conflictingRequest",
                 413: "overLimit", 415: "unsupportedMediaType", 500: "computeFault",
-                503: "serviceUnavailable"}
+                501: "notImplemented", 503: "serviceUnavailable"}
 
 
 def _phrase(code: int) -> str:

@@ -7,7 +7,14 @@ from fastapi import APIRouter, Request
 
 from overcast.bus.signing import Signer
 from overcast.rest.routing import JSONRoute
-from services.compute import admin_api, console_proxy, consoles_api, resources_api, servers
+from services.compute import (
+    admin_api,
+    console_proxy,
+    consoles_api,
+    diagnostics_api,
+    resources_api,
+    servers,
+)
 from services.compute.microversion import MAX_VERSION, MIN_VERSION, text
 
 _UPDATED = "2013-07-23T11:33:21Z"
@@ -47,6 +54,7 @@ def build_router(*, conductor: Any, images: Any, network: Any,
         conductor=conductor, images=images, network=network,
         extra_actions={consoles_api.ACTION: consoles.serial_console_action}))
     v21.include_router(consoles_api.build_router(consoles))
+    v21.include_router(diagnostics_api.build_router(conductor=conductor))
     v21.include_router(resources_api.build_router(conductor=conductor))
     v21.include_router(admin_api.build_router(conductor=conductor))
     router.include_router(v21, prefix="/v2.1")

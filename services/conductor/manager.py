@@ -9,7 +9,8 @@
 - ``guests`` (``tasks/guest.py``): pause, suspend, rescue, snapshot, lock, the console log
   and the power states hosts see on their own;
 - ``queries``: what the API reads;
-- ``consoles``: console tokens, and where each host serves consoles.
+- ``consoles``: console tokens, and where each host serves consoles;
+- ``diagnostics``: a guest's real figures, from its host (admin only).
 
 It imports no transport: the peers and the notifier are passed in, and unit tests pass
 in-memory twins.
@@ -22,6 +23,7 @@ from services.conductor import states
 from services.conductor.admission import Admission
 from services.conductor.consoles import DEFAULT_TTL, ConsoleTokens
 from services.conductor.contract import BootRequest
+from services.conductor.diagnostics import Diagnostics
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore
 from services.conductor.operations import Operations
@@ -57,6 +59,7 @@ class ConductorManager:
                                      builds=self.builds)
         self.consoles = ConsoleTokens(db, queries=self.queries, hosts=hosts,
                                       ttl=console_token_ttl)
+        self.diagnostics = Diagnostics(queries=self.queries, peers=peers)
         self.guests = GuestActions(store=self.store, hosts=hosts, peers=peers,
                                    queries=self.queries, notify=notify,
                                    release=self.builds.release,

@@ -12,11 +12,14 @@ carries ``disk_reused``; update_flavor_extra_specs (``overcast:disk_storage`` is
 shared).
 1.4 create_console_token, validate_console_token (console access; a compute host's node
 report may carry ``console_address``, which older conductors ignore).
+1.5 get_server_diagnostics (admin only; a call the conductor passes on to the guest's host,
+compute agent RPC 1.2).
 The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
 dict was, so the version stays).
 """
 from __future__ import annotations
 
+from agents.compute.rpcapi import GuestDiagnostics
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
 from services.conductor.contract import (
@@ -27,7 +30,7 @@ from services.conductor.contract import (
 )
 
 __all__ = ["BootRequest", "ConductorAPI", "ConsoleConnection", "ConsoleToken",
-           "ImageRequirements"]
+           "GuestDiagnostics", "ImageRequirements"]
 
 
 class ConductorAPI(RpcClient):
@@ -317,3 +320,13 @@ class ConductorAPI(RpcClient):
         return ConsoleConnection.from_wire(await self.call(
             ctx, "validate_console_token", version="1.4", token=token,
             console_type=console_type))
+
+    # -- diagnostics (1.5) -------------------------------------------------------------------
+
+    async def get_server_diagnostics(self, ctx: RequestContext, *, instance_id: str
+                                     ) -> GuestDiagnostics:
+        """The guest's figures, measured by its host now: NotFound unless ``ctx`` may see
+        the server, Forbidden unless an admin, Conflict when it has no host or is not
+        running, NotSupported when the host's driver cannot measure guests."""
+        return GuestDiagnostics.from_wire(await self.call(
+            ctx, "get_server_diagnostics", version="1.5", instance_id=instance_id))

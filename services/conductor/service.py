@@ -230,6 +230,10 @@ class ConductorService(ActionEndpoints, Service):
         _require_admin(ctx)  # the api's console proxy, on its own behalf
         return self.manager.consoles.validate(token, console_type=console_type).to_wire()
 
+    @rpc("1.5")
+    async def get_server_diagnostics(self, ctx: RequestContext, *, instance_id: str) -> dict:
+        return await self.manager.diagnostics.get(ctx, instance_id=instance_id)
+
     # -- flavors, key pairs, quotas, server groups ------------------------------------------
 
     @rpc()

@@ -23,13 +23,14 @@ from agents.compute.driver import (
     SHARED,
     STORAGE_KINDS,
     ComputeDriver,
+    GuestDiagnostics,
     GuestInfo,
     GuestNotFound,
     InvalidImage,
     SpawnError,
     SpawnResult,
 )
-from agents.compute.process import cgroups, host, snapshot
+from agents.compute.process import cgroups, diagnostics, host, snapshot
 from agents.compute.process.disks import COPY, OVERLAY, Disk, DiskQuota, overlay_works
 from agents.compute.process.guests import GuestRecord, RecordStore, is_alive
 from agents.compute.process.images import ImageCache
@@ -141,6 +142,15 @@ class ProcessDriver(ComputeDriver):
                          power_state=self._power_state(record), vcpus=flavor.vcpus,
                          memory_mb=flavor.ram, disk_gb=flavor.disk, storage=record.storage,
                          disk_used_bytes=used)
+
+    def get_diagnostics(self, instance_id: str) -> GuestDiagnostics:
+        """Measured from the guest's cgroup and /proc (see ``diagnostics.py``)."""
+        info = self.get_info(instance_id)
+        return diagnostics.measure(record=self.records[instance_id],
+                                   cgroup=self._cgroup(instance_id),
+                                   power_state=info.power_state,
+                                   disk_used_bytes=info.disk_used_bytes,
+                                   driver=self.hypervisor_type)
 
     def list_guests(self) -> list[GuestInfo]:
         return [self.get_info(instance_id) for instance_id in list(self.records)]

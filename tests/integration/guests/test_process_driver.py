@@ -513,3 +513,30 @@ async def test_a_users_own_minimal_root_boots_without_ssh_or_cirros(make_driver,
     assert "no dropbear in this image" in console
     assert "authorized key" not in console
     assert (await guest_sh(driver, "vm-mini", "hostname")) == "web-1\n"
+
+
+async def test_diagnostics_see_the_disk_and_memory_a_guest_uses(make_driver, cirros_image):
+    driver = await make_driver()
+    await driver.spawn(instance("vm-d"), image=cirros_image, network_info=[])
+    await booted(driver, "vm-d")
+    before = driver.get_diagnostics("vm-d")
+    assert (before.state, before.driver, before.num_cpus, before.num_disks,
+            before.num_nics, before.config_drive) == ("running", "process", 1, 1, 0, True)
+    assert before.memory_max_mb == 128  # the cgroup's limit, or the flavor's without one
+    assert before.cpu_time_ns is not None and before.cpu_time_ns > 0
+    assert before.uptime is not None and 0 <= before.uptime < 120
+    limited = driver.cgroups.writable
+    assert (before.memory_used_mb is not None) is limited
+    # 30 MB written to its disk (and so to its cgroup's page cache), and some CPU burnt.
+    await guest_sh(driver, "vm-d", "head -c 30000000 /dev/urandom > /root/blob; sync")
+    written = 30_000_000
+    after = await eventually(
+        lambda: (d := driver.get_diagnostics("vm-d")).disk_write_bytes
+        >= before.disk_write_bytes + written and d,
+        timeout=30, message=lambda: f"{driver.get_diagnostics('vm-d')} after {before}")
+    assert after.cpu_time_ns >= before.cpu_time_ns
+    if limited:
+        assert after.memory_used_mb >= before.memory_used_mb + 20, (before, after)
+    print(f"\ndiagnostics before: {before}\nafter writing 30 MB: {after}")
+    await driver.power_off("vm-d", grace=5)
+    assert driver.get_diagnostics("vm-d").state == "shutdown"

@@ -7,7 +7,7 @@ from typing import Any
 
 from overcast import errors
 from overcast.context import RequestContext
-from services.conductor.rpcapi import BootRequest
+from services.conductor.rpcapi import BootRequest, GuestDiagnostics
 
 MEMBER = RequestContext(user_id="u-member", project_id="p-1", roles=("member",))
 OTHER = RequestContext(user_id="u-other", project_id="p-2", roles=("member",))
@@ -63,6 +63,8 @@ class ConductorTwin:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
         self.refuse_actions = False  # guest_action answers 409
+        self.diagnostics: GuestDiagnostics | Exception = GuestDiagnostics(
+            state="running", driver="fake")
         self.servers: dict[str, dict] = {}
         self.flavors = {"1": flavor_record("1"), "2": flavor_record("2", is_public=False)}
         self.services = [
@@ -152,6 +154,19 @@ class ConductorTwin:
                                  length: int | None = None) -> str:
         self._record("get_console_output", instance_id=instance_id, length=length)
         return "a\nb\nc"
+
+    async def get_server_diagnostics(self, ctx: RequestContext, *, instance_id: str
+                                     ) -> GuestDiagnostics:
+        """As the conductor answers: 404 unless visible, 403 unless admin, then
+        ``self.diagnostics`` (an error there is raised)."""
+        self._record("get_server_diagnostics", instance_id=instance_id)
+        await self.get_server(ctx, instance_id=instance_id)
+        if not ctx.is_admin:
+            raise errors.Forbidden("Policy doesn't allow os_compute_api:os-server-diagnostics"
+                                   " to be performed.")
+        if isinstance(self.diagnostics, Exception):
+            raise self.diagnostics
+        return self.diagnostics
 
     async def unshelve_server(self, ctx: RequestContext, *, instance_id: str,
                               availability_zone: str | None = None) -> None:

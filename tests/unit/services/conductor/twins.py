@@ -7,6 +7,8 @@ import asyncio
 import orjson
 
 from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
+from agents.compute.driver import GuestDiagnostics
+from overcast import errors
 from overcast.context import RequestContext
 from overcast.testing import eventually
 from services.conductor.contract import BootRequest
@@ -111,6 +113,15 @@ class ComputeTwin:
     async def get_console_output(self, ctx, *, host, instance_id, length=None):
         lines = [f"{instance_id} line {n}" for n in range(5)]
         return "\n".join(lines if length is None else lines[-length:] if length else [])
+
+    async def get_diagnostics(self, ctx, *, host, instance_id, timeout=None):
+        """A fake host's honest record, through its wire form; Conflict (as a host answers)
+        when ``host`` runs no such guest."""
+        if instance_id not in self.guests.get(host, set()):
+            raise errors.Conflict(f"Instance {instance_id} is not ready")
+        diag = GuestDiagnostics(state="running", driver="fake", num_cpus=1, num_disks=1,
+                                memory_max_mb=512, memory_used_mb=0, cpu_time_ns=0)
+        return GuestDiagnostics.from_wire(over_the_wire(diag))
 
     async def terminate_instance(self, ctx, *, host, instance_id):
         self.guests.get(host, set()).discard(instance_id)
