@@ -13,7 +13,7 @@ from typing import Any
 
 from agents.compute import moves
 from agents.compute.contract import NOSTATE, RUNNING, InstancePayload
-from agents.compute.driver import LOCAL, ComputeDriver, GuestNotFound
+from agents.compute.driver import LOCAL, SHARED, ComputeDriver, GuestNotFound
 from agents.compute.guest_actions import GuestActionHandlers
 from agents.compute.images import ImageCache
 from overcast import errors
@@ -78,6 +78,12 @@ class ComputeManager(GuestActionHandlers):
         the new guest off before reporting, as Nova leaves such a server SHUTOFF."""
         instance_id = instance.id
         if instance_id in self._terminated:
+            return
+        if self.fenced_guests is not None:
+            # This host stopped its guests because its heartbeats stopped getting through:
+            # the conductor may be evacuating them. Start nothing until it is back.
+            await self.conductor.build_failed(ctx, instance_id=instance_id, host=self.host,
+                                              reason=f"host {self.host} is fenced")
             return
         if respawn:
             await self.driver.destroy(instance_id, keep_disk=True)
@@ -211,13 +217,16 @@ class ComputeManager(GuestActionHandlers):
             if self.fenced_guests is not None:
                 return
             self.fenced_at = utcnow()
-            running = [g.instance_id for g in self.driver.list_guests()
-                       if g.power_state == RUNNING]
-            self.fenced_guests = set(running)
+            # Every guest, not only those RUNNING now: one being spawned, rebooted or
+            # unrescued shows SHUTDOWN for a moment and would run once that step ends. The
+            # driver's per-guest lock makes each power_off wait for such a step. Reconcile
+            # starts again only those the conductor still places here and wants running.
+            guests = [g.instance_id for g in self.driver.list_guests()]
+            self.fenced_guests = set(guests)
             await asyncio.gather(*(self.driver.power_off(instance_id, grace=0)
-                                   for instance_id in running))
+                                   for instance_id in guests))
         logger.warning("lost the message bus: fenced myself, stopped %d guest(s)",
-                       len(running))
+                       len(guests))
 
     async def reconcile(self, ctx: RequestContext, *, timeout: float | None = None,
                         start_up: bool = False) -> list[str]:
@@ -240,11 +249,14 @@ class ComputeManager(GuestActionHandlers):
     async def _apply_placements(self, placed: dict[str, bool], asked_at: dt.datetime, *,
                                 start_up: bool) -> list[str]:
         guests = self.driver.list_guests()
-        stale = [g.instance_id for g in guests if g.instance_id not in placed]
-        for instance_id in stale:
-            await self.driver.destroy(instance_id)
-            self.reported.pop(instance_id, None)
-            logger.info("destroyed stale guest %s", instance_id)
+        stale = [g for g in guests if g.instance_id not in placed]
+        for guest in stale:
+            # A shared disk is kept: the instance may have moved, or failed to move, to a
+            # host that has not taken the disk over yet; this host cannot tell (a disk that
+            # nobody uses any more is left behind rather than a live one deleted).
+            await self.driver.destroy(guest.instance_id, keep_disk=guest.storage == SHARED)
+            self.reported.pop(guest.instance_id, None)
+            logger.info("destroyed stale guest %s", guest.instance_id)
         candidates = {g.instance_id for g in guests if g.power_state != RUNNING} \
             if start_up else (self.fenced_guests or set())
         started = [i for i in candidates if placed.get(i)]
@@ -259,7 +271,7 @@ class ComputeManager(GuestActionHandlers):
         self.fenced_guests = None
         self.fenced_at = None
         self.reconciled_at = asked_at
-        return stale
+        return [g.instance_id for g in stale]
 
     def node_report(self) -> dict:
         """This host's resources and usage, for the hypervisor records."""

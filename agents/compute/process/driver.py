@@ -65,6 +65,8 @@ class ProcessDriver(ComputeDriver):
         self.records: dict[str, GuestRecord] = {}
         self.disks: dict[str, Disk] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._releasing: set[str] = set()
+        self._release_tasks: set[asyncio.Task] = set()
         self._layout: str | None = None
         self.quota = DiskQuota()
         self._resources = {"vcpus": vcpus or os.cpu_count() or 1,
@@ -123,11 +125,37 @@ class ProcessDriver(ComputeDriver):
     def _power_state(self, record: GuestRecord) -> int:
         if not is_alive(record):
             if record.pid and not self._lock(record.instance_id).locked():
-                # Its init died on its own: release its netns mount and cgroup now.
-                self.launcher.reap(record.instance_id)
-                self._stop(record, 0)
+                self._release_soon(record)
             return SHUTDOWN
         return FROZEN_STATES.get(record.frozen, RUNNING)
+
+    def _release_soon(self, record: GuestRecord) -> None:
+        """Its init died on its own: release its netns mount and cgroup, in a thread and
+        under the guest's lock (this is reached from the power sync and the heartbeats'
+        node report, which must never wait for unmounts)."""
+        instance_id = record.instance_id
+        if instance_id in self._releasing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a tool reading the state): release right here
+            self.launcher.reap(instance_id)
+            self._stop(record, 0)
+            return
+        self._releasing.add(instance_id)
+
+        async def release() -> None:
+            try:
+                async with self._lock(instance_id):
+                    if self.records.get(instance_id) is record and record.pid \
+                            and not is_alive(record):
+                        await asyncio.to_thread(self.launcher.reap, instance_id)
+                        await asyncio.to_thread(self._stop, record, 0)
+            finally:
+                self._releasing.discard(instance_id)
+        task = loop.create_task(release())
+        self._release_tasks.add(task)
+        task.add_done_callback(self._release_tasks.discard)
 
     def get_info(self, instance_id: str) -> GuestInfo:
         record = self._record(instance_id)
