@@ -1,9 +1,19 @@
-"""A guest's merged root written as a plain tar, as fast as the disk allows."""
+"""A guest's merged root written as a plain tar, as fast as the disk allows.
+
+The tree is walked by a child process chrooted into the guest's root (``python -m
+agents.compute.process.snapshot ROOT TARGET EXCLUDE_JSON``), never by the agent: a path the
+guest controls is then resolved inside the guest, so a directory it swaps for a symlink to
+``/run/secrets`` mid-walk reaches only its own files, frozen or not.
+"""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
+from typing import BinaryIO
 
 from agents.compute.process.cgroups import GuestCgroup
 from agents.compute.process.disks import Disk, mount_root
@@ -23,11 +33,31 @@ def mount_points(pid: int) -> set[str]:
     return points
 
 
+WRITE_TIMEOUT = 600.0
+
+
 def write_tar(root: Path, target: Path, *, exclude: set[str] = frozenset()) -> None:
-    """Archive the tree at ``root`` into ``target``: the directories in ``exclude`` (mount
-    points) are kept empty, symlinks are stored, never followed."""
+    """Archive the tree at ``root`` into ``target`` from a child chrooted into ``root`` (see
+    the module docstring): the directories in ``exclude`` (mount points) are kept empty,
+    symlinks are stored, never followed."""
     tmp = target.with_name(target.name + ".part")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+    try:
+        with open(tmp, "wb") as sink:
+            done = subprocess.run(
+                [sys.executable, "-m", "agents.compute.process.snapshot", str(root),
+                 str(sink.fileno()), json.dumps(sorted(exclude))],
+                pass_fds=(sink.fileno(),), stdin=subprocess.DEVNULL, capture_output=True,
+                text=True, timeout=WRITE_TIMEOUT)
+        if done.returncode != 0:
+            raise OSError(f"the snapshot of {root} failed: {done.stderr.strip()[-400:]}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_tree(root: Path, sink: BinaryIO, *, exclude: set[str]) -> None:
+    """Archive ``root`` (inside the chroot: "/") into the open file ``sink``."""
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
         stack = [""]
         while stack:
             relative = stack.pop()
@@ -43,7 +73,6 @@ def write_tar(root: Path, target: Path, *, exclude: set[str] = frozenset()) -> N
                 tar.add(entry.path, arcname=name, recursive=False)
                 if entry.is_dir(follow_symlinks=False) and name not in exclude:
                     stack.append(name)
-    os.replace(tmp, target)
 
 
 def snapshot_guest(record: GuestRecord, disk: Disk, target: Path, *, launcher: Launcher,
@@ -52,9 +81,9 @@ def snapshot_guest(record: GuestRecord, disk: Disk, target: Path, *, launcher: L
     read through its init's /proc/<pid>/root; a stopped one's root is mounted for a moment."""
     if is_alive(record):
         was_frozen = bool(record.frozen)
-        if not was_frozen:
-            launcher.freeze(record, cgroup)
         try:
+            if not was_frozen:
+                launcher.freeze(record, cgroup)  # a freeze that fails half way is thawed
             write_tar(Path(f"/proc/{record.pid}/root"), target,
                       exclude=mount_points(record.pid))
         finally:
@@ -67,3 +96,17 @@ def snapshot_guest(record: GuestRecord, disk: Disk, target: Path, *, launcher: L
         write_tar(disk.merged, target)
     finally:
         unmount_all(disk.merged)
+
+
+def main(argv: list[str]) -> int:
+    """The child: chroot into ROOT, then write its tree to the inherited file descriptor."""
+    root, fd, exclude = argv[0], int(argv[1]), set(json.loads(argv[2]))
+    os.chroot(root)
+    os.chdir("/")
+    with os.fdopen(fd, "wb") as sink:
+        _write_tree(Path("/"), sink, exclude=exclude)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
