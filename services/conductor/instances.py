@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agents.compute.contract import InstancePayload
+from overcast import errors
 from overcast.clock import iso
 from overcast.db import Database
 from services.conductor import states
@@ -111,6 +112,15 @@ class InstanceStore:
             yield session, (inst if inst is not None and not inst.deleted else None)
         if inst is not None:
             self._refresh(inst)
+
+    @contextlib.contextmanager
+    def edit_existing(self, instance_id: str) -> Iterator[tuple[Session, Instance]]:
+        """As ``edit``, for a request about an instance that must still exist: NotFound (404)
+        when it was deleted since the request was checked."""
+        with self.edit(instance_id) as (session, inst):
+            if inst is None:
+                raise errors.NotFound(f"Instance {instance_id} could not be found.")
+            yield session, inst
 
     @contextlib.contextmanager
     def create(self) -> Iterator[tuple[Session, list[Instance]]]:

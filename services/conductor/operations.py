@@ -36,7 +36,7 @@ class Operations:
         task_state = states.REBOOTING_HARD if action == "reboot" and hard \
             else _POWER_TASK_STATES[action]
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit_existing(instance_id) as (session, inst):
             states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
                               instance_id=instance_id)
             states.check_action(action, vm_state=inst.vm_state, task_state=inst.task_state,
@@ -57,7 +57,7 @@ class Operations:
         Returns ``{"shelved_image_id"}``: the snapshot of a shelved instance, which the
         caller (the API, which holds an image client) deletes with it, as Nova does."""
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit_existing(instance_id) as (session, inst):
             states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
                               instance_id=instance_id)
             inst.task_state = states.DELETING
@@ -87,7 +87,7 @@ class Operations:
     def set_metadata(self, ctx: RequestContext, *, instance_id: str, metadata: dict,
                      replace: bool) -> dict:
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (_session, inst):
+        with self.store.edit_existing(instance_id) as (_session, inst):
             states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
                               instance_id=instance_id)
             merged = dict(metadata) if replace else {**(inst.metadata_ or {}), **metadata}
@@ -97,7 +97,7 @@ class Operations:
 
     def delete_metadata(self, ctx: RequestContext, *, instance_id: str, key: str) -> None:
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (_session, inst):
+        with self.store.edit_existing(instance_id) as (_session, inst):
             states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
                               instance_id=instance_id)
             if key not in (inst.metadata_ or {}):

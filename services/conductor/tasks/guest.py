@@ -144,9 +144,13 @@ class GuestActions:
 
     def lock(self, ctx: RequestContext, *, instance_id: str, reason: str | None = None
              ) -> None:
-        """Lock the instance against non-admin actions (recorded as a ``lock`` action)."""
+        """Lock the instance against non-admin actions (recorded as a ``lock`` action). As
+        in Nova, a non-admin's lock of a locked instance changes nothing (an admin's lock is
+        never turned into the owner's, which the owner could lift)."""
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit_existing(instance_id) as (session, inst):
+            if inst.locked and not ctx.is_admin:
+                return
             inst.locked = True
             inst.locked_by = _locker(ctx, inst.project_id)
             inst.locked_reason = reason
@@ -155,7 +159,7 @@ class GuestActions:
     def unlock(self, ctx: RequestContext, *, instance_id: str) -> None:
         """Unlock; an instance an admin locked can be unlocked by an admin only (403)."""
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit_existing(instance_id) as (session, inst):
             if inst.locked and inst.locked_by != _locker(ctx, inst.project_id) \
                     and not ctx.is_admin:
                 raise errors.Forbidden("Policy doesn't allow "

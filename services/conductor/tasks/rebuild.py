@@ -29,7 +29,7 @@ class Rebuilder:
         """Start the rebuild (409 for the wrong state or a lock); the server as the API
         shows it, in REBUILD."""
         self.queries.visible(ctx, instance_id)
-        with self.store.edit(instance_id) as (session, inst):
+        with self.store.edit_existing(instance_id) as (session, inst):
             states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
                               instance_id=instance_id)
             states.check_action("rebuild", vm_state=inst.vm_state,

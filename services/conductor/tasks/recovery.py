@@ -98,6 +98,8 @@ class Recovery:
         """A build whose host never answered: ask again, or reschedule if the host is down."""
         if host and self.hosts.compute_is_up(host):
             with self.store.edit(instance_id) as (_session, inst):
+                if inst is None:
+                    return  # deleted meanwhile
                 inst.updated_at = utcnow()
                 payload = instance_dict(inst)
             await self.builds.send_to_host(ctx, host=host, instance=payload)
