@@ -54,6 +54,10 @@ class ProcessDriver(ComputeDriver):
         self.shared_dir = Path(shared_dir)
         self.host = socket.gethostname()
         self.images = ImageCache(self.state_dir / "images")
+        # A shared disk's lower layer lives beside it on the shared storage, so any host
+        # that takes the disk over has the very tree it was made from (a shelved snapshot
+        # it was unshelved from may be long deleted from the image service).
+        self.shared_images = ImageCache(self.shared_dir / "images")
         self.store = RecordStore(self.state_dir / "guests")
         self.launcher = Launcher(state_dir=self.state_dir)
         self.cgroups = cgroups.detect()
@@ -116,8 +120,14 @@ class ProcessDriver(ComputeDriver):
         except KeyError:
             raise GuestNotFound(instance_id) from None
 
-    def _base_tree(self, key: str) -> Path:
-        return self.images.root / key / "rootfs"
+    def _cache(self, storage: str) -> ImageCache:
+        return self.shared_images if storage == SHARED else self.images
+
+    def _base_tree(self, key: str, storage: str = LOCAL) -> Path:
+        shared = self.shared_images.root / key / "rootfs"
+        if storage == SHARED and shared.is_dir():
+            return shared
+        return self.images.root / key / "rootfs"  # local disks, and older shared ones
 
     def _cgroup(self, instance_id: str) -> cgroups.GuestCgroup:
         return self.cgroups.guest(f"{self.host}--{instance_id}")
@@ -221,16 +231,21 @@ class ProcessDriver(ComputeDriver):
             configdrive.decode_user_data(instance.user_data)
         except ValueError as exc:
             raise SpawnError(str(exc)) from None
-        key = self.images.key_for(instance.image_ref, image)
-        self.images.tree(key, image)
+        cache = self._cache(storage)
+        key = cache.key_for(instance.image_ref, image)
         disk = Disk(self._disk_path(instance.id, storage))
         reused = reuse_disk and disk.exists()
         if reused:
             key = disk.base()  # the image this disk was made from, its overlay's lower layer
+        else:
+            cache.tree(key, image)
         record = GuestRecord(instance=instance, storage=storage, disk_path=str(disk.path),
                              image_key=key)
         try:
-            tree = self.images.tree(key, image)
+            if reused and self._base_tree(key, storage).is_dir():
+                tree = self._base_tree(key, storage)
+            else:
+                tree = cache.tree(key, image)
             if not reused:
                 disk.create(base_key=key, base_tree=tree, layout=self._disk_layout())
             if storage == SHARED:
@@ -273,7 +288,7 @@ class ProcessDriver(ComputeDriver):
 
     def _start(self, record: GuestRecord) -> None:
         disk = self.disks[record.instance_id]
-        own_root = disk.root_spec(self._base_tree(record.image_key))
+        own_root = disk.root_spec(self._base_tree(record.image_key, record.storage))
         if not Path(own_root.get("lower", "/")).is_dir():
             raise SpawnError(f"the image {record.image_key} of this disk is not in the cache")
         rescue_root = None
@@ -340,7 +355,7 @@ class ProcessDriver(ComputeDriver):
         disk = self.disks[record.instance_id]
         snapshot.snapshot_guest(record, disk, target, launcher=self.launcher,
                                 cgroup=self._cgroup(record.instance_id),
-                                base_tree=self._base_tree(record.image_key))
+                                base_tree=self._base_tree(record.image_key, record.storage))
 
     async def rescue(self, instance_id: str, *, image: Path | None) -> None:
         record = self._record(instance_id)

@@ -176,7 +176,11 @@ class ImageCache:
                 kind = extract(archive, staging / "rootfs")
                 (staging / "format").write_text(kind)
                 final.parent.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(staging, final.parent)
+                try:
+                    os.rename(staging, final.parent)
+                except OSError:
+                    if not final.is_dir():  # not another host's extraction that won the race
+                        raise
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             logger.info("image %s extracted into the cache (%s)", key, kind)

@@ -542,3 +542,25 @@ async def test_diagnostics_see_the_disk_and_memory_a_guest_uses(make_driver, cir
     print(f"\ndiagnostics before: {before}\nafter writing 30 MB: {after}")
     await driver.power_off("vm-d", grace=5)
     assert driver.get_diagnostics("vm-d").state == "shutdown"
+
+
+async def test_a_shared_disk_keeps_its_own_base_on_another_host(make_driver, cirros_image,
+                                                                tmp_path):
+    """A shared disk's lower layer travels with it: the host that takes it over boots it on
+    the tree it was made from, even when handed another image (an unshelved guest's
+    snapshot is deleted once it runs; the instance names its original image again)."""
+    marked = tmp_path / "marked.tar"
+    with tarfile.open(cirros_image) as source, tarfile.open(marked, "w") as tar:
+        for member in source.getmembers():
+            tar.addfile(member, source.extractfile(member) if member.isfile() else None)
+        note = b"from the snapshot\n"
+        info = tarfile.TarInfo("etc/base-note")
+        info.size = len(note)
+        tar.addfile(info, io.BytesIO(note))
+    host_a, host_b = await make_driver("host-a"), await make_driver("host-b")
+    await host_a.spawn(instance("vm-base", image_ref="snapshot-1"), image=marked,
+                       network_info=[], storage=SHARED)
+    await host_a.power_off("vm-base", grace=5)
+    await host_b.spawn(instance("vm-base", image_ref="cirros"), image=cirros_image,
+                       network_info=[], storage=SHARED, reuse_disk=True)
+    assert (await guest_sh(host_b, "vm-base", "cat /etc/base-note")) == "from the snapshot\n"
