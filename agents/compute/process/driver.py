@@ -43,6 +43,21 @@ FROZEN_STATES = {"paused": PAUSED, "suspended": SUSPENDED}
 CLEANUP_GRACE = 5.0
 
 
+# At most this much of the end of a console log is read and sent (the log itself is trimmed
+# at each boot): a guest that prints without end must not fill the agent or the bus.
+CONSOLE_READ_MAX = 1024 * 1024
+
+
+def _read_tail(path: Path, limit: int) -> str:
+    with open(path, "rb") as log:
+        size = log.seek(0, os.SEEK_END)
+        log.seek(max(0, size - limit))
+        data = log.read(limit)
+    if size > limit:  # start at a whole line
+        data = data.partition(b"\n")[2]
+    return data.decode(errors="replace")
+
+
 class ProcessDriver(ComputeDriver):
     hypervisor_type = "process"
     needs_image = True
@@ -381,7 +396,7 @@ class ProcessDriver(ComputeDriver):
         self._record(instance_id)
         log = self.disks[instance_id].console_log
         try:
-            text = await asyncio.to_thread(log.read_text, errors="replace")
+            text = await asyncio.to_thread(_read_tail, log, CONSOLE_READ_MAX)
         except FileNotFoundError:
             return ""
         if length is None:
