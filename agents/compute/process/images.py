@@ -171,6 +171,10 @@ class ImageCache:
         with self._lock:
             if final.is_dir():
                 return final
+            # Root only: the trees keep their setuid files, which no local user of the
+            # hypervisor may reach (guests see them through their overlay, not this path).
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)
             staging = self.root / f".{key}.{uuid.uuid4().hex}"
             try:
                 kind = extract(archive, staging / "rootfs")
