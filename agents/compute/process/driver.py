@@ -315,26 +315,38 @@ class ProcessDriver(ComputeDriver):
         self.store.save(record)
 
     async def power_off(self, instance_id: str, *, grace: float = 10.0) -> None:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             await asyncio.to_thread(self._stop, record, grace)
 
     async def power_on(self, instance_id: str) -> None:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             if not is_alive(record):
                 await asyncio.to_thread(self._stop, record, 0)  # release what the dead held
                 await asyncio.to_thread(self._start, record)
 
     async def reboot(self, instance_id: str, *, hard: bool) -> None:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             await asyncio.to_thread(self._stop, record, 0 if hard else 10.0)
             await asyncio.to_thread(self._start, record)
 
     async def _set_frozen(self, instance_id: str, frozen: str) -> None:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             if not is_alive(record):
                 raise SpawnError(f"guest {instance_id} is not running")
             cgroup = self._cgroup(instance_id)
@@ -359,8 +371,11 @@ class ProcessDriver(ComputeDriver):
 
     # -- disks -----------------------------------------------------------------------
     async def snapshot(self, instance_id: str, target: Path) -> str:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             await asyncio.to_thread(self._snapshot, record, Path(target))
         return "tar"
 
@@ -373,8 +388,11 @@ class ProcessDriver(ComputeDriver):
                                 base_tree=self._base_tree(record.image_key, record.storage))
 
     async def rescue(self, instance_id: str, *, image: Path | None) -> None:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             key = record.image_key
             if image is not None:
                 key = self.images.key_for("", image)
@@ -384,8 +402,11 @@ class ProcessDriver(ComputeDriver):
             await asyncio.to_thread(self._start, record)
 
     async def unrescue(self, instance_id: str) -> None:
-        record = self._record(instance_id)
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
         async with self._lock(instance_id):
+            # Read again under the lock: a destroy and respawn of the same id may have run
+            # while this waited, and the old record must not be stopped or started.
+            record = self._record(instance_id)
             await asyncio.to_thread(self._stop, record, 10.0)
             record.rescue_key = ""
             await asyncio.to_thread(self.disks[instance_id].remove_rescue)
