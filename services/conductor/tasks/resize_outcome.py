@@ -106,6 +106,7 @@ class ResizeOutcome:
             actions.finish_event(session, instance_id=instance_id, action=owner,
                                  event=EVENT_REVERT, host=host, error=error)
             source = row.move_source
+            move_image = row.move_image_id
             row.host, row.flavor = source, row.old_flavor or row.flavor
             row.move_source = row.old_flavor = row.move_image_id = None
             record = migrations.set_status(session, instance_id, status)
@@ -116,6 +117,11 @@ class ResizeOutcome:
             groups = list(row.security_groups or [])
         if consumer:
             await self.peers.scheduler.release(ctx, instance_id=consumer)
+        if status == "error" and move_image and source != host:
+            # The destination never ran the guest, so no revert deletes the temporary image
+            # of its disk there: have that host forget the guest and delete the image.
+            await self.peers.compute.drop_guest(ctx, host=host, instance_id=instance_id,
+                                                image_id=move_image)
         if source == host:  # in place: restart the guest with the old flavor
             await self.builds.send_to_host(ctx, host=host,
                                            instance=self.store.get(instance_id), respawn=True)

@@ -129,6 +129,10 @@ async def test_a_failed_spawn_on_the_destination_is_reverted(conductor):
     server = _server(conductor, instance_id)
     assert (server["status"], server["host"], server["flavor"]["id"]) == ("ACTIVE", source,
                                                                          "1")
+    # The temporary image of the local disk is deleted on the destination that never ran it.
+    (destination,) = {"h1", "h2"} - {source}
+    await eventually(lambda: any(host == destination and image
+                                 for host, _id, image in conductor.peers.compute.dropped))
 
 
 async def test_migrate_is_a_resize_to_the_same_flavor(conductor):
