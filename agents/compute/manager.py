@@ -207,7 +207,7 @@ class ComputeManager(GuestActionHandlers):
         return [g.__dict__ for g in self.driver.list_guests()]
 
     async def self_fence(self) -> None:
-        """Stop every running guest: this host lost the bus, so they may be rebuilt elsewhere.
+        """Stop every guest: this host lost the bus, so they may be rebuilt elsewhere.
 
         Runs before the conductor's failure detector can declare the host down, so no guest
         ever runs on two hosts: the guests are killed at once (no grace) and together.
