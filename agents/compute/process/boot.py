@@ -32,8 +32,8 @@ INIT_PATH = "/.overcast/init"
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
            "urandom": (1, 9), "tty": (5, 0)}
 # What of /proc a guest's root could use to reach the host's kernel: read-only or hidden.
-PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-PROC_HIDDEN = ("kcore", "keys", "timer_list", "sched_debug", "kallsyms")
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi")
+PROC_HIDDEN = ("kcore", "keys", "timer_list", "sched_debug", "kallsyms", "latency_stats")
 
 
 def _say(message: str) -> None:
