@@ -20,6 +20,7 @@ from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore, instance_dict, notification, payload_of
+from services.conductor.models import Instance
 from services.conductor.peers import Peers
 from services.conductor.resources import ComputeResources
 from services.scheduler.contract import RequestSpec
@@ -31,6 +32,12 @@ TRANSIENT = (TimeoutError, ConnectionError, errors.ServiceUnavailable)
 
 EVENT_SCHEDULE = "conductor_schedule_and_build_instances"
 EVENT_BUILD = "compute__do_build_and_run_instance"
+
+
+def port_request(row: Instance) -> dict:
+    """What ``bind_ports`` (and ``allocate_network``) need of an instance row."""
+    return {"project_id": row.project_id, "requested_networks": row.requested_networks,
+            "security_groups": list(row.security_groups or [])}
 
 
 def request_spec(instance: dict, *, group: dict | None = None,
@@ -195,6 +202,21 @@ class BuildTask:
                 logger.warning("scheduler unavailable for %s (%s); retrying", instance_id, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def bind_ports(self, ctx: RequestContext, instance_id: str, *, host: str,
+                         project_id: str, requested_networks: object,
+                         security_groups: list[str]) -> dict | None:
+        """Bind the instance's ports to ``host`` (a move's destination) and record them; the
+        instance as a host is sent it, or None when it was deleted or moved meanwhile.
+        Raises the network service's errors."""
+        network_info = await self.allocate_network(
+            ctx, instance_id, host=host, project_id=project_id,
+            requested_networks=requested_networks, security_groups=security_groups)
+        with self.store.edit(instance_id) as (_session, row):
+            if row is None or row.host != host:
+                return None
+            row.network_info = network_info
+            return instance_dict(row)
 
     async def allocate_network(self, ctx: RequestContext, instance_id: str, *, host: str,
                                project_id: str, requested_networks: object,

@@ -19,8 +19,8 @@ from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
 from services.conductor.hosts import HostTracker
-from services.conductor.instances import InstanceStore, instance_dict
-from services.conductor.tasks.build import BuildLimits, request_spec
+from services.conductor.instances import InstanceStore
+from services.conductor.tasks.build import BuildLimits, port_request, request_spec
 from services.scheduler.contract import RequestSpec
 
 logger = logging.getLogger(__name__)
@@ -39,9 +39,9 @@ class Builds(Protocol):
     async def select_host(self, ctx: RequestContext, instance_id: str, spec: RequestSpec,
                           started: dt.datetime, *, action: str, event: str) -> str | None: ...
 
-    async def allocate_network(self, ctx: RequestContext, instance_id: str, *, host: str,
-                               project_id: str, requested_networks: object,
-                               security_groups: list[str]) -> list[dict]: ...
+    async def bind_ports(self, ctx: RequestContext, instance_id: str, *, host: str,
+                         project_id: str, requested_networks: object,
+                         security_groups: list[str]) -> dict | None: ...
 
     async def send_to_host(self, ctx: RequestContext, *, host: str, instance: dict,
                            reuse_disk: bool = False, delete_image: str | None = None,
@@ -158,22 +158,16 @@ class Evacuator:
                                  event=EVENT_SCHEDULE, host=None)
             actions.start_event(session, instance_id=instance_id, action="evacuate",
                                 event=EVENT_REBUILD, host=dest)
-            requested, project_id = row.requested_networks, row.project_id
-            groups = list(row.security_groups or [])
+            ports = port_request(row)
         try:
-            network_info = await self.builds.allocate_network(
-                ctx, instance_id, host=dest, project_id=project_id,
-                requested_networks=requested, security_groups=groups)
+            payload = await self.builds.bind_ports(ctx, instance_id, host=dest, **ports)
         except errors.OvercastError as exc:
             await self.builds.set_error(ctx, instance_id, f"Port binding failed: {exc.message}",
                                         action="evacuate", event=EVENT_REBUILD, host=dest)
             self._finish_migration(instance_id, "error")
             return
-        with self.store.edit(instance_id) as (session, row):
-            if row is None or row.host != dest:
-                return
-            row.network_info = network_info
-            payload = instance_dict(row)
+        if payload is None:
+            return
         logger.info("evacuating %s from %s to %s", instance_id, source, dest)
         await self.builds.send_to_host(ctx, host=dest, instance=payload, reuse_disk=True)
 

@@ -24,11 +24,11 @@ from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
 from services.conductor.hosts import HostTracker
-from services.conductor.instances import InstanceStore, instance_dict
+from services.conductor.instances import InstanceStore
 from services.conductor.peers import Peers
 from services.conductor.queries import Queries
 from services.conductor.resources import ComputeResources
-from services.conductor.tasks.build import TRANSIENT, BuildTask
+from services.conductor.tasks.build import TRANSIENT, BuildTask, port_request
 from services.conductor.tasks.resize_outcome import (
     EVENT_FINISH,
     EVENT_REVERT,
@@ -186,21 +186,15 @@ class Resizer(ResizeOutcome):
                                  event=EVENT_MOVE_OUT, host=host)
             actions.start_event(session, instance_id=instance_id, action=action,
                                 event=EVENT_FINISH, host=dest)
-            requested, project_id = row.requested_networks, row.project_id
-            groups = list(row.security_groups or [])
+            ports = port_request(row)
         try:
-            network_info = await self.builds.allocate_network(
-                ctx, instance_id, host=dest, project_id=project_id,
-                requested_networks=requested, security_groups=groups)
+            payload = await self.builds.bind_ports(ctx, instance_id, host=dest, **ports)
         except errors.OvercastError as exc:
             await self.finish_failed(ctx, instance_id=instance_id, host=dest,
                                      reason=f"Port binding failed: {exc.message}")
             return
-        with self.store.edit(instance_id) as (session, row):
-            if row is None or row.host != dest:
-                return
-            row.network_info = network_info
-            payload = instance_dict(row)
+        if payload is None:
+            return
         image = payload["move_image_id"] or payload["image_ref"]
         await self.builds.send_to_host(ctx, host=dest, instance={**payload, "image_ref": image},
                                        reuse_disk=shared, respawn=in_place,

@@ -15,9 +15,9 @@ from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, states
 from services.conductor.hosts import HostTracker
-from services.conductor.instances import InstanceStore, instance_dict
+from services.conductor.instances import InstanceStore
 from services.conductor.queries import Queries
-from services.conductor.tasks.build import BuildTask, request_spec
+from services.conductor.tasks.build import BuildTask, port_request, request_spec
 from services.conductor.tasks.guest import GuestActions
 
 logger = logging.getLogger(__name__)
@@ -83,21 +83,15 @@ class Shelver:
                                  event=EVENT_SCHEDULE, host=None)
             actions.start_event(session, instance_id=instance_id, action="unshelve",
                                 event=EVENT_SPAWN, host=host)
-            requested, project_id = row.requested_networks, row.project_id
-            groups = list(row.security_groups or [])
+            ports = port_request(row)
         try:
-            network_info = await self.builds.allocate_network(
-                ctx, instance_id, host=host, project_id=project_id,
-                requested_networks=requested, security_groups=groups)
+            payload = await self.builds.bind_ports(ctx, instance_id, host=host, **ports)
         except errors.OvercastError as exc:
             await self.spawn_failed(ctx, instance_id=instance_id, host=host,
                                     reason=f"Port binding failed: {exc.message}")
             return
-        with self.store.edit(instance_id) as (session, row):
-            if row is None or row.host != host:
-                return
-            row.network_info = network_info
-            payload = instance_dict(row)
+        if payload is None:
+            return
         shelved = payload["shelved_image_id"]
         logger.info("unshelving %s on %s from image %s", instance_id, host, shelved)
         await self.builds.send_to_host(ctx, host=host,

@@ -12,7 +12,7 @@ from overcast.context import RequestContext
 from overcast.db import Database
 from services.conductor import actions, states
 from services.conductor.hosts import HostTracker
-from services.conductor.instances import InstanceStore
+from services.conductor.instances import InstanceStore, instance_dict
 from services.conductor.models import Base, Instance
 from services.conductor.queries import Queries
 from services.conductor.tasks.build import BuildLimits, BuildTask
@@ -47,12 +47,16 @@ class BuildsTwin:
         self.calls.append(("select_host", instance_id, spec))
         return self.destination
 
-    async def allocate_network(self, ctx, instance_id, *, host, project_id,
-                               requested_networks, security_groups):
+    async def bind_ports(self, ctx, instance_id, *, host, project_id, requested_networks,
+                         security_groups):
         self.calls.append(("allocate_network", instance_id, host))
         if self.network_error is not None:
             raise self.network_error
-        return [{"port_id": "p-" + instance_id}]
+        with self.store.edit(instance_id) as (_session, row):
+            if row is None or row.host != host:
+                return None
+            row.network_info = [{"port_id": "p-" + instance_id}]
+            return instance_dict(row)
 
     async def send_to_host(self, ctx, *, host, instance, reuse_disk=False, delete_image=None,
                            respawn=False, stopped=False):
@@ -87,6 +91,7 @@ def world(tmp_path):
         hosts.report_state(host=host, binary="nova-compute", topic="compute")
     store = InstanceStore(db)
     builds = BuildsTwin()
+    builds.store = store
     evacuator: Evacuator = Evacuator(store=store, hosts=hosts, builds=builds)
     yield evacuator, builds, Queries(db, store=store)
     for work in builds.work:  # handed over but never stepped
