@@ -9,6 +9,7 @@ import pytest
 from agents.compute.images import ImageCache
 from overcast import errors
 from overcast.context import RequestContext
+from overcast.testing import eventually
 from services.image.client import ImageDownload
 
 CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",))
@@ -48,7 +49,7 @@ async def test_concurrent_fetches_download_once(tmp_path):
     cache = ImageCache(tmp_path / "images", images)
     first = asyncio.ensure_future(cache.fetch(CTX, "img"))
     second = asyncio.ensure_future(cache.fetch(CTX, "img"))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: images.downloads == 1)  # the first is held in its download
     cached = tmp_path / "images" / f"img.{images.checksum}"
     assert not cached.exists()  # nothing half-made in place
     images.gate.set()

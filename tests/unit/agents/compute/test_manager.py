@@ -223,10 +223,12 @@ async def test_a_reconcile_during_a_slow_fence_neither_breaks_it_nor_undoes_it(m
     wait for it and leave it in place (it once cleared the fence half made, and the
     stopped guests were never started again)."""
     release = asyncio.Event()
+    in_fence = asyncio.Event()
     stop = manager.driver.power_off
 
     async def slow_power_off(instance_id, *, grace=10.0):
         assert grace == 0  # a fence kills at once: the conductor evacuates within seconds
+        in_fence.set()
         await release.wait()
         await stop(instance_id, grace=grace)
 
@@ -238,14 +240,14 @@ async def test_a_reconcile_during_a_slow_fence_neither_breaks_it_nor_undoes_it(m
     async def answer_then_fence(ctx, **kw):
         placements = await answer(ctx, **kw)
         asked.set()
-        await asyncio.sleep(0.01)  # the fence starts after this answer was given
+        await in_fence.wait()  # the fence starts after this answer was given
         return placements
 
     manager.conductor.placements_on_host = answer_then_fence
     reconciling = asyncio.ensure_future(manager.reconcile(CTX))
     await asked.wait()
     fencing = asyncio.ensure_future(manager.self_fence())
-    await asyncio.sleep(0.05)
+    await in_fence.wait()
     release.set()
     await asyncio.gather(reconciling, fencing)
     assert manager.fenced_guests == {"i-1"}  # still fenced: only a later answer undoes it
