@@ -10,15 +10,21 @@ Rules every driver keeps:
 - ``power_state`` in every ``GuestInfo`` is the truth as the driver sees it now (a guest
   whose init died is ``SHUTDOWN``), never what was last asked for.
 - A method that fails raises; it never leaves a half-made guest that ``list_guests`` hides.
+- A volume is mounted on this host only while its guest runs here: every way a guest stops
+  (``destroy``, ``power_off``, ``cleanup_host``, its init dying) releases its volumes, and
+  starting it again mounts them again. After an evacuation another host mounts the same
+  file; two mounts of one filesystem would corrupt it.
 """
 from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from agents.compute.contract import InstancePayload
+from agents.compute.contract import BlockDevice, InstancePayload
+from services.volume.contract import ConnectionInfo
 
 # Where a guest's disk lives (the flavor's ``overcast:disk_storage`` or the host's default).
 LOCAL = "local"    # in the hypervisor's own state: dies with the host
@@ -32,6 +38,43 @@ class SpawnError(Exception):
 
 class GuestNotFound(Exception):
     """The driver runs no guest with this id."""
+
+
+class VolumeError(Exception):
+    """A volume could not be attached or detached (its file is missing or in use, its
+    device name is taken, a root volume cannot be detached); the guest is left as it was."""
+
+
+# What a volume's directory under the guest's /mnt/volumes may be called: a plain device name.
+MOUNT_NAME = re.compile(r"^[a-z][a-z0-9]{0,31}$")
+
+
+def checked_mount_name(block_device: BlockDevice) -> str:
+    """``block_device.mount_name`` ("vdb" for "/dev/vdb"); ``VolumeError`` unless it is a
+    plain device name (a host makes a directory of that name for the guest)."""
+    name = block_device.mount_name
+    if not MOUNT_NAME.match(name):
+        raise VolumeError(f"Invalid device name {block_device.device_name[:64]!r}")
+    return name
+
+
+def check_volume(attached: Mapping[str, tuple[BlockDevice, ConnectionInfo]],
+                 block_device: BlockDevice, connection: ConnectionInfo) -> str:
+    """What every driver refuses before attaching a volume next to those ``attached`` (volume
+    id -> attachment): a connection to no volume's file (``errors.BadRequest``), a bad device
+    name, a name another volume of the guest has, a second root volume (``VolumeError``).
+    Returns the volume's name under ``/mnt/volumes``."""
+    connection.checked_file_name()
+    name = checked_mount_name(block_device)
+    for other, _ in attached.values():
+        if other.volume_id == block_device.volume_id:
+            continue
+        if other.is_root and block_device.is_root:
+            raise VolumeError("a guest has one root volume")
+        if not (other.is_root or block_device.is_root) and other.mount_name == name:
+            raise VolumeError(f"{block_device.device_name} is already volume "
+                              f"{other.volume_id}'s")
+    return name
 
 
 class InvalidImage(SpawnError):
@@ -100,7 +143,8 @@ class GuestDiagnostics:
 
 @dataclasses.dataclass(frozen=True)
 class SpawnResult:
-    """What ``spawn`` did with the disk: reused one that existed, or made it from the image."""
+    """What ``spawn`` did with the disk: reused one that existed, or made it from the image.
+    A guest booted from a root volume reports its disk reused: its data was kept."""
 
     disk_reused: bool
 
@@ -144,15 +188,25 @@ class ComputeDriver(abc.ABC):
     @abc.abstractmethod
     async def spawn(self, instance: InstancePayload, *, image: Path | None,
                     network_info: list[dict], storage: str = LOCAL,
-                    reuse_disk: bool = False) -> SpawnResult:
+                    reuse_disk: bool = False,
+                    block_devices: Sequence[tuple[BlockDevice, ConnectionInfo]] = ()
+                    ) -> SpawnResult:
         """Create the guest's disk and start it.
 
-        ``image`` is the cached image file (None when ``needs_image`` is False). The disk is
-        made on ``storage`` (``LOCAL`` or ``SHARED``). With ``reuse_disk`` an existing disk
-        of this instance is kept (an evacuation onto shared storage, a resize on the same
-        host); otherwise, or when there is none, the disk is made anew from the image.
-        Raises ``InvalidImage`` for an image the driver cannot boot and ``SpawnError`` for
-        anything else, leaving nothing behind.
+        ``image`` is the cached image file (None when ``needs_image`` is False, or when the
+        guest boots from a root volume). The disk is made on ``storage`` (``LOCAL`` or
+        ``SHARED``). With ``reuse_disk`` an existing disk of this instance is kept (an
+        evacuation onto shared storage, a resize on the same host); otherwise, or when there
+        is none, the disk is made anew from the image.
+
+        ``block_devices`` are the guest's volumes with the connections the volume service
+        gave this host; they are attached before the guest starts (as ``attach_volume``
+        says) and become the guest's attached volumes, replacing any it had. A root volume
+        (``boot_index`` 0) is the guest's root instead of a disk made from the image.
+
+        Raises ``InvalidImage`` for an image the driver cannot boot, ``VolumeError`` for a
+        volume it cannot attach and ``SpawnError`` for anything else, leaving nothing
+        behind (no mount, no guest).
         """
 
     @abc.abstractmethod
@@ -222,9 +276,30 @@ class ComputeDriver(abc.ABC):
         API answers as Nova does (501)."""
         raise NotImplementedError(f"{self.hypervisor_type} has no diagnostics")
 
-    async def attach_volume(self, instance_id: str, *, volume_id: str, device: Path) -> None:
-        """Make a volume's backing file appear inside the guest."""
+    async def attach_volume(self, instance_id: str, *, block_device: BlockDevice,
+                            connection: ConnectionInfo) -> None:
+        """Attach a volume to the guest: its filesystem (the file
+        ``connection.checked_file_name()`` in the shared volumes directory) appears in the
+        guest at ``/mnt/volumes/<block_device.mount_name>``, at once when it runs, else when
+        it starts. The guest keeps it through stops, reboots and restarts of the agent.
+
+        Idempotent: a volume already attached at that name is fine. Raises
+        ``GuestNotFound``; ``VolumeError`` when the name is another volume's, the file is
+        missing or mounted elsewhere on this machine, or ``block_device`` is a root volume
+        (those are attached by ``spawn`` only); ``errors.BadRequest`` for a connection that
+        does not name a volume's file.
+        """
         raise NotImplementedError(f"{self.hypervisor_type} cannot attach volumes")
 
     async def detach_volume(self, instance_id: str, *, volume_id: str) -> None:
+        """Unmount the volume from the guest and forget it; its data is kept (flushed to its
+        file). Idempotent: a volume not attached is fine. Raises ``GuestNotFound``;
+        ``VolumeError`` for the guest's root volume, or when the guest still holds the
+        filesystem open so that it could not be released (it then stays attached)."""
         raise NotImplementedError(f"{self.hypervisor_type} cannot detach volumes")
+
+    def attached_volumes(self, instance_id: str) -> list[BlockDevice]:
+        """The volumes attached to the guest (mounted while it runs). Raises
+        ``GuestNotFound``."""
+        self.get_info(instance_id)
+        return []

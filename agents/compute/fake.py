@@ -4,7 +4,9 @@ Its state is also written to a small JSON file, so that a restarted agent still 
 guests it was running (as a real hypervisor would), which host-recovery logic depends on.
 Every action of the contract is done honestly as a record: pause sets ``PAUSED``, suspend
 ``SUSPENDED``, rescue marks the guest rescued, each leaves a line in the guest's console
-log, and a snapshot writes a real tar archive of a small fake root filesystem.
+log, and a snapshot writes a real tar archive of a small fake root filesystem. Volumes are
+records too: each guest's attached volumes (with the connection the volume service gave) are
+kept, and saved, with the same checks and errors as a real driver's.
 """
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
+from agents.compute.contract import (
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    SUSPENDED,
+    BlockDevice,
+    InstancePayload,
+)
 from agents.compute.driver import (
     LOCAL,
     POWER_STATE_NAMES,
@@ -28,7 +37,12 @@ from agents.compute.driver import (
     GuestNotFound,
     SpawnError,
     SpawnResult,
+    VolumeError,
+    check_volume,
 )
+from services.volume.contract import ConnectionInfo
+
+Attached = dict[str, tuple[BlockDevice, ConnectionInfo]]  # volume id -> its attachment
 
 
 class FakeDriver(ComputeDriver):
@@ -46,18 +60,29 @@ class FakeDriver(ComputeDriver):
         self.console: dict[str, list[str]] = {}
         self.rescued: set[str] = set()
         self.kept_disks: set[str] = set()  # destroyed with keep_disk (in memory only)
+        self.volumes: dict[str, Attached] = {}  # instance id -> its attached volumes
 
     async def init_host(self, host: str) -> None:
         """Adopt the guests of the state file as a real hypervisor finds them after a
-        restart: there, but not running (the manager starts those that should run)."""
+        restart: there, but not running (the manager starts those that should run), with
+        their volumes attached."""
         if self.state_file.exists():
             for item in json.loads(self.state_file.read_text()):
+                volumes = item.pop("volumes", [])
                 self.guests[item["instance_id"]] = GuestInfo(**{**item,
                                                                 "power_state": SHUTDOWN})
+                self.volumes[item["instance_id"]] = {
+                    v["block_device"]["volume_id"]: (
+                        BlockDevice.from_wire(v["block_device"]),
+                        ConnectionInfo.from_wire(v["connection"])) for v in volumes}
 
     def _save(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps([g.__dict__ for g in self.guests.values()]))
+        tmp.write_text(json.dumps([
+            {**g.__dict__, "volumes": [
+                {"block_device": bdm.to_wire(), "connection": conn.to_wire()}
+                for bdm, conn in self.volumes.get(g.instance_id, {}).values()]}
+            for g in self.guests.values()]))
         os.replace(tmp, self.state_file)
 
     def host_resources(self) -> dict:
@@ -85,11 +110,18 @@ class FakeDriver(ComputeDriver):
 
     async def spawn(self, instance: InstancePayload, *, image: Path | None,
                     network_info: list[dict], storage: str = LOCAL,
-                    reuse_disk: bool = False) -> SpawnResult:
+                    reuse_disk: bool = False,
+                    block_devices: Sequence[tuple[BlockDevice, ConnectionInfo]] = ()
+                    ) -> SpawnResult:
         if self.spawn_delay:
             await asyncio.sleep(self.spawn_delay)
         if self.fail_spawn:
             raise SpawnError("the fake driver is configured to fail every spawn")
+        attached: Attached = {}
+        for bdm, connection in block_devices:
+            check_volume(attached, bdm, connection)
+            attached[bdm.volume_id] = (bdm, connection)
+        self.volumes[instance.id] = attached
         flavor = instance.flavor
         self.guests[instance.id] = GuestInfo(
             instance_id=instance.id, name=instance.name, power_state=RUNNING,
@@ -104,17 +136,49 @@ class FakeDriver(ComputeDriver):
         # local one only if this host kept it (a resize in place).
         kept = instance.id in self.kept_disks
         self.kept_disks.discard(instance.id)
-        return SpawnResult(disk_reused=reuse_disk and (storage == SHARED or kept))
+        reused = reuse_disk and (storage == SHARED or kept)
+        on_volume = any(bdm.is_root for bdm, _ in block_devices)  # its root is the volume's
+        return SpawnResult(disk_reused=reused or on_volume)
 
     async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
         if keep_disk:
             self.kept_disks.add(instance_id)
         else:
             self.kept_disks.discard(instance_id)
+        self.volumes.pop(instance_id, None)
         if self.guests.pop(instance_id, None) is not None:
             self.console.pop(instance_id, None)
             self.rescued.discard(instance_id)
             self._save()
+
+    async def attach_volume(self, instance_id: str, *, block_device: BlockDevice,
+                            connection: ConnectionInfo) -> None:
+        self.get_info(instance_id)
+        if block_device.is_root:
+            raise VolumeError("a root volume is attached when the guest is spawned")
+        attached = self.volumes.setdefault(instance_id, {})
+        if block_device.volume_id in attached:
+            return
+        check_volume(attached, block_device, connection)
+        attached[block_device.volume_id] = (block_device, connection)
+        self.console.setdefault(instance_id, []).append(
+            f"virtio_blk virtio2: [{block_device.mount_name}] attached "
+            f"{block_device.volume_id}")
+        self._save()
+
+    async def detach_volume(self, instance_id: str, *, volume_id: str) -> None:
+        self.get_info(instance_id)
+        found = self.volumes.get(instance_id, {}).get(volume_id)
+        if found is None:
+            return
+        if found[0].is_root:
+            raise VolumeError(f"volume {volume_id} is the guest's root")
+        del self.volumes[instance_id][volume_id]
+        self._save()
+
+    def attached_volumes(self, instance_id: str) -> list[BlockDevice]:
+        self.get_info(instance_id)
+        return [bdm for bdm, _ in self.volumes.get(instance_id, {}).values()]
 
     def _set_power(self, instance_id: str, power_state: int, note: str | None = None,
                    *, only_from: tuple[int, ...] | None = None) -> None:
@@ -193,3 +257,4 @@ class FakeDriver(ComputeDriver):
         asked = list(command) if command is not None else ["(login shell)"]
         return [shutil.which("printf") or "/usr/bin/printf", "%s\n",
                 f"fake guest {guest.name}", *asked]
+

@@ -3,10 +3,12 @@
 Layout of ``<disk>`` (``<state>/local/instances/<id>`` or ``<shared>/instances/<id>``)::
 
     owner        the host that owns a shared disk (only it may remove it)
-    layout       "overlay" (upper/ over the cached image) or "copy" (rootfs/ is the root)
-    base         the image cache key the disk was made from
+    layout       "overlay" (upper/ over the cached image), "copy" (rootfs/ is the root) or
+                 "volume" (the root volume mounted at volume-root/ is the root)
+    base         the image cache key the disk was made from ("" for "volume")
     upper/ work/ the overlay's writable layer and its work dir
     rootfs/      the full copy, when overlayfs is not available
+    volume-root/ where a root volume is mounted while the guest runs
     merged/      where the root is assembled (mounted only inside the guest's namespace)
     config/      the config drive, read-only at /mnt/config in the guest
     volumes/     shared with the guest at /mnt/volumes (slave propagation)
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 OVERLAY = "overlay"
 COPY = "copy"
+VOLUME = "volume"
 USAGE_TTL = 5.0
 CONSOLE_KEEP = 512 * 1024
 
@@ -55,6 +58,10 @@ class Disk:
     @property
     def merged(self) -> Path:
         return self.path / "merged"
+
+    @property
+    def volume_root(self) -> Path:
+        return self.path / "volume-root"
 
     @property
     def config(self) -> Path:
@@ -86,8 +93,9 @@ class Disk:
     def take_ownership(self, host: str) -> None:
         _write_atomic(self.path / "owner", host)
 
-    def create(self, *, base_key: str, base_tree: Path, layout: str) -> None:
-        """Make a fresh disk from the image tree (replacing any old one's contents)."""
+    def create(self, *, base_key: str, base_tree: Path | None, layout: str) -> None:
+        """Make a fresh disk from the image tree (replacing any old one's contents); for
+        ``VOLUME`` no tree: the root is a volume's."""
         for name in ("upper", "work", "rootfs", "merged", "layout", "base"):
             target = self.path / name
             if target.is_dir():
@@ -98,6 +106,8 @@ class Disk:
         if layout == OVERLAY:
             self.upper.mkdir()
             self.work.mkdir()
+        elif layout == VOLUME:
+            self.volume_root.mkdir(exist_ok=True)
         else:
             subprocess.run(["cp", "-a", "--reflink=auto", f"{base_tree}/.", str(self.rootfs)],
                            check=True, capture_output=True)
@@ -106,11 +116,15 @@ class Disk:
         (self.path / "base").write_text(base_key)
         _write_atomic(self.path / "layout", layout)
 
-    def root_spec(self, base_tree: Path) -> dict:
-        """How ``boot`` assembles this disk as a root: an overlay or a bind of the copy."""
-        if self.layout() == OVERLAY:
+    def root_spec(self, base_tree: Path | None) -> dict:
+        """How ``boot`` assembles this disk as a root: an overlay, or a bind of the copy or
+        of the root volume's mount."""
+        layout = self.layout()
+        if layout == OVERLAY:
             return {"kind": OVERLAY, "lower": str(base_tree), "upper": str(self.upper),
                     "work": str(self.work)}
+        if layout == VOLUME:
+            return {"kind": COPY, "source": str(self.volume_root)}
         return {"kind": COPY, "source": str(self.rootfs)}
 
     def rescue_spec(self, rescue_tree: Path) -> dict:
@@ -153,6 +167,10 @@ class Disk:
             _write_atomic_bytes(log, tail[tail.find(b"\n") + 1:])
 
     def remove(self) -> None:
+        """Delete the disk. Refused (OSError) while anything is mounted in it: a volume's
+        files would be deleted with it."""
+        if mounted_under(self.path):
+            raise OSError(f"{self.path} still has mounts: {', '.join(mounted_under(self.path))}")
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -180,6 +198,14 @@ def tree_size(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(folder, name)).st_blocks * 512
     return total
+
+
+def mounted_under(path: Path) -> list[str]:
+    """The mount points (as mountinfo shows them) at or under ``path``."""
+    prefix = str(path.resolve())
+    with open("/proc/self/mountinfo") as mounts:
+        points = [line.split()[4] for line in mounts]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
 
 
 def overlay_works(scratch: Path) -> bool:

@@ -5,7 +5,8 @@ See ``boot.py`` for what a guest is made of, ``lifecycle.py`` for what it holds 
 ``state_dir``: ``guests/<id>.json`` (what the driver knows of each guest, so a restarted
 agent adopts running guests), ``images/`` (extracted base images), ``local/instances/<id>``
 (local disks), ``netns/<id>`` (the guests' network namespaces) and ``run/``. Shared disks
-live in ``<shared_dir>/instances/<id>``.
+live in ``<shared_dir>/instances/<id>``. Volumes are files of ``volumes_dir`` (shared with the
+volume service), mounted for a guest only while it runs (``volumes.py``).
 """
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
+from agents.compute.contract import (
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    SUSPENDED,
+    BlockDevice,
+    InstancePayload,
+)
 from agents.compute.driver import (
     LOCAL,
     SHARED,
@@ -29,13 +37,18 @@ from agents.compute.driver import (
     InvalidImage,
     SpawnError,
     SpawnResult,
+    VolumeError,
+    check_volume,
 )
-from agents.compute.process import cgroups, diagnostics, host, snapshot
-from agents.compute.process.disks import COPY, OVERLAY, Disk, DiskQuota, overlay_works
+from agents.compute.process import cgroups, diagnostics, host, snapshot, volumes
+from agents.compute.process.disks import COPY, OVERLAY, VOLUME, Disk, DiskQuota, overlay_works
 from agents.compute.process.guests import GuestRecord, RecordStore, is_alive
 from agents.compute.process.images import ImageCache
-from agents.compute.process.lifecycle import Launcher
+from agents.compute.process.lifecycle import Launcher, unmount_all
 from agents.guest import configdrive
+from services.volume.contract import ConnectionInfo
+
+Attached = dict[str, tuple[BlockDevice, ConnectionInfo]]  # volume id -> its attachment
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +77,11 @@ class ProcessDriver(ComputeDriver):
 
     def __init__(self, *, state_dir: Path, shared_dir: Path, host_ip: str = "127.0.0.1",
                  vcpus: int | None = None, memory_mb: int | None = None,
-                 local_gb: int | None = None) -> None:
+                 local_gb: int | None = None, volumes_dir: Path | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.shared_dir = Path(shared_dir)
+        # The volume service's files (``volume-<id>``), shared with every hypervisor.
+        self.volumes_dir = Path(volumes_dir) if volumes_dir else self.shared_dir / "volumes"
         self.host = socket.gethostname()
         self.images = ImageCache(self.state_dir / "images")
         # A shared disk's lower layer lives beside it on the shared storage, so any host
@@ -102,8 +117,37 @@ class ProcessDriver(ComputeDriver):
             self.disks[record.instance_id] = Disk(Path(record.disk_path))
             if record.pid and not is_alive(record):
                 await asyncio.to_thread(self._stop, record, 0)  # release what it held
+            else:
+                await asyncio.to_thread(self._adopt_volumes, record)
             logger.info("adopted guest %s (%s)", record.instance_id,
                         "running" if record.pid else "stopped")
+        await asyncio.to_thread(self._release_unknown)
+
+    def _adopt_volumes(self, record: GuestRecord) -> None:
+        """Make the guest's volume mounts what its record says (the agent may have stopped
+        between a mount and the record's save): none while stopped, each attached one while
+        it runs."""
+        disk = self.disks[record.instance_id]
+        attached = record.attached()
+        running = is_alive(record)
+        volumes.release_all(disk, keep={c.file_name for _, c in attached.values()}
+                            if running else ())
+        for block_device, connection in attached.values() if running else ():
+            try:
+                volumes.attach(disk, block_device, connection, self.volumes_dir)
+            except (VolumeError, OSError) as exc:
+                logger.warning("guest %s runs without volume %s: %s", record.instance_id,
+                               block_device.volume_id, exc)
+
+    def _release_unknown(self) -> None:
+        """Release the volume mounts of guests this host has no record of (destroyed while
+        the agent was going down): its local disks, and the shared disks it owns."""
+        candidates = list((self.state_dir / "local" / "instances").glob("*"))
+        candidates += [path for path in (self.shared_dir / "instances").glob("*")
+                       if Disk(path).owner() == self.host]
+        for path in candidates:
+            if path.name not in self.records and path.is_dir():
+                volumes.release_all(Disk(path))
 
     async def cleanup_host(self) -> None:
         await asyncio.gather(*(self.power_off(instance_id, grace=CLEANUP_GRACE)
@@ -214,14 +258,17 @@ class ProcessDriver(ComputeDriver):
     # -- spawn and destroy -----------------------------------------------------------
     async def spawn(self, instance: InstancePayload, *, image: Path | None,
                     network_info: list[dict], storage: str = LOCAL,
-                    reuse_disk: bool = False) -> SpawnResult:
+                    reuse_disk: bool = False,
+                    block_devices: Sequence[tuple[BlockDevice, ConnectionInfo]] = ()
+                    ) -> SpawnResult:
         async with self._lock(instance.id):
             existing = self.records.get(instance.id)
             if existing is not None and is_alive(existing):
                 return SpawnResult(disk_reused=True)  # a duplicate message
             if existing is not None:  # a stopped guest of the same id is remade
                 await asyncio.to_thread(self._stop, existing, 0)
-            return await asyncio.to_thread(self._spawn, instance, image, storage, reuse_disk)
+            return await asyncio.to_thread(self._spawn, instance, image, storage, reuse_disk,
+                                           list(block_devices))
 
     def _disk_path(self, instance_id: str, storage: str) -> Path:
         if storage == SHARED:
@@ -236,39 +283,52 @@ class ProcessDriver(ComputeDriver):
         return self._layout
 
     def _spawn(self, instance: InstancePayload, image: Path | None, storage: str,
-               reuse_disk: bool) -> SpawnResult:
+               reuse_disk: bool, block_devices: list[tuple[BlockDevice, ConnectionInfo]]
+               ) -> SpawnResult:
         if storage not in STORAGE_KINDS:
             raise SpawnError(f"unknown disk storage {storage!r}")
-        if image is None:
+        attached: Attached = {}
+        for block_device, connection in block_devices:
+            check_volume(attached, block_device, connection)
+            attached[block_device.volume_id] = (block_device, connection)
+        on_volume = any(block_device.is_root for block_device, _ in block_devices)
+        if image is None and not on_volume:
             raise InvalidImage("the process driver boots a root filesystem archive; no image "
                                "was given")
         try:
             configdrive.decode_user_data(instance.user_data)
         except ValueError as exc:
             raise SpawnError(str(exc)) from None
-        cache = self._cache(storage)
-        key = cache.key_for(instance.image_ref, image)
         disk = Disk(self._disk_path(instance.id, storage))
-        reused = reuse_disk and disk.exists()
-        if reused:
-            key = disk.base()  # the image this disk was made from, its overlay's lower layer
+        cache, key = self._cache(storage), ""
+        if on_volume:  # no image: the root volume is the root
+            reused = reuse_disk and disk.exists() and disk.layout() == VOLUME
         else:
-            cache.tree(key, image)
+            key = cache.key_for(instance.image_ref, image)
+            reused = reuse_disk and disk.exists()
+            if reused:
+                key = disk.base()  # the image this disk was made from, its lower layer
+            else:
+                cache.tree(key, image)
         record = GuestRecord(instance=instance, storage=storage, disk_path=str(disk.path),
                              image_key=key)
+        record.set_attached(attached)
         try:
-            if reused and self._base_tree(key, storage).is_dir():
+            tree = None
+            if on_volume:
+                pass
+            elif reused and self._base_tree(key, storage).is_dir():
                 tree = self._base_tree(key, storage)
             else:
                 tree = cache.tree(key, image)
             if not reused:
-                disk.create(base_key=key, base_tree=tree, layout=self._disk_layout())
+                disk.create(base_key=key, base_tree=tree,
+                            layout=VOLUME if on_volume else self._disk_layout())
             if storage == SHARED:
                 disk.take_ownership(self.host)  # this host runs it now (see destroy)
             configdrive.write(disk.config, instance)
             self.records[instance.id], self.disks[instance.id] = record, disk
-            self.launcher.start(record, disk, self._cgroup(instance.id),
-                                root=disk.root_spec(tree))
+            self._boot(record, disk, root=disk.root_spec(tree))
         except BaseException:
             self.records.pop(instance.id, None)
             self.disks.pop(instance.id, None)
@@ -276,9 +336,22 @@ class ProcessDriver(ComputeDriver):
                 disk.remove()
             raise
         self.store.save(record)
-        logger.info("guest %s running (pid %s, disk %s)", instance.id, record.pid,
-                    "reused" if reused else "new")
-        return SpawnResult(disk_reused=reused)
+        logger.info("guest %s running (pid %s, disk %s, %d volume(s))", instance.id,
+                    record.pid, "reused" if reused else "new", len(attached))
+        return SpawnResult(disk_reused=reused or on_volume)
+
+    def _boot(self, record: GuestRecord, disk: Disk, *, root: dict,
+              rescue_root: dict | None = None) -> None:
+        """Mount the guest's volumes and start it; on failure nothing stays mounted."""
+        try:
+            self.launcher.share_volumes(disk)
+            volumes.attach_all(disk, record.attached().values(), self.volumes_dir)
+            self.launcher.start(record, disk, self._cgroup(record.instance_id), root=root,
+                                rescue_root=rescue_root)
+        except BaseException:
+            volumes.release_all(disk)
+            unmount_all(disk.volumes)
+            raise
 
     async def destroy(self, instance_id: str, *, keep_disk: bool = False) -> None:
         async with self._lock(instance_id):
@@ -310,8 +383,7 @@ class ProcessDriver(ComputeDriver):
         if record.rescue_key:
             rescue_root = own_root
             own_root = disk.rescue_spec(self._base_tree(record.rescue_key))
-        self.launcher.start(record, disk, self._cgroup(record.instance_id), root=own_root,
-                            rescue_root=rescue_root)
+        self._boot(record, disk, root=own_root, rescue_root=rescue_root)
         self.store.save(record)
 
     async def power_off(self, instance_id: str, *, grace: float = 10.0) -> None:
@@ -380,12 +452,70 @@ class ProcessDriver(ComputeDriver):
         return "tar"
 
     def _snapshot(self, record: GuestRecord, target: Path) -> None:
-        if is_alive(record) and record.rescue_key:
+        alive = is_alive(record)
+        if alive and record.rescue_key:
             raise SpawnError("a rescued guest cannot be snapshotted; unrescue it first")
         disk = self.disks[record.instance_id]
-        snapshot.snapshot_guest(record, disk, target, launcher=self.launcher,
-                                cgroup=self._cgroup(record.instance_id),
-                                base_tree=self._base_tree(record.image_key, record.storage))
+        # A stopped guest's root volume is mounted for the moment, as its root would be.
+        roots = [] if alive or disk.layout() != VOLUME else \
+            [item for item in record.attached().values() if item[0].is_root]
+        try:
+            volumes.attach_all(disk, roots, self.volumes_dir)
+            snapshot.snapshot_guest(record, disk, target, launcher=self.launcher,
+                                    cgroup=self._cgroup(record.instance_id),
+                                    base_tree=self._base_tree(record.image_key,
+                                                              record.storage))
+        finally:
+            if roots:
+                volumes.release_all(disk)
+
+    # -- volumes ---------------------------------------------------------------------
+    async def attach_volume(self, instance_id: str, *, block_device: BlockDevice,
+                            connection: ConnectionInfo) -> None:
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
+        async with self._lock(instance_id):
+            record = self._record(instance_id)
+            await asyncio.to_thread(self._attach, record, block_device, connection)
+
+    def _attach(self, record: GuestRecord, block_device: BlockDevice,
+                connection: ConnectionInfo) -> None:
+        if block_device.is_root:
+            raise VolumeError("a root volume is attached when the guest is spawned")
+        attached = record.attached()
+        check_volume(attached, block_device, connection)
+        if is_alive(record):
+            volumes.attach(self.disks[record.instance_id], block_device, connection,
+                           self.volumes_dir)
+        elif not (self.volumes_dir / connection.checked_file_name()).is_file():
+            raise VolumeError(f"the file of volume {block_device.volume_id} is missing")
+        attached[block_device.volume_id] = (block_device, connection)
+        record.set_attached(attached)
+        self.store.save(record)
+        logger.info("volume %s attached to %s at %s", block_device.volume_id,
+                    record.instance_id, block_device.mount_name)
+
+    async def detach_volume(self, instance_id: str, *, volume_id: str) -> None:
+        self._record(instance_id)  # GuestNotFound before waiting for the lock
+        async with self._lock(instance_id):
+            record = self._record(instance_id)
+            await asyncio.to_thread(self._detach, record, volume_id)
+
+    def _detach(self, record: GuestRecord, volume_id: str) -> None:
+        attached = record.attached()
+        if volume_id not in attached:
+            return
+        block_device, connection = attached[volume_id]
+        if block_device.is_root:
+            raise VolumeError(f"volume {volume_id} is the guest's root")
+        volumes.detach(self.disks[record.instance_id], block_device,
+                       connection.checked_file_name())
+        del attached[volume_id]
+        record.set_attached(attached)
+        self.store.save(record)
+        logger.info("volume %s detached from %s", volume_id, record.instance_id)
+
+    def attached_volumes(self, instance_id: str) -> list[BlockDevice]:
+        return [bdm for bdm, _ in self._record(instance_id).attached().values()]
 
     async def rescue(self, instance_id: str, *, image: Path | None) -> None:
         self._record(instance_id)  # GuestNotFound before waiting for the lock
@@ -394,6 +524,8 @@ class ProcessDriver(ComputeDriver):
             # while this waited, and the old record must not be stopped or started.
             record = self._record(instance_id)
             key = record.image_key
+            if image is None and not key:
+                raise SpawnError("a guest booted from a volume is rescued from an image")
             if image is not None:
                 key = self.images.key_for("", image)
                 await asyncio.to_thread(self.images.tree, key, image)

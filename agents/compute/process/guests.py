@@ -10,7 +10,8 @@ import signal
 import time
 from pathlib import Path
 
-from agents.compute.contract import InstancePayload
+from agents.compute.contract import BlockDevice, InstancePayload
+from services.volume.contract import ConnectionInfo
 
 
 @dataclasses.dataclass
@@ -23,10 +24,22 @@ class GuestRecord:
     start_time: str = ""    # its start time in /proc/<pid>/stat, so a reused pid is not it
     frozen: str = ""        # "", "paused" or "suspended"
     rescue_key: str = ""    # the image a rescue guest runs from, "" when not rescued
+    # Its attached volumes, mounted while it runs: {"block_device", "connection"} in wire form.
+    volumes: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def instance_id(self) -> str:
         return self.instance.id
+
+    def attached(self) -> dict[str, tuple[BlockDevice, ConnectionInfo]]:
+        """Its volumes: volume id -> (block device, connection)."""
+        return {item["block_device"]["volume_id"]: (
+            BlockDevice.from_wire(item["block_device"]),
+            ConnectionInfo.from_wire(item["connection"])) for item in self.volumes}
+
+    def set_attached(self, attached: dict[str, tuple[BlockDevice, ConnectionInfo]]) -> None:
+        self.volumes = [{"block_device": bdm.to_wire(), "connection": conn.to_wire()}
+                        for bdm, conn in attached.values()]
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)

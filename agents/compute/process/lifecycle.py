@@ -2,8 +2,8 @@
 
 These are blocking calls; the driver runs them in a thread. A running guest holds, on the
 host: its init (child of an ``unshare`` that reaps it), its cgroup, the bind mount of its
-network namespace at ``<state>/netns/<id>`` and the shared bind mount of its volumes
-directory. ``stop`` releases all of them.
+network namespace at ``<state>/netns/<id>``, the shared bind mount of its volumes directory
+and its volumes' mounts (``volumes.py``). ``stop`` releases all of them.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from agents.compute.driver import SpawnError
-from agents.compute.process import syscalls
+from agents.compute.process import syscalls, volumes
 from agents.compute.process.cgroups import GuestCgroup
 from agents.compute.process.disks import Disk
 from agents.compute.process.guests import GuestRecord, is_alive, proc_start_time, signal_all
@@ -64,10 +64,7 @@ class Launcher:
         pidfile = self.run_dir / f"{record.instance_id}.pid"
         pidfile.unlink(missing_ok=True)
         cgroup.create(memory_mb=flavor.ram, vcpus=flavor.vcpus)
-        if not is_mounted(disk.volumes):
-            disk.volumes.mkdir(exist_ok=True)
-            syscalls.mount(str(disk.volumes), str(disk.volumes), None, syscalls.MS_BIND)
-            syscalls.mount(None, str(disk.volumes), None, syscalls.MS_SHARED)
+        self.share_volumes(disk)
         spec = {"merged": str(disk.merged), "root": root, "rescue_root": rescue_root,
                 "config_dir": str(disk.config), "volumes_dir": str(disk.volumes),
                 "init": str(INIT_SCRIPT), "hostname": _hostname(disk),
@@ -113,6 +110,16 @@ class Launcher:
             self.stop(record, disk, cgroup, grace=0)
             raise SpawnError(f"the guest's network namespace cannot be kept: {exc}") from exc
 
+    @staticmethod
+    def share_volumes(disk: Disk) -> None:
+        """Bind the disk's volumes directory onto itself as a shared mount, which the guest's
+        ``/mnt/volumes`` will be a slave of (before its volumes are mounted in it: they would
+        be hidden under a later bind). Idempotent."""
+        if not is_mounted(disk.volumes):
+            disk.volumes.mkdir(exist_ok=True)
+            syscalls.mount(str(disk.volumes), str(disk.volumes), None, syscalls.MS_BIND)
+            syscalls.mount(None, str(disk.volumes), None, syscalls.MS_SHARED)
+
     def stop(self, record: GuestRecord, disk: Disk, cgroup: GuestCgroup, *,
              grace: float) -> None:
         """SIGTERM to the init, SIGKILL to all after ``grace``; then release the host-side
@@ -137,6 +144,7 @@ class Launcher:
         netns = self.netns_path(record.instance_id)
         unmount_all(netns)
         netns.unlink(missing_ok=True)
+        volumes.release_all(disk)  # the guest is gone: no volume stays mounted on this host
         unmount_all(disk.volumes)
         unmount_all(disk.merged)
         cgroup.remove()

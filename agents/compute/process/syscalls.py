@@ -28,6 +28,7 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
 
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
@@ -50,8 +51,9 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
                        None if data is None else data.encode()), f"mount {target}")
 
 
-def umount(target: str, *, detach: bool = True) -> None:
-    _check(_libc.umount2(target.encode(), MNT_DETACH if detach else 0), f"umount {target}")
+def umount(target: str, *, detach: bool = True, nofollow: bool = False) -> None:
+    flags = (MNT_DETACH if detach else 0) | (UMOUNT_NOFOLLOW if nofollow else 0)
+    _check(_libc.umount2(target.encode(), flags), f"umount {target}")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
