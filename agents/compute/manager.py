@@ -16,6 +16,7 @@ from agents.compute.contract import NOSTATE, RUNNING, InstancePayload
 from agents.compute.driver import LOCAL, SHARED, ComputeDriver, GuestNotFound
 from agents.compute.guest_actions import GuestActionHandlers
 from agents.compute.images import ImageCache
+from agents.compute.volumes import VolumeHandlers
 from overcast import errors
 from overcast.clock import utcnow
 from overcast.context import RequestContext
@@ -27,14 +28,15 @@ RESEND_EVERY = 30
 DISK_STORAGE_SPEC = "overcast:disk_storage"  # a flavor's extra spec: local or shared
 
 
-class ComputeManager(GuestActionHandlers):
+class ComputeManager(GuestActionHandlers, VolumeHandlers):
     def __init__(self, *, host: str, driver: ComputeDriver, conductor: Any,
                  images: Any = None, work_dir: Path | None = None,
-                 default_storage: str = LOCAL) -> None:
+                 default_storage: str = LOCAL, volumes: Any = None) -> None:
         self.host = host
         self.driver = driver
         self.conductor = conductor
         self.images = images  # an ImageClient (snapshots); None where no image service is
+        self.volumes = volumes  # a VolumeAPI; None where no volume service is
         self.work_dir = work_dir or Path(".")
         self.cache = ImageCache(self.work_dir / "images", images) if images else None
         self.default_storage = default_storage
@@ -75,7 +77,12 @@ class ComputeManager(GuestActionHandlers):
         from the image service and this host's cache once the guest runs. ``respawn`` (a
         resize on the same host, or its revert) restarts an existing guest on its own disk
         with the instance's flavor. ``stopped`` (a stopped server rebuilt or resized) powers
-        the new guest off before reporting, as Nova leaves such a server SHUTOFF."""
+        the new guest off before reporting, as Nova leaves such a server SHUTOFF.
+
+        The instance's volumes are attached to this host first (``connect_volumes``) and
+        mounted by the driver before the guest starts; a guest booted from a volume needs
+        no image. A failure anywhere (the volume service's too) leaves no guest and no
+        mount, and is reported as ``build_failed``."""
         instance_id = instance.id
         if instance_id in self._terminated:
             return
@@ -96,11 +103,15 @@ class ComputeManager(GuestActionHandlers):
         disk_reused = reuse_disk
         if not already_running:
             try:
-                image = await self.image_for(ctx, instance.image_ref)
+                block_devices = await self.connect_volumes(ctx, instance)
+                image = None if instance.root_volume else \
+                    await self.image_for(ctx, instance.image_ref)
                 result = await self.driver.spawn(
                     instance, image=image, network_info=list(instance.network_info),
-                    storage=self.storage_for(instance), reuse_disk=reuse_disk)
+                    storage=self.storage_for(instance), reuse_disk=reuse_disk,
+                    block_devices=block_devices)
                 disk_reused = result.disk_reused
+                await self.complete_attachments(ctx, instance.block_device_mapping)
             except Exception as exc:  # noqa: BLE001 - any spawn failure is reported
                 reason = exc.message if isinstance(exc, errors.OvercastError) else str(exc)
                 logger.warning("spawn of %s failed: %s", instance_id, reason)
@@ -261,7 +272,10 @@ class ComputeManager(GuestActionHandlers):
             if start_up else (self.fenced_guests or set())
         started = [i for i in candidates if placed.get(i)]
         for instance_id in started:
-            await self.driver.power_on(instance_id)
+            try:
+                await self.driver.power_on(instance_id)
+            except Exception as exc:  # noqa: BLE001 - one guest (a volume gone) stops no other
+                logger.warning("could not start %s again: %s", instance_id, exc)
         if start_up:
             # What the conductor last heard of each guest is what it is now.
             self.reported = {g.instance_id: g.power_state for g in self.driver.list_guests()}

@@ -1,7 +1,8 @@
 """A host's part in moving a guest (resize, cold migration) and in rebuilding it.
 
 The source host stops the guest and keeps it until the move is confirmed (then it is
-destroyed) or reverted (then it is started again). A local disk travels through the image
+destroyed) or reverted (then it is started again); stopped, it holds no volume mount, so the
+destination can mount the same files. A local disk travels through the image
 service as a temporary snapshot image, which the destination boots from; a shared disk stays
 where it is, and the destination spawns with ``reuse_disk``. Imports no transport.
 """
@@ -66,8 +67,10 @@ async def drop_moved_guest(manager: ComputeManager, ctx: RequestContext, instanc
 
 async def revert_here(manager: ComputeManager, ctx: RequestContext, instance_id: str,
                       image_id: str | None) -> None:
-    """The move was reverted: start the guest this host kept."""
-    await manager.driver.power_on(instance_id)
+    """The move was reverted: start the guest this host kept, its volumes attached here
+    again (the destination has released them: it dropped its guest first)."""
+    await manager.reattach_here(ctx, instance_id,
+                                lambda: manager.driver.power_on(instance_id))
 
 
 async def drop_source_guest(manager: ComputeManager, ctx: RequestContext, *,

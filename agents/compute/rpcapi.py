@@ -16,6 +16,12 @@ index, ports), under the same keys, so the version stays. The conductor's bookke
 added to the payload in a minor version.
 1.2 get_diagnostics (a call): the running guest's ``GuestDiagnostics``, Conflict when the
 host runs no such guest or it is not running, NotSupported when its driver cannot measure.
+1.3 volumes: attach_volume (a cast with the mapping's ``BlockDevice``; the host reports the
+conductor's volume_attached or volume_attach_failed) and detach_volume (a cast; the host
+reports volume_detached). An ``InstancePayload`` carries ``block_device_mapping``: the host
+attaches those volumes on every build (also respawns, rebuilds, moves, unshelves and
+evacuations), and boots from the root volume when there is one; a build or rebuild whose
+instance has volumes is sent as 1.3, so a host too old to attach them refuses it.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from agents.compute.contract import (
     PAUSED,
     RUNNING,
     SHUTDOWN,
+    BlockDevice,
     FlavorSpec,
     InstancePayload,
 )
@@ -32,8 +39,13 @@ from agents.compute.driver import GuestDiagnostics
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
 
-__all__ = ["CRASHED", "NOSTATE", "PAUSED", "RUNNING", "SHUTDOWN", "ComputeAgentAPI",
-           "FlavorSpec", "GuestDiagnostics", "InstancePayload"]
+__all__ = ["CRASHED", "NOSTATE", "PAUSED", "RUNNING", "SHUTDOWN", "BlockDevice",
+           "ComputeAgentAPI", "FlavorSpec", "GuestDiagnostics", "InstancePayload"]
+
+
+def _build_version(instance: InstancePayload, version: str) -> str:
+    """A build of an instance with volumes needs a host that attaches them (1.3)."""
+    return "1.3" if instance.block_device_mapping else version
 
 
 class ComputeAgentAPI(RpcClient):
@@ -49,11 +61,13 @@ class ComputeAgentAPI(RpcClient):
         restarting an existing guest on its own disk with the payload's flavor; powering it
         off before reporting with ``stopped``); the host reports back to the conductor."""
         if reuse_disk or delete_image or respawn or stopped:
-            await self.cast(ctx, "build_and_run_instance", server=host, version="1.1",
+            await self.cast(ctx, "build_and_run_instance", server=host,
+                            version=_build_version(instance, "1.1"),
                             instance=instance.to_wire(), reuse_disk=reuse_disk,
                             delete_image=delete_image, respawn=respawn, stopped=stopped)
             return
-        await self.cast(ctx, "build_and_run_instance", server=host, instance=instance.to_wire())
+        await self.cast(ctx, "build_and_run_instance", server=host,
+                        version=_build_version(instance, "1.0"), instance=instance.to_wire())
 
     async def power_action(self, ctx: RequestContext, *, host: str, instance_id: str,
                            action: str, hard: bool = False) -> None:
@@ -80,8 +94,9 @@ class ComputeAgentAPI(RpcClient):
                                instance: InstancePayload, stopped: bool = False) -> None:
         """Destroy the guest and its disk, and build it anew from ``instance.image_ref``
         (left off when ``stopped``); reported as a build (instance_built or build_failed)."""
-        await self.cast(ctx, "rebuild_instance", server=host, version="1.1",
-                        instance=instance.to_wire(), stopped=stopped)
+        await self.cast(ctx, "rebuild_instance", server=host,
+                        version=_build_version(instance, "1.1"), instance=instance.to_wire(),
+                        stopped=stopped)
 
     async def drop_guest(self, ctx: RequestContext, *, host: str, instance_id: str,
                          image_id: str | None = None) -> None:
@@ -102,3 +117,19 @@ class ComputeAgentAPI(RpcClient):
         return GuestDiagnostics.from_wire(await self.call(
             ctx, "get_diagnostics", server=host, version="1.2", timeout=timeout,
             instance_id=instance_id))
+
+    async def attach_volume(self, ctx: RequestContext, *, host: str, instance_id: str,
+                            block_device: BlockDevice) -> None:
+        """Attach the volume of ``block_device`` to the guest on ``host`` (under the user's
+        context: the host completes the attachment with the volume service); the host
+        reports volume_attached, or volume_attach_failed with the mount undone. 1.3."""
+        await self.cast(ctx, "attach_volume", server=host, version="1.3",
+                        instance_id=instance_id, block_device=block_device.to_wire())
+
+    async def detach_volume(self, ctx: RequestContext, *, host: str, instance_id: str,
+                            volume_id: str, attachment_id: str) -> None:
+        """Unmount the volume from the guest on ``host`` and delete its attachment; the host
+        reports volume_detached. 1.3."""
+        await self.cast(ctx, "detach_volume", server=host, version="1.3",
+                        instance_id=instance_id, volume_id=volume_id,
+                        attachment_id=attachment_id)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from agents.compute.console_server import ConsoleEndpoint
-from agents.compute.contract import InstancePayload
+from agents.compute.contract import BlockDevice, InstancePayload
 from agents.compute.driver import LOCAL, STORAGE_KINDS, ComputeDriver
 from agents.compute.fake import FakeDriver
 from agents.compute.manager import ComputeManager
@@ -22,6 +22,7 @@ from overcast.service import Service
 from services.conductor.rpcapi import ConductorAPI
 from services.image.client import ImageClient
 from services.scheduler.rpcapi import SchedulerAPI
+from services.volume.rpcapi import VolumeAPI
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class ComputeConfig(CommonConfig):
     disk_gb: int = 0
     # The storage every hypervisor mounts, for ``shared`` disks; empty: <state>/shared.
     shared_dir: str = ""
+    # The volume service's files, shared with it and every hypervisor; empty: <state>/volumes.
+    volumes_dir: str = ""
     cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
@@ -70,6 +73,11 @@ def host_address() -> str:
         return "127.0.0.1"
 
 
+def volumes_dir(cfg: ComputeConfig) -> Path:
+    """Where this host finds the volumes' files (the volume service's ``volumes_dir``)."""
+    return Path(cfg.volumes_dir or cfg.state_path("volumes"))
+
+
 def make_driver(cfg: ComputeConfig) -> ComputeDriver:
     if cfg.disk_storage not in STORAGE_KINDS:
         raise ValueError(f"disk_storage must be one of {', '.join(STORAGE_KINDS)}, "
@@ -83,6 +91,7 @@ def make_driver(cfg: ComputeConfig) -> ComputeDriver:
         from agents.compute.process import ProcessDriver  # needs root; imported only here
         return ProcessDriver(state_dir=cfg.state_path("compute", cfg.host, "process"),
                              shared_dir=Path(cfg.shared_dir or cfg.state_path("shared")),
+                             volumes_dir=volumes_dir(cfg),
                              host_ip=host_address(), vcpus=cfg.vcpus or None,
                              memory_mb=cfg.memory_mb or None, local_gb=cfg.disk_gb or None)
     raise ValueError(f"unknown compute driver {cfg.driver!r}")
@@ -109,6 +118,7 @@ class ComputeService(Service):
         await self.bus.connect()
         self.conductor = ConductorAPI(self.bus)
         self.scheduler = SchedulerAPI(self.bus)
+        self.volumes = VolumeAPI(self.bus)
         driver = make_driver(cfg)
         await driver.init_host(cfg.host)
         self.images = ImageClient(cfg.image_target, signer=Signer(cfg.bus_signing_key),
@@ -116,7 +126,8 @@ class ComputeService(Service):
         self.manager = ComputeManager(host=cfg.host, driver=driver, conductor=self.conductor,
                                       images=self.images,
                                       work_dir=cfg.state_path("compute", cfg.host),
-                                      default_storage=cfg.disk_storage)
+                                      default_storage=cfg.disk_storage,
+                                      volumes=self.volumes)
         self.console = ConsoleEndpoint(listen=cfg.console_listen, host=cfg.host, driver=driver,
                                        signing_key=cfg.bus_signing_key,
                                        advertise=cfg.console_advertise)
@@ -274,3 +285,15 @@ class ComputeService(Service):
     @rpc("1.2")
     async def get_diagnostics(self, ctx: RequestContext, *, instance_id: str) -> dict:
         return await self.manager.get_diagnostics(ctx, instance_id=instance_id)
+
+    @rpc("1.3")
+    async def attach_volume(self, ctx: RequestContext, *, instance_id: str,
+                            block_device: dict) -> None:
+        await self.manager.attach_volume(ctx, instance_id=instance_id,
+                                         block_device=BlockDevice.from_wire(block_device))
+
+    @rpc("1.3")
+    async def detach_volume(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                            attachment_id: str) -> None:
+        await self.manager.detach_volume(ctx, instance_id=instance_id, volume_id=volume_id,
+                                         attachment_id=attachment_id)
