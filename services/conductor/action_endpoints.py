@@ -1,5 +1,6 @@
-"""The conductor's AMQP entry points for server actions done in place on a host (RPC 1.3);
-``service.ConductorService`` takes them in, so its module stays wiring of one size."""
+"""The conductor's AMQP entry points for server actions done in place on a host (RPC 1.3)
+and for volumes (RPC 1.6); ``service.ConductorService`` takes them in, so its module stays
+wiring of one size."""
 from __future__ import annotations
 
 from typing import Any
@@ -93,3 +94,36 @@ class ActionEndpoints:
                                  length: int | None = None) -> str:
         return await self.manager.guests.console_output(ctx, instance_id=instance_id,
                                                         length=length)
+
+    # -- volumes (1.6) ---------------------------------------------------------------------
+
+    @rpc("1.6")
+    async def attach_volume(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                            device: str | None = None, tag: str | None = None,
+                            delete_on_termination: bool = False) -> dict:
+        return await self.manager.volumes.attach(
+            ctx, instance_id=instance_id, volume_id=volume_id, device=device, tag=tag,
+            delete_on_termination=delete_on_termination)
+
+    @rpc("1.6")
+    async def detach_volume(self, ctx: RequestContext, *, instance_id: str, volume_id: str
+                            ) -> None:
+        await self.manager.volumes.detach(ctx, instance_id=instance_id, volume_id=volume_id)
+
+    @rpc("1.6")
+    async def volume_attached(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                              host: str) -> None:
+        await self.manager.volumes.attached(ctx, instance_id=instance_id, volume_id=volume_id,
+                                            host=host)
+
+    @rpc("1.6")
+    async def volume_attach_failed(self, ctx: RequestContext, *, instance_id: str,
+                                   volume_id: str, host: str, reason: str) -> None:
+        await self.manager.volumes.attach_failed(ctx, instance_id=instance_id,
+                                                 volume_id=volume_id, host=host, reason=reason)
+
+    @rpc("1.6")
+    async def volume_detached(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                              host: str) -> None:
+        await self.manager.volumes.detached(ctx, instance_id=instance_id, volume_id=volume_id,
+                                            host=host)

@@ -52,16 +52,19 @@ def open_event_action(session: Session, *, instance_id: str, event: str) -> str 
 
 def finish_event(session: Session, *, instance_id: str, action: str, event: str,
                  host: str | None, error: str | None = None,
-                 details: str | None = None) -> None:
+                 details: str | None = None, request_id: str | None = None) -> None:
     """Close ``event`` as Success or Error (opening it first if it was never opened);
     ``details`` is what the event's user should know: shown in the event from mv 2.84, and
-    as the action's ``message`` (every microversion) when the action did not fail."""
-    found = session.execute(
-        select(InstanceActionEvent, InstanceAction)
-        .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
-        .where(InstanceAction.instance_id == instance_id, InstanceAction.action == action,
-               InstanceActionEvent.event == event)
-        .order_by(InstanceAction.id.desc(), InstanceActionEvent.id.desc()).limit(1)).first()
+    as the action's ``message`` (every microversion) when the action did not fail. With
+    ``request_id``, the event of that request's action (else of the newest ``action``)."""
+    query = (select(InstanceActionEvent, InstanceAction)
+             .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
+             .where(InstanceAction.instance_id == instance_id,
+                    InstanceAction.action == action, InstanceActionEvent.event == event))
+    if request_id is not None:
+        query = query.where(InstanceAction.request_id == request_id)
+    found = session.execute(query.order_by(InstanceAction.id.desc(),
+                                           InstanceActionEvent.id.desc()).limit(1)).first()
     if found is not None:
         item, record = found
     else:

@@ -1,5 +1,5 @@
-"""What the API asks the conductor to boot (the boot request) and the console tokens it
-issues (the token, and the connection a token grants).
+"""What the API asks the conductor to boot (the boot request and its block devices), and the
+console tokens it issues (the token, and the connection a token grants).
 
 ``rpcapi.py`` re-exports it; this module imports no transport, so the conductor's admission
 and the tests use this one definition.
@@ -21,13 +21,33 @@ class ImageRequirements(Wire):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class BlockDeviceRequest(Wire):
+    """One item of ``block_device_mapping_v2`` as the API parsed it (types checked, Nova's
+    schema); the conductor checks what the items mean together (``block_devices.py``).
+
+    ``source_type`` is volume (an existing volume, ``uuid``), image (a new volume made from
+    the image ``uuid``), blank (a new empty volume) or snapshot; ``destination_type`` volume
+    or local. ``boot_index`` 0 is the root; None (or -1) a device that is not booted from."""
+
+    source_type: str
+    destination_type: str = "volume"
+    uuid: str | None = None
+    boot_index: int | None = None
+    volume_size: int | None = None  # GiB
+    device_name: str | None = None
+    delete_on_termination: bool = False
+    tag: str | None = None
+    guest_format: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class BootRequest(Wire):
     """``POST /servers`` as the API validated it; the conductor checks flavor, key pair,
     group, zone and quota before recording anything."""
 
     name: str
     flavor_id: str
-    image_ref: str
+    image_ref: str  # "" for a server booted from a volume
     image: ImageRequirements = ImageRequirements()
     key_name: str | None = None
     metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -41,6 +61,8 @@ class BootRequest(Wire):
     group_id: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
+    # The volumes to boot from and attach (rpcapi 1.6; an older conductor ignores them).
+    block_device_mapping: tuple[BlockDeviceRequest, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from agents.compute.contract import InstancePayload
 from overcast import errors
 from overcast.clock import iso
 from overcast.db import Database
-from services.conductor import states
+from services.conductor import block_devices, states
 from services.conductor.models import Instance
 
 
@@ -36,6 +36,7 @@ def instance_dict(inst: Instance) -> dict:
         "locked_reason": inst.locked_reason, "shelved_image_id": inst.shelved_image_id,
         "move_source": inst.move_source, "old_flavor": inst.old_flavor,
         "move_image_id": inst.move_image_id,
+        "block_device_mapping": block_devices.of(inst),
         "tried_hosts": list(inst.tried_hosts or []),
         "created_at": iso(inst.created_at),
         "updated_at": iso(inst.updated_at), "launched_at": iso(inst.launched_at),
@@ -65,8 +66,12 @@ def notification(instance: dict) -> dict:
 
 
 def payload_of(instance: dict) -> InstancePayload:
-    """What a host is sent to build ``instance`` (an ``instance_dict``)."""
-    return InstancePayload.from_wire(instance)  # takes the fields it has, ignores the rest
+    """What a host is sent to build ``instance`` (an ``instance_dict``): with the volumes it
+    attaches (``block_devices.for_host``)."""
+    # from_wire takes the fields it has and ignores the rest (of a mapping too).
+    return InstancePayload.from_wire({
+        **instance,
+        "block_device_mapping": block_devices.for_host(block_devices.of(instance))})
 
 
 class InstanceStore:

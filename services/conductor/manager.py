@@ -10,12 +10,16 @@
   and the power states hosts see on their own;
 - ``queries``: what the API reads;
 - ``consoles``: console tokens, and where each host serves consoles;
-- ``diagnostics``: a guest's real figures, from its host (admin only).
+- ``diagnostics``: a guest's real figures, from its host (admin only);
+- ``volumes``: attaching and detaching volumes of existing servers, and the hosts' reports
+  of it; the volumes a server boots with are the build task's (``tasks/boot_volumes.py``).
 
 It imports no transport: the peers and the notifier are passed in, and unit tests pass
 in-memory twins.
 """
 from __future__ import annotations
+
+import uuid
 
 from overcast.context import RequestContext
 from overcast.db import Database
@@ -36,6 +40,7 @@ from services.conductor.tasks.rebuild import Rebuilder
 from services.conductor.tasks.recovery import Recovery
 from services.conductor.tasks.resize import Resizer
 from services.conductor.tasks.shelve import Shelver
+from services.conductor.volumes import Volumes
 
 
 class ConductorManager:
@@ -71,11 +76,27 @@ class ConductorManager:
         self.guests.hooks.update(self.resizer.hooks())
         self.rebuilder = Rebuilder(store=self.store, queries=self.queries, peers=peers,
                                    notify=notify)
+        self.volumes = Volumes(store=self.store, hosts=hosts, peers=peers,
+                               queries=self.queries)
 
-    def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
-        """Admit the request (nothing is written if it is refused), then build each instance
-        in the background. Returns the new instances, in BUILD."""
-        created = self.admission.admit(ctx, request)
+    async def create_servers(self, ctx: RequestContext, *, request: BootRequest
+                             ) -> list[dict]:
+        """Admit the request (nothing is written, and no volume left reserved, if it is
+        refused), then build each instance in the background. Returns the new instances, in
+        BUILD."""
+        admitted = self.admission.check(ctx, request)
+        if any(t["source_type"] == "volume" for t in admitted.block_devices):
+            instance_id = str(uuid.uuid4())
+            reserved = await self.builds.volumes.reserve(ctx, admitted.block_devices,
+                                                         instance_id=instance_id)
+            try:
+                created = self.admission.admit(ctx, request, instance_id=instance_id,
+                                               block_devices=reserved)
+            except BaseException:
+                await self.builds.volumes.release(ctx, reserved, delete_volumes=False)
+                raise
+        else:
+            created = self.admission.admit(ctx, request)
         for inst in created:
             self.builds.start(ctx, inst["id"])
         return created

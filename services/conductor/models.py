@@ -103,6 +103,10 @@ class Instance(Base):
     move_source: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     old_flavor: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     move_image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Its volumes (Nova's block device mappings): a list of dicts, see
+    # ``services/conductor/block_devices.py``. NULL in a database made before volumes.
+    block_device_mapping: Mapped[list | None] = mapped_column(JSON, nullable=True,
+                                                              default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     launched_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -8,6 +8,7 @@ if TYPE_CHECKING:  # the rpcapi clients bring the bus in; the managers only name
     from agents.compute.rpcapi import ComputeAgentAPI
     from services.network.rpcapi import NetworkAPI
     from services.scheduler.rpcapi import SchedulerAPI
+    from services.volume.rpcapi import VolumeAPI
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -18,3 +19,4 @@ class Peers:
     scheduler: SchedulerAPI
     compute: ComputeAgentAPI
     network: NetworkAPI
+    volume: VolumeAPI

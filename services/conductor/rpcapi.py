@@ -14,6 +14,10 @@ shared).
 report may carry ``console_address``, which older conductors ignore).
 1.5 get_server_diagnostics (admin only; a call the conductor passes on to the guest's host,
 compute agent RPC 1.2).
+1.6 volumes: from the API attach_volume (answers the mapping) and detach_volume (calls);
+from compute hosts volume_attached, volume_attach_failed and volume_detached (durable
+casts); create_servers' request may carry ``block_device_mapping``; a server's record
+carries its ``block_device_mapping`` (``services/conductor/block_devices.py``).
 The request of create_servers is a ``BootRequest`` (its wire form is the JSON object the 1.0
 dict was, so the version stays).
 """
@@ -23,13 +27,14 @@ from agents.compute.rpcapi import GuestDiagnostics
 from overcast.bus import RpcClient
 from overcast.context import RequestContext
 from services.conductor.contract import (
+    BlockDeviceRequest,
     BootRequest,
     ConsoleConnection,
     ConsoleToken,
     ImageRequirements,
 )
 
-__all__ = ["BootRequest", "ConductorAPI", "ConsoleConnection", "ConsoleToken",
+__all__ = ["BlockDeviceRequest", "BootRequest", "ConductorAPI", "ConsoleConnection", "ConsoleToken",
            "GuestDiagnostics", "ImageRequirements"]
 
 
@@ -70,6 +75,24 @@ class ConductorAPI(RpcClient):
     async def instance_destroyed(self, ctx: RequestContext, *, instance_id: str, host: str
                                  ) -> None:
         await self.cast(ctx, "instance_destroyed", instance_id=instance_id, host=host)
+
+    async def volume_attached(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                              host: str) -> None:
+        """``host`` mounted the volume (compute.attach_volume done). 1.6."""
+        await self.cast(ctx, "volume_attached", version="1.6", instance_id=instance_id,
+                        volume_id=volume_id, host=host)
+
+    async def volume_attach_failed(self, ctx: RequestContext, *, instance_id: str,
+                                   volume_id: str, host: str, reason: str) -> None:
+        """``host`` could not attach the volume (and left nothing mounted). 1.6."""
+        await self.cast(ctx, "volume_attach_failed", version="1.6", instance_id=instance_id,
+                        volume_id=volume_id, host=host, reason=reason)
+
+    async def volume_detached(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                              host: str) -> None:
+        """``host`` unmounted the volume and deleted its attachment. 1.6."""
+        await self.cast(ctx, "volume_detached", version="1.6", instance_id=instance_id,
+                        volume_id=volume_id, host=host)
 
     async def instances_on_host(self, ctx: RequestContext, *, host: str,
                                 timeout: float | None = None) -> list[str]:
@@ -330,3 +353,23 @@ class ConductorAPI(RpcClient):
         running, NotSupported when the host's driver cannot measure guests."""
         return GuestDiagnostics.from_wire(await self.call(
             ctx, "get_server_diagnostics", version="1.5", instance_id=instance_id))
+
+    # -- volumes (1.6) -----------------------------------------------------------------------
+
+    async def attach_volume(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                            device: str | None = None, tag: str | None = None,
+                            delete_on_termination: bool = False) -> dict:
+        """Attach ``volume_id`` to the instance (as ``device``, else the next free one): the
+        mapping recorded (``device_name``, ``status``...). NotFound for a server or volume
+        the caller cannot see, BadRequest for a volume that is not available or already
+        attached, Conflict for the server's state, a lock or a device in use."""
+        return await self.call(ctx, "attach_volume", version="1.6", instance_id=instance_id,
+                               volume_id=volume_id, device=device, tag=tag,
+                               delete_on_termination=delete_on_termination)
+
+    async def detach_volume(self, ctx: RequestContext, *, instance_id: str, volume_id: str
+                            ) -> None:
+        """Start detaching ``volume_id``: NotFound when it is not attached, BadRequest for
+        the root volume, Conflict for the server's state, a lock or a host that is down."""
+        await self.call(ctx, "detach_volume", version="1.6", instance_id=instance_id,
+                        volume_id=volume_id)

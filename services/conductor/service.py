@@ -23,6 +23,7 @@ from services.conductor.resources import DEFAULT_QUOTAS, ComputeResources
 from services.conductor.tasks.build import BuildLimits
 from services.network.rpcapi import NetworkAPI
 from services.scheduler.rpcapi import SchedulerAPI
+from services.volume.rpcapi import VolumeAPI
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ConductorService(ActionEndpoints, Service):
         self.resources = ComputeResources(self.db)
         self.resources.seed_flavors()
         peers = Peers(scheduler=SchedulerAPI(self.bus), compute=ComputeAgentAPI(self.bus),
-                      network=NetworkAPI(self.bus))
+                      network=NetworkAPI(self.bus), volume=VolumeAPI(self.bus))
         self.manager = ConductorManager(
             self.db, hosts=self.hosts, resources=self.resources, peers=peers,
             notify=self._notify, limits=BuildLimits(max_attempts=cfg.max_build_attempts,
@@ -85,6 +86,8 @@ class ConductorService(ActionEndpoints, Service):
                          interval=cfg.recovery_interval),
             PeriodicTask("failure_detector", self.detector.run_once,
                          interval=cfg.detector_interval),
+            PeriodicTask("stuck_volumes", self.manager.volumes.sweep,
+                         interval=cfg.recovery_interval),
         ]
         for task in self.periodic:
             task.start()
@@ -159,7 +162,7 @@ class ConductorService(ActionEndpoints, Service):
 
     @rpc()
     async def create_servers(self, ctx: RequestContext, *, request: dict) -> list[dict]:
-        return self.manager.create_servers(ctx, request=BootRequest.from_wire(request))
+        return await self.manager.create_servers(ctx, request=BootRequest.from_wire(request))
 
     @rpc()
     async def get_server(self, ctx: RequestContext, *, instance_id: str) -> dict:

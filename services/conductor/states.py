@@ -94,6 +94,8 @@ _IDLE = {None}
 _SOFT_REBOOT = {ACTIVE}
 _HARD_REBOOT = {ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR}
 _ALLOW_REBOOT = {None, REBOOTING, REBOOTING_HARD}
+# Nova's attach_volume and detach_volume (SOFT_DELETED aside, which Overcast has not).
+_VOLUME_STATES = {ACTIVE, PAUSED, STOPPED, RESIZED, SHELVED, SHELVED_OFFLOADED}
 
 # action -> (vm_states allowed, task_states allowed); None allows any task_state.
 _ALLOWED: dict[str, tuple[set[str], set[str | None] | None]] = {
@@ -117,6 +119,8 @@ _ALLOWED: dict[str, tuple[set[str], set[str | None] | None]] = {
     "revertResize": ({RESIZED}, _IDLE),
     "evacuate": ({ACTIVE, STOPPED, ERROR}, {None, REBUILDING, POWERING_OFF, POWERING_ON,
                                             REBOOTING, REBOOTING_HARD, SPAWNING}),
+    "attach_volume": (_VOLUME_STATES, _IDLE),
+    "detach_volume": (_VOLUME_STATES, _IDLE),
 }
 
 # What each action leaves the instance in once the host has done it: the task_state it

@@ -18,11 +18,13 @@ from overcast import errors
 from overcast.clock import iso, utcnow
 from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
+from services.conductor import block_devices as bdm
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore, instance_dict, notification, payload_of
 from services.conductor.models import Instance
 from services.conductor.peers import Peers
 from services.conductor.resources import ComputeResources
+from services.conductor.tasks.boot_volumes import BootVolumes, VolumeNotReady
 from services.scheduler.contract import RequestSpec
 
 logger = logging.getLogger(__name__)
@@ -45,13 +47,15 @@ def request_spec(instance: dict, *, group: dict | None = None,
     """What the scheduler is asked to place for ``instance`` (an ``instance_dict``).
 
     Only a hard group policy is sent: soft policies are preferences, not filters, and are not
-    enforced. The hosts already tried are ignored.
+    enforced. The hosts already tried are ignored. A server booted from a volume asks for
+    no root disk (as Nova's placement request for it).
     """
     flavor = instance["flavor"]
     hard = group is not None and not group["policy"].startswith("soft-")
     return RequestSpec(
         instance_id=instance["id"], vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
-        disk_gb=flavor["disk"], availability_zone=instance["availability_zone"],
+        disk_gb=0 if bdm.is_volume_backed(instance) else flavor["disk"],
+        availability_zone=instance["availability_zone"],
         group_policy=group["policy"] if hard else None,
         group_members=tuple(group["members"]) if group is not None else (),
         ignore_hosts=tuple(instance["tried_hosts"]),
@@ -65,6 +69,7 @@ class BuildLimits:
     max_attempts: int = 3  # hosts a build is tried on before it is ERROR
     build_timeout: float = 180.0  # seconds a build may wait out a scheduler outage
     scheduler_timeout: float = 10.0  # seconds one scheduler call may take
+    volume_poll: float = 1.0  # seconds between looks at a volume a build is making
 
 
 @dataclasses.dataclass(kw_only=True, eq=False)
@@ -77,6 +82,11 @@ class BuildTask:
     limits: BuildLimits = BuildLimits()
     _tasks: dict[str, asyncio.Task] = dataclasses.field(default_factory=dict, init=False,
                                                         repr=False)
+    volumes: BootVolumes = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.volumes = BootVolumes(store=self.store, peers=self.peers,
+                                   poll_interval=self.limits.volume_poll)
 
     # -- the task runner -------------------------------------------------------------------
 
@@ -141,6 +151,11 @@ class BuildTask:
         group = (self.resources.get_group(RequestContext.admin(), inst["server_group_id"])
                  if inst["server_group_id"] else None)
         created_at = dt.datetime.fromisoformat(inst["created_at"])
+        if not await self._make_volumes(ctx, instance_id, created_at):
+            return
+        inst = self.store.get(instance_id)
+        if inst is None or inst["task_state"] == states.DELETING:
+            return
         host = await self.select_host(ctx, instance_id, request_spec(inst, group=group),
                                       created_at)
         if host is None:
@@ -175,6 +190,24 @@ class BuildTask:
         await self.notify(ctx, "compute.instance.create.start", notification(payload))
         await self.send_to_host(ctx, host=host, instance=payload)
         logger.info("instance %s sent to %s", instance_id, host)
+
+    async def _make_volumes(self, ctx: RequestContext, instance_id: str,
+                            created_at: dt.datetime) -> bool:
+        """Make the volumes the instance boots with (from an image, or blank) before it is
+        scheduled; False, with the instance in ERROR saying why, if that failed."""
+        deadline = created_at + dt.timedelta(seconds=self.limits.build_timeout)
+        try:
+            await self.volumes.make(ctx, instance_id, deadline=deadline)
+        except VolumeNotReady as exc:
+            await self.set_error(ctx, instance_id, f"Build of instance {instance_id} aborted: "
+                                 f"{exc}", action="create", event=EVENT_SCHEDULE)
+            return False
+        except errors.OvercastError as exc:
+            await self.set_error(ctx, instance_id, f"Build of instance {instance_id} aborted: "
+                                 f"{exc.message}", action="create", event=EVENT_SCHEDULE,
+                                 code=exc.code)
+            return False
+        return True
 
     async def select_host(self, ctx: RequestContext, instance_id: str, spec: RequestSpec,
                           started: dt.datetime, *, action: str = "create",
@@ -301,6 +334,7 @@ class BuildTask:
             inst.task_state = None
             inst.power_state = power_state
             inst.launched_at = utcnow()
+            inst.block_device_mapping = bdm.built_on(bdm.of(inst), host)  # it attached them
             details = None
             if action == "evacuate" and not disk_reused:
                 details = (f"disk rebuilt from image {inst.image_ref}: data on the failed "
@@ -368,7 +402,11 @@ class BuildTask:
 
     async def finish_delete(self, ctx: RequestContext, instance_id: str) -> None:
         """Give back what the build took (ports, the scheduler's claims, a resize's on its
-        destination too); mark it deleted."""
+        destination too, its volumes' attachments, deleting the volumes marked
+        delete_on_termination); mark it deleted. Called once no host runs its guest."""
+        inst = self.store.get(instance_id)
+        if inst is not None:
+            await self.volumes.release(ctx, bdm.of(inst))
         await self.peers.network.deallocate_for_instance(ctx, instance_id=instance_id)
         await self.release(ctx, instance_id)
         with self.store.edit(instance_id) as (session, inst):

@@ -18,6 +18,7 @@ from agents.compute.contract import CRASHED, SHUTDOWN
 from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, states
+from services.conductor import block_devices as bdm
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore, instance_dict, notification
 from services.conductor.peers import Peers
@@ -57,7 +58,10 @@ class GuestActions:
         """Check, record and send ``action`` to the instance's host; Conflict (409) when
         the instance's state or lock refuses it, NotFound when ``ctx`` may not see it."""
         task_state, _final = states.TRANSITIONS[action]
-        self.queries.visible(ctx, instance_id)
+        inst = self.queries.visible(ctx, instance_id)
+        if action == "rescue" and bdm.is_volume_backed(inst):
+            raise errors.BadRequest(f"Instance {instance_id} cannot be rescued: Cannot rescue "
+                                    "a volume-backed instance")
         with self.store.edit(instance_id) as (session, inst):
             if action not in _UNLOCKED:
                 states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,

@@ -8,6 +8,7 @@ import dataclasses
 from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, states
+from services.conductor import block_devices as bdm
 from services.conductor.instances import InstanceStore, instance_dict, notification, payload_of
 from services.conductor.peers import Peers
 from services.conductor.queries import Queries
@@ -28,7 +29,11 @@ class Rebuilder:
                       ) -> dict:
         """Start the rebuild (409 for the wrong state or a lock); the server as the API
         shows it, in REBUILD."""
-        self.queries.visible(ctx, instance_id)
+        root = bdm.root(bdm.of(self.queries.visible(ctx, instance_id)))
+        if root is not None and image_ref != root.get("image_id"):
+            # Nova before 2.93: the root volume is never remade from another image.
+            raise errors.BadRequest(f"Image {image_ref} is unacceptable: Unable to rebuild "
+                                    "with a different image for a volume-backed server.")
         with self.store.edit_existing(instance_id) as (session, inst):
             states.check_lock(locked=inst.locked, is_admin=ctx.is_admin,
                               instance_id=instance_id)
@@ -36,7 +41,8 @@ class Rebuilder:
                                 task_state=inst.task_state, instance_id=instance_id)
             if inst.host is None:
                 raise errors.Conflict(f"Instance {instance_id} has no host")
-            inst.image_ref = image_ref
+            if root is None:  # a volume-backed server keeps its image_ref ("")
+                inst.image_ref = image_ref
             if name is not None:
                 inst.name = name
             if metadata is not None:

@@ -23,6 +23,7 @@ from agents.compute.contract import SHUTDOWN
 from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
+from services.conductor import block_devices as bdm
 from services.conductor.hosts import HostTracker
 from services.conductor.instances import InstanceStore
 from services.conductor.peers import Peers
@@ -70,7 +71,7 @@ class Resizer(ResizeOutcome):
         if flavor_id is not None:
             if new["id"] == old["id"]:
                 raise errors.BadRequest("When resizing, instances must change flavor!")
-            if new["disk"] < old["disk"]:
+            if new["disk"] < old["disk"] and not bdm.is_volume_backed(inst):
                 raise errors.BadRequest("Resizing to a smaller disk flavor is not allowed.")
         if host is not None and host not in self.hosts.compute_status():
             raise errors.BadRequest(f"Compute host {host} could not be found.")

@@ -11,6 +11,7 @@ from agents.compute.contract import SHUTDOWN
 from overcast import errors
 from overcast.context import RequestContext
 from services.conductor import actions, migrations, states
+from services.conductor import block_devices as bdm
 from services.conductor.instances import instance_dict
 from services.conductor.tasks.build import TRANSIENT
 from services.scheduler.contract import RequestSpec
@@ -27,9 +28,11 @@ IN_PLACE = "in-place"  # a move to the same host: the disk never leaves
 def move_spec(consumer: str, inst: dict, flavor: dict, *, ignore: tuple[str, ...] = (),
               force: tuple[str, ...] = ()) -> RequestSpec:
     """What the scheduler is asked to claim for a move, under ``consumer`` (the migration's
-    uuid while the move is open, the instance's own id after a confirm)."""
+    uuid while the move is open, the instance's own id after a confirm); no root disk for a
+    server booted from a volume."""
     return RequestSpec(instance_id=consumer, vcpus=flavor["vcpus"], memory_mb=flavor["ram"],
-                       disk_gb=flavor["disk"], availability_zone=inst["availability_zone"],
+                       disk_gb=0 if bdm.is_volume_backed(inst) else flavor["disk"],
+                       availability_zone=inst["availability_zone"],
                        ignore_hosts=ignore, force_hosts=force)
 
 

@@ -40,7 +40,7 @@ async def consoles(conductor):
 
 
 async def _active(conductor) -> dict:
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     return conductor.store.get(inst["id"])
 

@@ -1,7 +1,7 @@
 """The boot request (API -> conductor) on the wire."""
 from __future__ import annotations
 
-from services.conductor.contract import BootRequest, ImageRequirements
+from services.conductor.contract import BlockDeviceRequest, BootRequest, ImageRequirements
 from tests.unit.services.conductor.twins import over_the_wire
 
 
@@ -12,7 +12,9 @@ def full_request() -> BootRequest:
         metadata={"role": "web"}, user_data="aGk=", availability_zone="az1",
         networks=({"uuid": "n1", "fixed_ip": "10.0.0.9"}, {"port": "p1"}),
         security_groups=("default", "web"), min_count=1, max_count=3, group_id="g1",
-        description="a server", tags=("a", "b"))
+        description="a server", tags=("a", "b"),
+        block_device_mapping=(BlockDeviceRequest(source_type="volume", uuid="v1",
+                                                 boot_index=1, delete_on_termination=True),))
 
 
 def test_round_trip_keeps_every_field():
@@ -26,9 +28,11 @@ def test_automatic_network_round_trip():
 
 
 def test_wire_form_is_the_1_0_request_object():
-    # Senders and receivers of 1.0 exchanged this JSON object; the typed request keeps it.
+    # Senders and receivers of 1.0 exchanged this JSON object; the typed request keeps it
+    # (1.6 added block_device_mapping, which a 1.0 receiver ignores).
     assert set(over_the_wire(full_request())) == {
         "name", "flavor_id", "image_ref", "image", "key_name", "metadata", "user_data",
         "availability_zone", "networks", "security_groups", "min_count", "max_count",
-        "group_id", "description", "tags"}
+        "group_id", "description", "tags", "block_device_mapping"}
+    assert over_the_wire(full_request())["block_device_mapping"][0]["uuid"] == "v1"
     assert over_the_wire(full_request())["image"] == {"min_ram": 256, "min_disk": 1}

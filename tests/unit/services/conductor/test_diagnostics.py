@@ -14,7 +14,7 @@ OTHER = RequestContext(user_id="u2", project_id="p2", roles=("member",))
 
 
 async def _active(conductor) -> str:
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     return inst["id"]
 

@@ -15,7 +15,7 @@ from tests.unit.services.conductor.twins import boot_request as request
 
 
 async def test_boot_goes_active_with_network_and_notifications(conductor):
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     assert inst["status"] == "BUILD"
     await wait_status(conductor, inst["id"], "ACTIVE")
     server = conductor.queries.get_server(CTX, inst["id"])
@@ -36,24 +36,24 @@ async def test_refused_requests_create_nothing(conductor):
                        (request(max_count=11, min_count=11), errors.QuotaExceeded),
                        (request(availability_zone="mars"), errors.BadRequest)):
         with pytest.raises(error):
-            conductor.create_servers(CTX, request=bad)
+            await conductor.create_servers(CTX, request=bad)
     assert conductor.queries.list_servers(CTX, filters={}) == []
 
 
 async def test_quota_counts_existing_instances(conductor):
-    conductor.create_servers(CTX, request=request(max_count=10, min_count=10))
+    await conductor.create_servers(CTX, request=request(max_count=10, min_count=10))
     with pytest.raises(errors.QuotaExceeded, match="already used 10 of 10"):
-        conductor.create_servers(CTX, request=request())
+        await conductor.create_servers(CTX, request=request())
 
 
 async def test_spawn_failure_reschedules_then_errors(conductor):
     conductor.peers.compute.failing = {"h1"}
-    made = conductor.create_servers(CTX, request=request(max_count=4, min_count=4))
+    made = await conductor.create_servers(CTX, request=request(max_count=4, min_count=4))
     for inst in made:
         await wait_status(conductor, inst["id"], "ACTIVE")
         assert conductor.queries.get_server(CTX, inst["id"])["host"] == "h2"
     conductor.peers.compute.failing = {"h1", "h2"}
-    [doomed] = conductor.create_servers(CTX, request=request(name="doomed"))
+    [doomed] = await conductor.create_servers(CTX, request=request(name="doomed"))
     await wait_status(conductor, doomed["id"], "ERROR")
     fault = conductor.queries.get_server(CTX, doomed["id"])["fault"]
     assert "No valid host" in fault["message"]
@@ -62,7 +62,7 @@ async def test_spawn_failure_reschedules_then_errors(conductor):
 
 async def test_scheduler_outage_is_waited_out(conductor):
     conductor.peers.scheduler.available = False
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await eventually(lambda: conductor.peers.scheduler.refused >= 2)  # it retried, and waits
     assert conductor.queries.get_server(CTX, inst["id"])["status"] == "BUILD"
     conductor.peers.scheduler.available = True
@@ -72,14 +72,14 @@ async def test_scheduler_outage_is_waited_out(conductor):
 async def test_scheduler_outage_past_deadline_ends_in_error(conductor):
     conductor.peers.scheduler.available = False
     conductor.builds.limits = dataclasses.replace(conductor.builds.limits, build_timeout=0.5)
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ERROR")
     assert "scheduler did not answer" in conductor.queries.get_server(CTX, inst["id"])["fault"][
         "message"]
 
 
 async def test_power_actions_and_conflicts(conductor):
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     await conductor.operations.power_action(CTX, instance_id=inst["id"], action="stop")
     await wait_status(conductor, inst["id"], "SHUTOFF")
@@ -90,7 +90,7 @@ async def test_power_actions_and_conflicts(conductor):
 
 
 async def test_delete_releases_everything(conductor):
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     await conductor.operations.delete_server(CTX, instance_id=inst["id"])
     await eventually(lambda: conductor.queries.list_servers(CTX, filters={}) == [], timeout=5)
@@ -102,7 +102,7 @@ async def test_delete_releases_everything(conductor):
 
 
 async def test_other_projects_see_nothing(conductor):
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     other = RequestContext(user_id="u2", project_id="p2", roles=("member",))
     with pytest.raises(errors.NotFound):
         conductor.queries.get_server(other, inst["id"])
@@ -113,7 +113,7 @@ async def test_other_projects_see_nothing(conductor):
 
 
 async def test_recovery_restarts_lost_builds(conductor):
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     # Simulate a conductor restart: the in-memory build task is gone.
     task = conductor.builds._tasks.get(inst["id"])
     if task:
@@ -127,7 +127,7 @@ async def boot_on(conductor, host, count):
     other = {"h1": "h2", "h2": "h1"}[host]
     svc = next(s for s in conductor.hosts.list_services() if s["host"] == other)
     conductor.hosts.update_service(svc["id"], disabled=True)
-    made = conductor.create_servers(CTX, request=request(max_count=count, min_count=count))
+    made = await conductor.create_servers(CTX, request=request(max_count=count, min_count=count))
     for inst in made:
         await wait_status(conductor, inst["id"], "ACTIVE")
     conductor.hosts.update_service(svc["id"], disabled=False)

@@ -12,7 +12,7 @@ from tests.unit.services.conductor.twins import boot_request as request
 
 async def _named(conductor, *names: str) -> None:
     for name in names:
-        [inst] = conductor.create_servers(CTX, request=request(name=name))
+        [inst] = await conductor.create_servers(CTX, request=request(name=name))
         await wait_status(conductor, inst["id"], "ACTIVE")
 
 

@@ -1,12 +1,20 @@
-"""In-memory twins of the conductor's peers (scheduler, compute hosts, network) and helpers
-the conductor's unit tests share."""
+"""In-memory twins of the conductor's peers (scheduler, compute hosts, network, volumes)
+and helpers the conductor's unit tests share."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import orjson
 
-from agents.compute.contract import PAUSED, RUNNING, SHUTDOWN, SUSPENDED, InstancePayload
+from agents.compute.contract import (
+    PAUSED,
+    RUNNING,
+    SHUTDOWN,
+    SUSPENDED,
+    BlockDevice,
+    InstancePayload,
+)
 from agents.compute.driver import GuestDiagnostics
 from overcast import errors
 from overcast.context import RequestContext
@@ -14,6 +22,7 @@ from overcast.testing import eventually
 from services.conductor.contract import BootRequest
 from services.scheduler.contract import RequestSpec
 from services.scheduler.manager import SchedulerManager
+from services.volume.contract import Attachment, VolumeRequest, VolumeSummary
 
 CTX = RequestContext(user_id="u1", project_id="p1", roles=("member",))
 
@@ -61,6 +70,9 @@ class ComputeTwin:
         self.rebuilt: list[tuple[str, str]] = []
         self.respawned: list[bool] = []
         self.dropped: list[tuple] = []
+        self.attached: list[tuple[str, str, BlockDevice]] = []  # (host, instance, device)
+        self.detached: list[tuple[str, str, str, str]] = []  # (host, instance, vol, att)
+        self.silent: set[str] = set()  # hosts that never answer an attach or detach
 
     async def build_and_run_instance(self, ctx, *, host: str,
                                      instance: InstancePayload, reuse_disk: bool = False,
@@ -123,6 +135,30 @@ class ComputeTwin:
                                 memory_max_mb=512, memory_used_mb=0, cpu_time_ns=0)
         return GuestDiagnostics.from_wire(over_the_wire(diag))
 
+    async def attach_volume(self, ctx, *, host: str, instance_id: str,
+                            block_device: BlockDevice) -> None:
+        """Records the device (through its wire form) and answers as a host does: attached,
+        or failed on a ``failing`` host; a ``silent`` host never answers."""
+        device = BlockDevice.from_wire(over_the_wire(block_device))
+        self.attached.append((host, instance_id, device))
+        if host in self.silent:
+            return
+        volumes = self.conductor.volumes
+        report = (volumes.attach_failed(ctx, instance_id=instance_id,
+                                        volume_id=device.volume_id, host=host, reason="boom")
+                  if host in self.failing else
+                  volumes.attached(ctx, instance_id=instance_id, volume_id=device.volume_id,
+                                   host=host))
+        asyncio.get_running_loop().create_task(report)
+
+    async def detach_volume(self, ctx, *, host: str, instance_id: str, volume_id: str,
+                            attachment_id: str) -> None:
+        self.detached.append((host, instance_id, volume_id, attachment_id))
+        if host in self.silent:
+            return
+        asyncio.get_running_loop().create_task(self.conductor.volumes.detached(
+            ctx, instance_id=instance_id, volume_id=volume_id, host=host))
+
     async def terminate_instance(self, ctx, *, host, instance_id):
         self.guests.get(host, set()).discard(instance_id)
         asyncio.get_running_loop().create_task(self.conductor.builds.instance_destroyed(
@@ -147,6 +183,102 @@ class NetworkTwin:
 
     async def deallocate_for_instance(self, ctx, *, instance_id):
         self.ports.pop(instance_id, None)
+
+
+class VolumeTwin:
+    """The volume service's rpcapi over a dict, with Cinder's reserve rules: a volume must be
+    ``available`` and visible to the caller (its project's, or the caller an admin); a
+    repeated reserve for the same instance answers the same attachment. A volume made by
+    ``create_volume`` stays ``creating`` for ``ready_after`` looks, then is ``available``
+    (or ``error`` with ``fail_creates``)."""
+
+    def __init__(self) -> None:
+        self.volumes: dict[str, dict] = {}
+        self.attachments: dict[str, Attachment] = {}
+        self.deleted_later: list[tuple[str, bool]] = []  # (attachment, delete_volume)
+        self.created: list[VolumeRequest] = []
+        self.ready_after = 0
+        self.fail_creates = False
+        self.refuse_creates: errors.OvercastError | None = None
+
+    def add(self, *, project_id: str = "p1", size: int = 1, bootable: bool = False,
+            status: str = "available", image_id: str | None = None) -> str:
+        volume_id = str(uuid.uuid4())
+        self.volumes[volume_id] = {"id": volume_id, "project_id": project_id, "size": size,
+                                   "bootable": bootable, "status": status,
+                                   "image_id": image_id, "looks": 0}
+        return volume_id
+
+    def status(self, volume_id: str) -> str | None:
+        volume = self.volumes.get(volume_id)
+        return None if volume is None else volume["status"]
+
+    def reserved(self) -> set[str]:
+        """The volumes that have an attachment now."""
+        return {a.volume_id for a in self.attachments.values()}
+
+    def _visible(self, ctx: RequestContext, volume_id: str) -> dict:
+        volume = self.volumes.get(volume_id)
+        if volume is None or (volume["project_id"] != ctx.project_id and not ctx.is_admin):
+            raise errors.NotFound(f"Volume {volume_id} could not be found.")
+        return volume
+
+    def _summary(self, volume: dict) -> VolumeSummary:
+        summary = VolumeSummary(id=volume["id"], name="", size=volume["size"],
+                                status=volume["status"], project_id=volume["project_id"],
+                                bootable=volume["bootable"], image_id=volume["image_id"])
+        return VolumeSummary.from_wire(over_the_wire(summary))
+
+    async def get_volume(self, ctx, *, volume_id: str) -> VolumeSummary:
+        volume = self._visible(ctx, volume_id)
+        if volume["status"] == "creating":
+            volume["looks"] += 1
+            if volume["looks"] >= self.ready_after:
+                volume["status"] = "error" if self.fail_creates else "available"
+        return self._summary(volume)
+
+    async def reserve(self, ctx, *, volume_id: str, instance_id: str) -> Attachment:
+        volume = self._visible(ctx, volume_id)
+        for attachment in self.attachments.values():
+            if attachment.volume_id == volume_id and attachment.instance_id == instance_id:
+                return attachment
+        if volume["status"] != "available":
+            raise errors.BadRequest(f"Invalid volume: Volume {volume_id} status must be "
+                                    f"available, but current status is: {volume['status']}")
+        volume["status"] = "reserved"
+        attachment = Attachment(id=str(uuid.uuid4()), volume_id=volume_id,
+                                instance_id=instance_id, status="reserved")
+        self.attachments[attachment.id] = attachment
+        return attachment
+
+    async def attachment_delete_later(self, ctx, *, attachment_id: str,
+                                      delete_volume: bool = False) -> None:
+        self.deleted_later.append((attachment_id, delete_volume))
+        attachment = self.attachments.pop(attachment_id, None)
+        if attachment is None:
+            return
+        if delete_volume:
+            self.volumes.pop(attachment.volume_id, None)
+        elif attachment.volume_id not in self.reserved():
+            self.volumes[attachment.volume_id]["status"] = "available"
+
+    async def create_volume(self, ctx, *, request: VolumeRequest) -> VolumeSummary:
+        request = VolumeRequest.from_wire(over_the_wire(request))
+        if self.refuse_creates is not None:
+            raise self.refuse_creates
+        self.created.append(request)
+        if request.id not in self.volumes:
+            self.volumes[request.id] = {
+                "id": request.id, "project_id": ctx.project_id, "size": request.size,
+                "bootable": request.image_id is not None, "image_id": request.image_id,
+                "status": "creating", "looks": 0}
+        return self._summary(self.volumes[request.id])
+
+    async def delete_volume(self, ctx, *, volume_id: str) -> None:
+        volume = self.volumes.get(volume_id)
+        if volume is not None and volume["status"] not in ("available", "error"):
+            raise errors.BadRequest(f"Invalid volume: Volume {volume_id} is {volume['status']}")
+        self.volumes.pop(volume_id, None)
 
 
 def boot_request(**changes) -> BootRequest:

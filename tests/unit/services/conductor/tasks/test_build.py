@@ -40,10 +40,10 @@ def build_events(conductor, instance_id):
 async def test_a_failed_spawn_is_rescheduled_away_from_the_host_that_failed(conductor):
     conductor.peers.compute.failing = {"h1"}
     # h2 is busier, so the scheduler's first choice is h1, the failing host.
-    [filler] = conductor.create_servers(CTX, request=boot_request(flavor_id="3"))
+    [filler] = await conductor.create_servers(CTX, request=boot_request(flavor_id="3"))
     await wait_status(conductor, filler["id"], "ACTIVE")
     assert conductor.queries.get_server(CTX, filler["id"])["host"] == "h2"
-    [inst] = conductor.create_servers(CTX, request=boot_request())
+    [inst] = await conductor.create_servers(CTX, request=boot_request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     specs = [s for s in conductor.peers.scheduler.specs if s.instance_id == inst["id"]]
     assert [s.ignore_hosts for s in specs] == [(), ("h1",)]
@@ -56,7 +56,7 @@ async def test_a_failed_spawn_is_rescheduled_away_from_the_host_that_failed(cond
 async def test_reschedules_stop_at_the_attempt_bound(conductor):
     conductor.builds.limits = dataclasses.replace(conductor.builds.limits, max_attempts=1)
     conductor.peers.compute.failing = {"h1", "h2"}
-    [inst] = conductor.create_servers(CTX, request=boot_request())
+    [inst] = await conductor.create_servers(CTX, request=boot_request())
     await wait_status(conductor, inst["id"], "ERROR")
     fault = conductor.queries.get_server(CTX, inst["id"])["fault"]
     assert "Exceeded maximum number of retries" in fault["message"]
@@ -66,7 +66,7 @@ async def test_reschedules_stop_at_the_attempt_bound(conductor):
 
 
 async def test_a_report_from_a_host_the_instance_left_is_ignored(conductor):
-    [inst] = conductor.create_servers(CTX, request=boot_request())
+    [inst] = await conductor.create_servers(CTX, request=boot_request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     host = conductor.queries.get_server(CTX, inst["id"])["host"]
     other = {"h1": "h2", "h2": "h1"}[host]
@@ -82,7 +82,7 @@ async def test_a_network_failure_ends_the_build_with_its_code(conductor):
         raise errors.Conflict("No more IP addresses available on network n1")
 
     conductor.peers.network.allocate_for_instance = refuse
-    [inst] = conductor.create_servers(CTX, request=boot_request())
+    [inst] = await conductor.create_servers(CTX, request=boot_request())
     await wait_status(conductor, inst["id"], "ERROR")
     fault = conductor.queries.get_server(CTX, inst["id"])["fault"]
     assert fault["code"] == 409 and "No more IP addresses" in fault["message"]
@@ -91,7 +91,7 @@ async def test_a_network_failure_ends_the_build_with_its_code(conductor):
 
 
 async def test_the_host_is_sent_the_typed_instance(conductor):
-    [inst] = conductor.create_servers(CTX, request=boot_request(metadata={"a": "b"}))
+    [inst] = await conductor.create_servers(CTX, request=boot_request(metadata={"a": "b"}))
     await wait_status(conductor, inst["id"], "ACTIVE")
     [(_host, payload)] = conductor.peers.compute.built
     assert payload.id == inst["id"] and payload.flavor.name == "m1.tiny"

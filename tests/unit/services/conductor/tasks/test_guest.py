@@ -25,7 +25,7 @@ def _ctx() -> RequestContext:
 
 
 async def _active(conductor) -> str:
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     return inst["id"]
 

@@ -28,7 +28,7 @@ def _claim(conductor, consumer):
 
 
 async def _active(conductor, flavor_id="1") -> str:
-    [inst] = conductor.create_servers(CTX, request=request(flavor_id=flavor_id))
+    [inst] = await conductor.create_servers(CTX, request=request(flavor_id=flavor_id))
     await wait_status(conductor, inst["id"], "ACTIVE")
     return inst["id"]
 

@@ -25,7 +25,7 @@ def _claims(conductor):
 
 
 async def _shelved(conductor) -> str:
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     await conductor.guests.start(_ctx(), instance_id=inst["id"], action="shelve",
                                  image_id="shelved-img")
@@ -89,7 +89,7 @@ async def test_a_failed_unshelve_leaves_it_offloaded(conductor):
 
 async def test_without_offload_at_once_shelved_stays_on_its_host(conductor):
     object.__setattr__(conductor.guests, "offload_at_once", False)
-    [inst] = conductor.create_servers(CTX, request=request())
+    [inst] = await conductor.create_servers(CTX, request=request())
     await wait_status(conductor, inst["id"], "ACTIVE")
     await conductor.guests.start(_ctx(), instance_id=inst["id"], action="shelve",
                                  image_id="s")
