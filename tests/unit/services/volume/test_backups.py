@@ -46,12 +46,13 @@ class SwiftTwin:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
+        parts = []
         while True:
             message = await receive()
-            body += message.get("body", b"")
+            parts.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        body = b"".join(parts)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         status, reply, extra = await self.handle(scope["method"], scope["path"], headers, body)
         await send({"type": "http.response.start", "status": status,
