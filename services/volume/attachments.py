@@ -1,0 +1,189 @@
+"""Attachments (Cinder's "new-style" attach API, as Nova drives it), shared by the REST
+attachments API (3.27+) and the compute side's RPC endpoints.
+
+1. reserve: an ``available`` volume becomes ``reserved`` with a ``reserved`` attachment for
+   the instance (the same attachment again when repeated for the same instance);
+2. update with the host's connector: ``attaching`` (an attachment already ``attached``, as
+   on an evacuated instance's new host, stays so); the answer says how to reach the file;
+3. complete: the attachment ``attached``, the volume ``in-use``;
+4. delete: the attachment is gone; the volume is ``available`` again once it has none.
+
+Every step may be repeated (messages can arrive twice).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from overcast import errors
+from overcast.clock import utcnow
+from overcast.context import RequestContext
+from overcast.errors import excerpt
+from services.volume import access, faults, paging, states
+from services.volume.contract import OVERCAST_FILE, ConnectionInfo, Connector
+from services.volume.models import Attachment, Volume
+from services.volume.shared import Shared
+
+logger = logging.getLogger(__name__)
+
+SORT_KEYS = ("id", "created_at", "updated_at", "volume_id", "instance_id", "status")
+
+
+def connection_info(volume: Volume, attachment: Attachment) -> ConnectionInfo:
+    return ConnectionInfo(driver_volume_type=OVERCAST_FILE, volume_id=volume.id,
+                          file_name=f"volume-{volume.id}",
+                          read_only=volume.read_only or attachment.attach_mode == "ro",
+                          attachment_id=attachment.id)
+
+
+def record(attachment: Attachment) -> dict[str, Any]:
+    """An attachment as the views read it (with its connection, once it has a host)."""
+    data = attachment.as_dict()
+    data["project_id"] = attachment.volume.project_id
+    data["connection_info"] = (connection_info(attachment.volume, attachment).to_wire()
+                               if attachment.connector is not None else {})
+    return data
+
+
+class Attachments:
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.db = shared.db
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, ctx: RequestContext, attachment_id: str) -> dict[str, Any]:
+        with self.db.session() as session:
+            return record(access.load_attachment(session, ctx, attachment_id))
+
+    def list(self, ctx: RequestContext, *, filters: Mapping[str, Any] | None = None,
+             page: paging.Page = paging.FIRST_PAGE, all_tenants: bool = False
+             ) -> tuple[list[dict[str, Any]], int]:
+        filters = dict(filters or {})
+        with self.db.session() as session:
+            query = select(Attachment).join(Volume)
+            project = filters.pop("project_id", None) if ctx.is_admin else None
+            if not (ctx.is_admin and all_tenants):
+                query = query.where(Volume.project_id == access.owner(ctx))
+            elif project:
+                query = query.where(Volume.project_id == project)
+            records = [record(a) for a in session.scalars(query)]
+        matching = [r for r in records if all(r.get(k) == v for k, v in filters.items())]
+        return paging.apply(matching, page), len(matching)
+
+    def for_instance(self, ctx: RequestContext, instance_id: str) -> list[dict[str, Any]]:
+        """Every attachment of ``instance_id`` (the compute side's view; admin only)."""
+        access.require_admin(ctx)
+        with self.db.session() as session:
+            return [record(a) for a in session.scalars(select(Attachment).where(
+                Attachment.instance_id == instance_id).order_by(Attachment.created_at))]
+
+    # -- the attach flow -------------------------------------------------------------------
+
+    def reserve(self, ctx: RequestContext, *, volume_id: object, instance_id: object,
+                mode: str = "rw") -> dict[str, Any]:
+        """Reserve the volume for ``instance_id``: a ``reserved`` attachment; the one it
+        already has when repeated."""
+        if instance_id is not None and (not isinstance(instance_id, str)
+                                        or not 0 < len(instance_id) <= 255):
+            raise faults.InvalidInput(f"Invalid instance_uuid {excerpt(instance_id)}.")
+        if mode not in ("rw", "ro"):
+            raise faults.InvalidInput(f"Invalid attaching mode '{excerpt(mode)}' for volume "
+                                      f"{volume_id}.")
+        with self.db.session() as session:
+            volume = access.load_volume(session, ctx, volume_id)
+            if instance_id is not None:
+                for existing in volume.attachments:
+                    if existing.instance_id == instance_id:
+                        return record(existing)
+            if "error" in volume.status:
+                raise faults.InvalidVolume(
+                    f"Volume attachments can not be created if the volume is in an error "
+                    f"state. The Volume {volume.id} currently has a status of: "
+                    f"{volume.status} ")
+            if volume.status not in states.RESERVABLE:
+                raise faults.InvalidVolume(
+                    f"Volume {volume.id} status must be {states.either(states.RESERVABLE)} "
+                    f"to reserve, but the current status is {volume.status}.")
+            attachment = Attachment(id=str(uuid.uuid4()), volume_id=volume.id,
+                                    instance_id=instance_id,
+                                    status=states.ATTACHMENT_RESERVED, attach_mode=mode)
+            volume.attachments.append(attachment)
+            volume.status = states.RESERVED
+            session.flush()
+            logger.info("volume %s reserved for instance %s (attachment %s)", volume.id,
+                        instance_id, attachment.id)
+            return record(attachment)
+
+    def update(self, ctx: RequestContext, attachment_id: str, connector: Connector
+               ) -> tuple[dict[str, Any], ConnectionInfo]:
+        """The host in ``connector`` is attaching: the attachment's record and how the host
+        reaches the volume."""
+        with self.db.session() as session:
+            attachment = access.load_attachment(session, ctx, attachment_id)
+            volume = attachment.volume
+            if "error" in volume.status:
+                raise faults.ResourceConflict(
+                    f"Volume attachments can not be updated if the volume is in an error "
+                    f"state. The Volume {volume.id} currently has a status of: "
+                    f"{volume.status} ")
+            attachment.connector = connector.to_wire()
+            attachment.attached_host = connector.host
+            attachment.mountpoint = connector.mountpoint or attachment.mountpoint
+            if attachment.status == states.ATTACHMENT_RESERVED:
+                attachment.status = states.ATTACHMENT_ATTACHING
+            if volume.status in (states.RESERVED, states.AVAILABLE):
+                volume.status = states.ATTACHING
+            session.flush()
+            logger.info("attachment %s of volume %s: host %s", attachment.id, volume.id,
+                        connector.host)
+            return record(attachment), connection_info(volume, attachment)
+
+    def complete(self, ctx: RequestContext, attachment_id: str) -> None:
+        """The host has the volume: the attachment ``attached``, the volume ``in-use``."""
+        with self.db.session() as session:
+            attachment = access.load_attachment(session, ctx, attachment_id)
+            volume = attachment.volume
+            if attachment.status != states.ATTACHMENT_ATTACHED:
+                attachment.status = states.ATTACHMENT_ATTACHED
+                attachment.attach_time = utcnow()
+            volume.status = states.IN_USE
+            volume.attach_status = states.ATTACHED
+        logger.info("volume %s in-use (attachment %s)", volume.id, attachment_id)
+
+    def delete(self, ctx: RequestContext, attachment_id: str, *, missing_ok: bool = False
+               ) -> tuple[str | None, list[dict[str, Any]]]:
+        """Forget the attachment; the volume follows its remaining attachments
+        (``available`` with none). The volume's id (None when the attachment was missing)
+        and its remaining attachments."""
+        with self.db.session() as session:
+            try:
+                attachment = access.load_attachment(session, ctx, attachment_id)
+            except errors.NotFound:
+                if missing_ok:
+                    return None, []
+                raise
+            volume = attachment.volume
+            volume.attachments.remove(attachment)
+            session.delete(attachment)
+            remaining = list(volume.attachments)
+            if volume.status in states.ATTACH_FLOW:
+                if not remaining:
+                    volume.status = states.AVAILABLE
+                    volume.attach_status = states.DETACHED
+                elif any(a.status == states.ATTACHMENT_ATTACHED for a in remaining):
+                    volume.status = states.IN_USE
+                elif any(a.status == states.ATTACHMENT_ATTACHING for a in remaining):
+                    volume.status = states.ATTACHING
+                else:
+                    volume.status = states.RESERVED
+            if not any(a.status == states.ATTACHMENT_ATTACHED for a in remaining):
+                volume.attach_status = states.DETACHED
+            session.flush()
+            logger.info("attachment %s of volume %s deleted (volume %s)", attachment_id,
+                        volume.id, volume.status)
+            return volume.id, [record(a) for a in remaining]

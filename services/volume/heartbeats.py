@@ -1,0 +1,123 @@
+"""The service rows ``openstack volume service list`` shows: ``cinder-volume`` (host
+``<host>@file``) and ``cinder-backup`` (host ``<host>``), each ``up`` while its last
+heartbeat is younger than ``service_down_time``.
+
+The process writes its own heartbeats (``run_once``, every ``report_interval``) only after
+checking what each service needs: the backend's directory for volumes, a configured object
+store for backups. A broken backend therefore shows as ``down`` within
+``service_down_time``, and a stopped process as well.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from overcast import errors
+from overcast.clock import utcnow
+from overcast.context import RequestContext
+from overcast.errors import excerpt
+from services.volume import access, faults
+from services.volume.models import ServiceRecord
+from services.volume.shared import Shared
+
+logger = logging.getLogger(__name__)
+
+VOLUME_BINARY = "cinder-volume"
+BACKUP_BINARY = "cinder-backup"
+
+
+class Heartbeats:
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.db = shared.db
+        settings = shared.settings
+        self.hosts = {VOLUME_BINARY: settings.volume_host, BACKUP_BINARY: settings.backup_host}
+        self.down_after = dt.timedelta(seconds=settings.service_down_time)
+
+    def ensure_rows(self) -> None:
+        """Make this process's service rows if they are missing (idempotent)."""
+        zone = self.shared.settings.zone
+        with self.db.session() as session:
+            for binary, host in self.hosts.items():
+                row = session.scalar(select(ServiceRecord).where(
+                    ServiceRecord.binary == binary, ServiceRecord.host == host))
+                if row is None:
+                    session.add(ServiceRecord(host=host, binary=binary, topic=binary,
+                                              availability_zone=zone))
+                else:
+                    row.availability_zone = zone
+
+    async def run_once(self) -> None:
+        """Check the backend and the backup store; record a heartbeat for each that works."""
+        problems: dict[str, str | None] = {}
+        try:
+            await self.shared.blocking(self.shared.backend.check)
+            problems[VOLUME_BINARY] = None
+        except Exception as exc:  # noqa: BLE001 - whatever stops the backend working, the service is down
+            problems[VOLUME_BINARY] = str(exc) or type(exc).__name__
+        problems[BACKUP_BINARY] = None if self.shared.backups is not None else \
+            "no object store is configured (object_store_url)"
+        now = utcnow()
+        with self.db.session() as session:
+            for binary, problem in problems.items():
+                row = session.scalar(select(ServiceRecord).where(
+                    ServiceRecord.binary == binary, ServiceRecord.host == self.hosts[binary]))
+                if row is None:
+                    continue
+                if problem is None:
+                    row.heartbeat_at = now
+                    row.updated_at = now
+                elif row.last_error != problem:
+                    logger.warning("%s is not working: %s", binary, problem)
+                row.last_error = problem
+
+    def is_up(self, row: ServiceRecord, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        return row.heartbeat_at is not None and now - row.heartbeat_at <= self.down_after
+
+    def enabled(self, binary: str) -> bool:
+        with self.db.session() as session:
+            row = session.scalar(select(ServiceRecord).where(
+                ServiceRecord.binary == binary, ServiceRecord.host == self.hosts[binary]))
+            return row is not None and not row.disabled
+
+    def list(self, ctx: RequestContext, *, host: str | None = None,
+             binary: str | None = None) -> list[dict[str, Any]]:
+        access.require_admin(ctx, "volume_extension:services:index")
+        now = utcnow()
+        with self.db.session() as session:
+            query = select(ServiceRecord).order_by(ServiceRecord.id)
+            if host:
+                query = query.where(ServiceRecord.host == host)
+            if binary:
+                query = query.where(ServiceRecord.binary == binary)
+            return [{"binary": r.binary, "host": r.host, "zone": r.availability_zone,
+                     "status": "disabled" if r.disabled else "enabled",
+                     "state": "up" if self.is_up(r, now) else "down",
+                     "updated_at": r.updated_at, "disabled_reason": r.disabled_reason}
+                    for r in session.scalars(query)]
+
+    def set_enabled(self, ctx: RequestContext, *, host: object, binary: object,
+                    enabled: bool, reason: object = None) -> dict[str, Any]:
+        """Enable or disable a service (Cinder's PUT os-services/enable|disable)."""
+        access.require_admin(ctx, "volume_extension:services:update")
+        if not isinstance(host, str) or not host:
+            raise faults.InvalidInput("Missing required element 'host' in request body.")
+        if not isinstance(binary, str) or not binary:
+            raise faults.InvalidInput("Missing required element 'binary' in request body.")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+            raise errors.BadRequest(f"Invalid input for field/attribute disabled_reason. "
+                                    f"Value: {excerpt(reason)}.")
+        with self.db.session() as session:
+            row = session.scalar(select(ServiceRecord).where(ServiceRecord.host == host,
+                                                             ServiceRecord.binary == binary))
+            if row is None:
+                raise faults.service_not_found(binary, host)
+            row.disabled = not enabled
+            row.disabled_reason = None if enabled else reason
+        logger.info("%s on %s %s", binary, host, "enabled" if enabled else "disabled")
+        return {"host": host, "binary": binary, "status": "enabled" if enabled else "disabled",
+                "disabled": not enabled, **({"disabled_reason": reason} if reason else {})}
