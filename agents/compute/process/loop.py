@@ -4,7 +4,9 @@
 yields its path while holding it open: mount it inside the ``with`` block, and the device
 frees itself when the last user goes (the mount's unmount, or the end of the block when
 nothing mounted it). Where ``/dev`` has no node for the device the kernel hands out (a
-container's ``/dev`` is a tmpfs without loop nodes), the node is made (block 7:N).
+container's ``/dev`` is a tmpfs without loop nodes), the node is made (block 7:N; and
+``/dev/loop-control``, char 10:237); the container must be allowed to use them (its device
+cgroup: ``c 10:237 rwm``, ``b 7:* rwm``).
 
 What a device backs is read from ``/sys/block/loopN/loop/backing_file``, as ``losetup``
 reads it; every host on one kernel sees every loop device there.
@@ -22,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOOP_MAJOR = 7
+LOOP_CONTROL = Path("/dev/loop-control")
+LOOP_CONTROL_DEVICE = (10, 237)
 LOOP_SET_FD = 0x4C00
 LOOP_SET_STATUS64 = 0x4C04
 LOOP_CONFIGURE = 0x4C0A  # Linux 5.8
@@ -50,6 +54,16 @@ class LoopConfig(ctypes.Structure):
 
     _fields_ = [("fd", ctypes.c_uint32), ("block_size", ctypes.c_uint32),
                 ("info", LoopInfo64), ("reserved", ctypes.c_uint64 * 8)]
+
+
+def _control() -> int:
+    """``/dev/loop-control`` opened (made when this ``/dev`` lacks it: char 10:237)."""
+    with contextlib.suppress(FileExistsError):
+        os.mknod(LOOP_CONTROL, 0o600 | stat.S_IFCHR, os.makedev(*LOOP_CONTROL_DEVICE))
+    found = os.stat(LOOP_CONTROL)
+    if not stat.S_ISCHR(found.st_mode) or found.st_rdev != os.makedev(*LOOP_CONTROL_DEVICE):
+        raise OSError(errno.ENODEV, f"{LOOP_CONTROL} is not the loop control device")
+    return os.open(LOOP_CONTROL, os.O_RDWR | os.O_CLOEXEC)
 
 
 def _node(index: int) -> Path:
@@ -84,7 +98,7 @@ def attached(file: Path, *, read_only: bool = False) -> Iterator[str]:
                       | os.O_NOFOLLOW)
     try:
         flags = LO_FLAGS_AUTOCLEAR | (LO_FLAGS_READ_ONLY if read_only else 0)
-        control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+        control = _control()
         try:
             for attempt in range(ATTEMPTS):
                 path = _node(fcntl.ioctl(control, LOOP_CTL_GET_FREE))
