@@ -1,23 +1,23 @@
+# Backend choice. A volume is a sparse file of exactly its size holding an ext4 filesystem
+# (Cinder's NFS driver, in small), rather than
+# - a plain directory per volume: it has no size of its own (limiting one needs project
+#   quotas or a filesystem per volume), it cannot be snapshotted or backed up without walking
+#   a tree whose files change under the copy, and a guest would see the host's filesystem
+#   rather than a disk of its own;
+# - a FUSE filesystem: it needs /dev/fuse and a daemon per attachment in each guest's mount
+#   namespace, whose death takes the volume away mid-write.
+# A file holding ext4 has a fixed size the guest cannot exceed; snapshots, clones and backups
+# are plain file operations (a sparse copy; chunks read with SEEK_DATA); it is made, filled
+# from an image's tree (mkfs.ext4 -d), checked and grown (e2fsck, resize2fs) without root and
+# without mounting; and a host attaches it by mounting the file through a loop device.
 """The volume backend: every volume a file in one directory shared with every hypervisor.
-
-Backend choice. A volume is a sparse file of exactly its size holding an ext4 filesystem
-(Cinder's NFS driver, in small), rather than
-- a plain directory per volume: it has no size of its own (a quota on a directory needs
-  project quotas or a filesystem per volume), cannot be snapshotted or backed up without
-  walking a tree whose files change under the copy, and the guest would see the host's
-  filesystem, not a disk of its own;
-- a FUSE filesystem: it needs /dev/fuse and a daemon per attachment in every guest's mount
-  namespace, whose death takes the volume away mid-write.
-A file holding ext4 has a fixed size the guest cannot exceed; snapshots, clones and backups
-are plain file operations (a sparse copy, chunks read with SEEK_DATA); it is made, filled
-from an image tree (``mkfs.ext4 -d``), checked and grown (``e2fsck``, ``resize2fs``) without
-root and without mounting; and a host attaches it by mounting the file through a loop
-device, which is how a block device reaches a guest here.
 
 Every method blocks (the manager runs them in threads). Creation is atomic: the file is
 built under a temporary name in the same directory, fsynced and renamed, so a crash leaves
 no half-made volume under its final name, and repeating a creation that finished does
-nothing (the manager re-runs its work after a restart).
+nothing (the manager re-runs its work after a restart). Names starting with a dot in the
+directory are work in progress (``.<final name>.<random>[.work|.restore].tmp``); the next
+creation or deletion of the same volume or snapshot removes what an interrupted one left.
 """
 from __future__ import annotations
 
@@ -372,12 +372,15 @@ class FileBackend:
                 make(tmp, work)
                 _fsync_file(tmp)
                 os.rename(tmp, final)
+                fsync_dir(self.root)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise BackendError(f"{final.name} could not be made: {exc}") from exc
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-            fsync_dir(self.root)
 
     # -- creating ------------------------------------------------------------------------
 
@@ -478,21 +481,26 @@ class FileBackend:
             if size < current:
                 raise BackendError(f"{path.name} is {current // GIB} GiB; it cannot shrink "
                                    f"to {size_gb}")
-            os.truncate(path, size)
-            # Also when the size is unchanged: an extend interrupted after the truncate left
-            # the filesystem smaller than its file.
-            _grow_fs(path)
-            _fsync_file(path)
+            try:
+                os.truncate(path, size)
+                # Also when the size is unchanged: an extend interrupted after the truncate
+                # left the filesystem smaller than its file.
+                _grow_fs(path)
+                _fsync_file(path)
+            except OSError as exc:
+                raise BackendError(f"{path.name} could not be extended: {exc}") from exc
         logger.info("volume %s extended to %d GiB", volume_id, size_gb)
 
     def _delete(self, path: Path) -> None:
         with self._locked(path):
-            self._sweep(path)
             try:
+                self._sweep(path)
                 path.unlink()
+                fsync_dir(self.root)
             except FileNotFoundError:
                 return
-            fsync_dir(self.root)
+            except OSError as exc:
+                raise BackendError(f"{path.name} could not be deleted: {exc}") from exc
 
     def delete(self, volume_id: str) -> None:
         """Remove the volume's file (and any leftovers); a missing volume is no error."""

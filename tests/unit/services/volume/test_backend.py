@@ -504,3 +504,10 @@ def test_check_raises_without_the_filesystem_tools(backend: FileBackend, monkeyp
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(FileNotFoundError, match="e2fsprogs"):
         backend.check()
+
+
+def test_a_directory_that_is_gone_is_a_backend_error_not_an_os_error(tmp_path: Path) -> None:
+    backend = FileBackend(tmp_path / "absent")
+    with pytest.raises(BackendError, match="could not be made"):
+        backend.create(new_id(), 1)
+    backend.delete(new_id())  # nothing to delete: fine
