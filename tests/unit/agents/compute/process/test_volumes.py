@@ -245,3 +245,25 @@ async def test_a_stopped_guest_gets_its_new_volume_when_it_starts(make_driver, i
     await driver.power_on("vm-1")
     await booted(driver, "vm-1")
     assert "ext4" in await guest_sh(driver, "vm-1", "grep /mnt/volumes/vdb /proc/mounts")
+
+
+async def test_a_volume_the_guest_still_holds_stays_attached(make_driver, image, volumes_dir,
+                                                             monkeypatch):
+    monkeypatch.setattr(volumes, "CLEAR_WAIT", 0.3)
+    driver = await make_driver()
+    await driver.spawn(instance("vm-1"), image=image, network_info=[])
+    await booted(driver, "vm-1")
+    volume_id, connection = volume(volumes_dir)
+    await driver.attach_volume("vm-1", block_device=device(volume_id, "vdb"),
+                               connection=connection)
+    await guest_sh(driver, "vm-1", "cd /mnt/volumes/vdb && sleep 600 >/dev/null 2>&1 &")
+    with pytest.raises(VolumeError, match="still in use"):
+        await driver.detach_volume("vm-1", volume_id=volume_id)
+    # Unmounted lazily: the filesystem lives on while the guest's process is in it, so it
+    # is still attached, and no other guest may mount the file meanwhile.
+    assert driver.attached_volumes("vm-1") == [device(volume_id, "vdb")]
+    assert loops_of(volumes_dir)
+    await guest_sh(driver, "vm-1", "killall sleep")
+    await eventually(lambda: not loops_of(volumes_dir), timeout=5)
+    await driver.detach_volume("vm-1", volume_id=volume_id)
+    assert driver.attached_volumes("vm-1") == []
