@@ -79,20 +79,28 @@ def _all_zero(data: bytes) -> bool:
     return True
 
 
-def _read_chunk(fd: int, offset: int, length: int) -> _Chunk:
-    """The chunk at ``offset``; a hole is not even read."""
+# Each thread opens the file itself: a thread outlives the task that awaited it when that
+# task is cancelled, and must never be left using a descriptor closed (and reused) meanwhile.
+
+
+def _read_chunk(path: Path, offset: int, length: int) -> _Chunk:
+    """The chunk of file ``path`` at ``offset``; a hole is not even read."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        data_at = os.lseek(fd, offset, os.SEEK_DATA)
-    except OSError as exc:
-        if exc.errno == errno.ENXIO:  # only a hole from offset to the end
-            data_at = offset + length
-        elif exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
-            data_at = offset
-        else:
-            raise
-    if data_at >= offset + length:
-        return _Chunk(None, _zero_sha256(length))
-    data = os.pread(fd, length, offset)
+        try:
+            data_at = os.lseek(fd, offset, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # only a hole from offset to the end
+                data_at = offset + length
+            elif exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+                data_at = offset
+            else:
+                raise
+        if data_at >= offset + length:
+            return _Chunk(None, _zero_sha256(length))
+        data = os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
     if len(data) != length:
         raise BackupError(f"the volume file shrank during the backup (at {offset})")
     if _all_zero(data):
@@ -101,14 +109,35 @@ def _read_chunk(fd: int, offset: int, length: int) -> _Chunk:
                   hashlib.md5(data, usedforsecurity=False).hexdigest())
 
 
-def _write_chunk(fd: int, entry: dict[str, Any], data: bytes) -> None:
+def _write_chunk(path: Path, entry: dict[str, Any], data: bytes) -> None:
+    """Write a restored chunk into file ``path`` after checking it."""
     if len(data) != entry["length"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise BackupError(f"the backup's chunk {entry['object']} does not match its "
                           "checksum")
-    view, offset = memoryview(data), entry["offset"]
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        view, offset = memoryview(data), entry["offset"]
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+    finally:
+        os.close(fd)
+
+
+def _new_file(path: Path, size: int, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _check_id(kind: str, value: object) -> str:
@@ -301,18 +330,17 @@ class SwiftBackupStore:
         """The manifest's chunk entries and the bytes uploaded; ``uploaded`` gets the name
         of each object this backup stores."""
         try:
-            fd = await asyncio.to_thread(os.open, source, os.O_RDONLY)
+            size = (await asyncio.to_thread(os.stat, source)).st_size
         except OSError as exc:
             raise BackupError(f"the volume file cannot be read: {exc}") from None
         chunks: list[dict] = []
         sent = 0
         transfers = _Bounded(self._concurrency)
         try:
-            size = os.fstat(fd).st_size
             for index, offset in enumerate(range(0, size, chunk_size)):
                 length = min(chunk_size, size - offset)
                 try:
-                    chunk = await asyncio.to_thread(_read_chunk, fd, offset, length)
+                    chunk = await asyncio.to_thread(_read_chunk, source, offset, length)
                 except OSError as exc:
                     raise BackupError(f"the volume file cannot be read: {exc}") from None
                 entry = {"offset": offset, "length": length, "sha256": chunk.sha256,
@@ -338,7 +366,6 @@ class SwiftBackupStore:
             await transfers.wait()
         finally:
             await transfers.cancel()
-            os.close(fd)
         return chunks, sent
 
     # -- restore -------------------------------------------------------------------------
@@ -358,14 +385,12 @@ class SwiftBackupStore:
         except FileNotFoundError:
             mode = 0o600
         try:
-            fd = await asyncio.to_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                                         mode)
+            await asyncio.to_thread(_new_file, tmp, manifest["size_bytes"], mode)
         except OSError as exc:
             raise BackupError(f"cannot restore into {target.name}: {exc}") from None
         transfers = _Bounded(self._concurrency)
         try:
             try:
-                os.ftruncate(fd, manifest["size_bytes"])
                 for entry in manifest["chunks"]:
                     if entry["object"] is None:
                         continue
@@ -375,14 +400,13 @@ class SwiftBackupStore:
                         response = await self._request(
                             "GET", self._url(project_id, container, name), token,
                             what=f"read {name}", ok=(200,))
-                        await asyncio.to_thread(_write_chunk, fd, entry, response.content)
+                        await asyncio.to_thread(_write_chunk, tmp, entry, response.content)
 
                     await transfers.start(fetch)
                 await transfers.wait()
-                await asyncio.to_thread(os.fsync, fd)
             finally:
                 await transfers.cancel()
-                os.close(fd)
+            await asyncio.to_thread(_fsync, tmp)
             os.rename(tmp, target)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
