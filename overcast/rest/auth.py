@@ -2,6 +2,8 @@
 
 The app holds a ``TokenValidator`` (``app.state.authenticator``), handed in when the process
 wires its routers (``overcast.rest.app.rest_app``); this module knows no identity service.
+The api process's validator answers at once (it verifies tokens itself); the other REST edges
+hand in ``overcast.keystone.KeystoneValidator``, whose answer is awaited (it asks Keystone).
 
 ``Context`` and ``AdminContext`` are for project-scoped APIs (compute, image, network): as
 OpenStack's default policies do, they refuse a token with no project scope (unscoped or
@@ -10,6 +12,8 @@ scope, uses ``AnyScopeContext`` and ``AnyScopeAdminContext``.
 """
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
@@ -19,8 +23,10 @@ from overcast.context import RequestContext
 
 
 class TokenValidator(Protocol):
-    def authenticate(self, token: str, *, request_id: str) -> RequestContext:
-        """The context of a valid token; raises ``Unauthorized`` for a bad or revoked one."""
+    def authenticate(self, token: str, *, request_id: str
+                     ) -> RequestContext | Awaitable[RequestContext]:
+        """The context of a valid token (or an awaitable of it); raises ``Unauthorized`` for
+        a bad or revoked one."""
 
 
 async def any_scope_context(request: Request) -> RequestContext:
@@ -30,7 +36,8 @@ async def any_scope_context(request: Request) -> RequestContext:
     if not token:
         raise errors.Unauthorized("The request you have made requires authentication.")
     validator: TokenValidator = request.app.state.authenticator
-    ctx = validator.authenticate(token, request_id=request.state.request_id)
+    answer = validator.authenticate(token, request_id=request.state.request_id)
+    ctx = await answer if inspect.isawaitable(answer) else answer
     context.bind(ctx)
     return ctx
 

@@ -1,42 +1,13 @@
 """What identity tells other processes: revocation events (no transport).
 
-Every process that caches token validations (the object proxy) receives these and drops the
-cached tokens an event matches, so a revocation bites at once instead of after a cache time.
+Every process that caches token validations (the object proxy, the volume service) receives
+these and drops the cached tokens an event matches, so a revocation bites at once instead of
+after a cache time. The type lives in the core (``overcast/keystone/events.py``), since the
+core's token cache consumes it and the core imports no service; it is re-exported here as
+identity's contract.
 """
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Collection
+from overcast.keystone.events import REVOCATION_EVENT_TYPE, RevocationEvent
 
-from overcast.wire import Wire
-
-# The notification's event type on the bus (``overcast.notifications``).
-REVOCATION_EVENT_TYPE = "identity.revocation.create"
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RevocationEvent(Wire):
-    """One revocation, as ``revocation.py`` records it.
-
-    With ``audit_id`` it revokes the tokens carrying that audit id (one token and the tokens
-    rescoped from it). Otherwise it revokes the tokens of ``user_id``, of ``project_id``, or of
-    the user on the project, issued at or before ``issued_before`` (seconds since the epoch).
-    """
-
-    issued_before: float
-    audit_id: str | None = None
-    user_id: str | None = None
-    project_id: str | None = None
-
-    def matches(self, *, audit_ids: Collection[str], user_id: str, project_id: str | None,
-                issued_at: float) -> bool:
-        """Whether a token with these attributes is revoked by this event."""
-        if self.audit_id is not None:
-            return self.audit_id in audit_ids
-        if self.user_id is None and self.project_id is None:
-            return False
-        if issued_at > self.issued_before:
-            return False
-        if self.user_id is not None and self.user_id != user_id:
-            return False
-        return self.project_id is None or self.project_id == project_id
+__all__ = ["REVOCATION_EVENT_TYPE", "RevocationEvent"]

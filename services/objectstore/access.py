@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from overcast.context import RequestContext
+from overcast.keystone import Identity
 from services.objectstore.acl import acl_allows
 from services.objectstore.auth import READ_METHODS, Authenticator
 from services.objectstore.http import HTTPError, Request
 from services.objectstore.proxy import Proxy
-from services.objectstore.tokens import Identity
 
 # May the requester read (write=False) or write the objects of this container?
 ObjectsGate = Callable[..., Awaitable[bool]]

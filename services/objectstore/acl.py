@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import unquote, urlparse
 
-from services.objectstore.tokens import DEFAULT_DOMAIN, Identity
+from overcast.keystone import DEFAULT_DOMAIN, Identity
 
 ACL_HEADERS = ("x-container-read", "x-container-write")
 LISTINGS = ".rlistings"

@@ -1,12 +1,11 @@
 """Who may use which account: Keystone tokens, and a tempauth-style ``/auth/v1.0``.
 
-Keystone: the account of project P is ``AUTH_<P>``. A token is validated with Keystone
-(``GET /v3/auth/tokens``, the token checking itself) and the answer cached until it expires
-or ``cache_ttl`` passes, but only while revocation events reach this process
-(``tokens.TokenCache``). Members of the project with an operator role (admin, member,
-swiftoperator) own its account and may do anything there; a reader only GET and HEAD. A
-``ResellerAdmin`` may use every account. Anyone else gets what the container's ACLs grant
-(``acl.py``).
+Keystone: the account of project P is ``AUTH_<P>``. A token is validated with Keystone by
+the core's ``overcast.keystone.KeystoneValidator`` (cached while revocation events reach this
+process); only a project-scoped token is let in. Members of the project with an operator role
+(admin, member, swiftoperator) own its account and may do anything there; a reader only GET
+and HEAD. A ``ResellerAdmin`` may use every account. Anyone else gets what the container's
+ACLs grant (``acl.py``).
 
 Tempauth (for test tools such as swift-bench): users configured as
 ``account:user:key[:.admin|.reseller_admin]``; ``GET /auth/v1.0`` with ``X-Auth-User`` and
@@ -15,25 +14,21 @@ Tempauth (for test tools such as swift-bench): users configured as
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hmac
 import logging
 import secrets
 import time
-from typing import Any
 
-import httpx
-
+from overcast import errors
+from overcast.keystone import Identity, KeystoneValidator, TokenCache, is_token_shaped
 from services.objectstore.http import HTTPError
-from services.objectstore.tokens import DEFAULT_DOMAIN, Identity, TokenCache
 
 logger = logging.getLogger(__name__)
 
 OPERATOR_ROLES = frozenset({"admin", "member", "swiftoperator", "_member_"})
 READER_ROLES = frozenset({"reader"})
-RESELLER_ROLE = "resellerAdmin"
+RESELLER_ROLE = "ResellerAdmin"
 READ_METHODS = frozenset({"GET", "HEAD"})
-MAX_TOKEN_LENGTH = 8192
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,21 +52,27 @@ def parse_tempauth_users(spec: str) -> dict[str, TempUser]:
 
 
 class Authenticator:
+    """Tempauth tokens, and Keystone tokens through ``keystone`` (None without Keystone: every
+    token but a tempauth one is then refused)."""
+
     def __init__(self, *, identity_url: str = "", tempauth_users: str = "",
                  reseller_prefix: str = "AUTH_", token_life: int = 86400,
                  cache_ttl: float = 300.0) -> None:
-        self.identity_url = identity_url.rstrip("/")
         self.users = parse_tempauth_users(tempauth_users)
         self.prefix = reseller_prefix
         self.token_life = token_life
-        self.cache_ttl = cache_ttl
         self._temp_tokens: dict[str, Identity] = {}
-        self.cache = TokenCache()
-        self._http: httpx.AsyncClient | None = None
+        self.keystone = (KeystoneValidator(identity_url, cache_ttl=cache_ttl)
+                         if identity_url else None)
+
+    @property
+    def cache(self) -> TokenCache | None:
+        """The Keystone validations' cache, for the revocation subscriber."""
+        return self.keystone.cache if self.keystone is not None else None
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        if self.keystone is not None:
+            await self.keystone.close()
 
     # -- tempauth ----------------------------------------------------------------------------
 
@@ -82,12 +83,12 @@ class Authenticator:
             raise HTTPError(401)
         token = "AUTH_tk" + secrets.token_hex(16)
         groups = found.groups
-        roles = frozenset({"admin"} if ".admin" in groups or ".reseller_admin" in groups
-                          else {"reader"})
+        roles = ({"admin", RESELLER_ROLE} if ".reseller_admin" in groups
+                 else {"admin"} if ".admin" in groups else {"reader"})
         self._temp_tokens[token] = Identity(
             user_id=f"{found.account}:{found.user}", user_name=found.user,
-            project_id=found.account, roles=roles, expires=time.time() + self.token_life,
-            reseller=".reseller_admin" in groups)
+            project_id=found.account, roles=frozenset(roles),
+            expires=time.time() + self.token_life)
         if len(self._temp_tokens) > 100_000:
             now = time.time()
             self._temp_tokens = {t: i for t, i in self._temp_tokens.items() if i.expires > now}
@@ -96,67 +97,32 @@ class Authenticator:
     # -- validation --------------------------------------------------------------------------
 
     async def identify(self, token: str) -> Identity:
-        """The identity of a token; 401 when it is invalid, expired or revoked."""
+        """The identity of a token; 401 when it is invalid, expired, revoked or not scoped to
+        a project, 503 when Keystone cannot be asked."""
         if not is_token_shaped(token):
             raise HTTPError(401)
-        now = time.time()
         if token.startswith("AUTH_tk"):
             identity = self._temp_tokens.get(token)
-            if identity is None or identity.expires < now:
+            if identity is None or identity.expires < time.time():
                 raise HTTPError(401)
             return identity
-        cached = self.cache.get(token, now=now)
-        if cached is not None:
-            return cached
-        if self.cache.refused(token, now=now):
+        if self.keystone is None:
             raise HTTPError(401)
-        generation = self.cache.generation
-        identity = await self._keystone(token)
-        if identity is None:
-            self.cache.refuse(token, now=now)
-            raise HTTPError(401)
-        self.cache.put(token, identity, generation=generation)
-        return identity
-
-    async def _keystone(self, token: str) -> Identity | None:
-        if not self.identity_url:
-            return None
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10.0)
         try:
-            response = await self._http.get(
-                f"{self.identity_url}/v3/auth/tokens?nocatalog",
-                headers={"X-Auth-Token": token, "X-Subject-Token": token})
-        except httpx.HTTPError as exc:
-            logger.warning("identity service unreachable: %s", exc)
+            identity = await self.keystone.identify(token)
+        except errors.Unauthorized:
+            raise HTTPError(401) from None
+        except errors.ServiceUnavailable:
             raise HTTPError(503) from None
-        if response.status_code != 200:
-            return None
-        return self._identity(response.json()["token"])
-
-    def _identity(self, body: dict[str, Any]) -> Identity | None:
-        project = body.get("project") or {}
-        if not project.get("id"):
-            return None
-        roles = frozenset(r["name"] for r in body.get("roles") or [])
-        expires = time.time() + self.cache_ttl
-        if body.get("expires_at"):
-            expires = min(expires, _timestamp(body["expires_at"], default=expires))
-        user = body.get("user") or {}
-        return Identity(user_id=user.get("id", ""), user_name=user.get("name", ""),
-                        project_id=project["id"], roles=roles, expires=expires,
-                        reseller=RESELLER_ROLE.lower() in {r.lower() for r in roles},
-                        project_name=project.get("name", ""),
-                        user_domain_id=(user.get("domain") or {}).get("id", DEFAULT_DOMAIN),
-                        project_domain_id=(project.get("domain") or {}).get(
-                            "id", DEFAULT_DOMAIN),
-                        audit_ids=tuple(body.get("audit_ids") or ()),
-                        issued_at=_timestamp(body.get("issued_at") or "", default=0.0))
+        if not identity.project_id:
+            raise HTTPError(401)  # accounts belong to projects: no project, no account
+        return identity
 
     def owns(self, identity: Identity, account: str) -> bool:
         """Whether ``identity`` may do anything in ``account``, ACLs and metadata included."""
-        return identity.reseller or (account == f"{self.prefix}{identity.project_id}"
-                                     and bool(identity.roles & OPERATOR_ROLES))
+        return is_reseller(identity) or (
+            account == f"{self.prefix}{identity.project_id}"
+            and bool(identity.roles & OPERATOR_ROLES))
 
     def reads_own(self, identity: Identity, account: str, method: str) -> bool:
         """Whether ``identity`` is a reader of ``account`` sending a read."""
@@ -164,16 +130,6 @@ class Authenticator:
                 and account == f"{self.prefix}{identity.project_id}")
 
 
-def is_token_shaped(token: str) -> bool:
-    """Whether ``token`` could be a token at all: Keystone and tempauth tokens are printable
-    ASCII, and anything else (such as a header of Latin-1 bytes) is refused before it is sent
-    anywhere."""
-    return bool(token) and len(token) <= MAX_TOKEN_LENGTH and token.isascii() \
-        and token.isprintable()
-
-
-def _timestamp(value: str, *, default: float) -> float:
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return default
+def is_reseller(identity: Identity) -> bool:
+    """Whether ``identity`` holds the ``ResellerAdmin`` role (any case): every account."""
+    return RESELLER_ROLE.lower() in {role.lower() for role in identity.roles}

@@ -10,6 +10,7 @@ from agents.storage.client import StorageClient
 from overcast.bus import Bus
 from overcast.config import CommonConfig
 from overcast.http import HttpServer
+from overcast.keystone import RevocationSubscriber
 from overcast.periodic import PeriodicTask
 from overcast.ring import RingHolder
 from overcast.service import Service
@@ -17,7 +18,6 @@ from services.objectstore.app import SwiftApp
 from services.objectstore.auth import Authenticator
 from services.objectstore.nodes import ErrorLimiter, Nodes
 from services.objectstore.proxy import Proxy, ProxySettings
-from services.objectstore.revocations import RevocationSubscriber
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class ObjectProxyService(Service):
         self.auth = Authenticator(identity_url=cfg.auth_url,
                                   tempauth_users=cfg.tempauth_users,
                                   cache_ttl=cfg.token_cache_ttl)
-        if cfg.auth_url:
+        if self.auth.cache is not None:
             # Keystone validations are cached only while revocations reach us on the bus.
             self.revocations = RevocationSubscriber(
                 Bus(cfg.transport_url, name=f"object-proxy.{cfg.host}",

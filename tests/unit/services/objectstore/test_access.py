@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from overcast.keystone import Identity
 from services.objectstore.access import AccessControl
 from services.objectstore.auth import Authenticator
 from services.objectstore.http import HTTPError, Request
-from services.objectstore.tokens import Identity
 
 ACCOUNT = "AUTH_demo"
 
@@ -30,8 +30,9 @@ def request(method: str, **headers: str) -> Request:
 
 
 def user(project_id: str, *roles: str, reseller: bool = False) -> Identity:
+    roles += ("ResellerAdmin",) if reseller else ()
     return Identity(user_id="uid", user_name="alice", project_id=project_id,
-                    roles=frozenset(roles), expires=1e12, reseller=reseller)
+                    roles=frozenset(roles), expires=1e12)
 
 
 def access(**acls: str) -> AccessControl:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from overcast.keystone import Identity
 from services.objectstore.acl import acl_allows, clean_acl, parse_acl, referrer_allowed
-from services.objectstore.tokens import Identity
 
 
 def identity(**overrides) -> Identity:

@@ -1,4 +1,5 @@
-"""The proxy's subscription to identity's revocation events.
+"""A process's subscription to identity's revocation events, which keeps its token cache
+honest.
 
 Each event drops the cached validations it matches the moment it arrives. While the bus is
 down events can be missed, so the cache is emptied and stays off (every request is checked
@@ -15,13 +16,19 @@ from typing import Any
 
 from overcast import errors
 from overcast.bus import Bus
-from services.identity.contract import REVOCATION_EVENT_TYPE, RevocationEvent
-from services.objectstore.tokens import TokenCache
+from overcast.keystone.events import REVOCATION_EVENT_TYPE, RevocationEvent
+from overcast.keystone.tokens import TokenCache
 
 logger = logging.getLogger(__name__)
 
 
 class RevocationSubscriber:
+    """Keeps ``cache`` live exactly while identity's revocation events reach this process.
+
+    It owns ``bus``: it connects it in the background and closes it on ``stop``, so give it a
+    ``Bus`` of its own (not the one the process serves its RPC on).
+    """
+
     def __init__(self, bus: Bus, cache: TokenCache) -> None:
         self.bus = bus
         self.cache = cache

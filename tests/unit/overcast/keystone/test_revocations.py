@@ -1,10 +1,10 @@
-"""The proxy's subscription: an event drops the cached tokens it matches, a malformed one is
+"""The revocation subscription: an event drops the cached tokens it matches, a malformed one is
 ignored, and a lost bus connection empties the cache and keeps it off until it is back."""
 from __future__ import annotations
 
-from services.identity.contract import REVOCATION_EVENT_TYPE, RevocationEvent
-from services.objectstore.revocations import RevocationSubscriber
-from services.objectstore.tokens import Identity, TokenCache
+from overcast.keystone.events import REVOCATION_EVENT_TYPE, RevocationEvent
+from overcast.keystone.revocations import RevocationSubscriber
+from overcast.keystone.tokens import Identity, TokenCache
 
 
 class UnconnectedBus:

@@ -1,9 +1,9 @@
-"""The proxy's token cache: revocation events drop what they match, and nothing is cached
+"""The token cache: revocation events drop what they match, and nothing is cached
 while revocations could be missed."""
 from __future__ import annotations
 
-from services.identity.contract import RevocationEvent
-from services.objectstore.tokens import Identity, TokenCache
+from overcast.keystone.events import RevocationEvent
+from overcast.keystone.tokens import Identity, TokenCache
 
 
 def identity(user_id: str = "u1", project_id: str = "p1", audit_id: str = "a1",

@@ -1,9 +1,9 @@
-"""What a validated token says, and the proxy's cache of validations.
+"""What a validated token says, and a cache of validations that revocations empty.
 
-The cache is trusted only while revocation events can reach this process: the proxy's
-subscription (``revocations.py``) drops the entries an event matches the moment it arrives,
-and empties the cache and stops filling it while the bus is down, since events sent then
-are lost. Without a subscription every request is validated with Keystone.
+The cache is trusted only while revocation events can reach this process: the subscription
+(``revocations.py``) drops the entries an event matches the moment it arrives, and empties
+the cache and stops filling it while the bus is down, since events sent then are lost.
+Without a subscription the cache stays off and every request is validated with Keystone.
 """
 from __future__ import annotations
 
@@ -11,31 +11,40 @@ import dataclasses
 import time
 
 from overcast.context import RequestContext
-from services.identity.contract import RevocationEvent
+from overcast.keystone.events import RevocationEvent
 
 DEFAULT_DOMAIN = "default"
 
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """What a valid token says."""
+    """What a valid token says.
+
+    ``project_id`` is set only for a project-scoped token; a domain-scoped token has
+    ``domain_id``, a system-scoped one ``system_scope == "all"``, an unscoped one neither.
+    ``expires`` is when this validation stops being trusted (the token's expiry, or sooner).
+    """
 
     user_id: str
     user_name: str
-    project_id: str
+    project_id: str | None
     roles: frozenset[str]
     expires: float
-    reseller: bool = False
     project_name: str = ""
     user_domain_id: str = DEFAULT_DOMAIN
     project_domain_id: str = DEFAULT_DOMAIN
+    domain_id: str | None = None
+    system_scope: str | None = None
     audit_ids: tuple[str, ...] = ()
     issued_at: float = 0.0
 
     def context(self, request_id: str) -> RequestContext:
-        return RequestContext(request_id=request_id, user_id=self.user_id,
-                              project_id=self.project_id, roles=tuple(sorted(self.roles)),
-                              user_name=self.user_name)
+        """The request context of a request made with this token."""
+        return RequestContext(
+            request_id=request_id, user_id=self.user_id, project_id=self.project_id,
+            domain_id=self.domain_id or (self.project_domain_id if self.project_id else None),
+            roles=tuple(sorted(self.roles)), user_name=self.user_name,
+            project_name=self.project_name or None, system_scope=self.system_scope)
 
     def revoked_by(self, event: RevocationEvent) -> bool:
         return event.matches(audit_ids=self.audit_ids, user_id=self.user_id,
@@ -47,7 +56,8 @@ class TokenCache:
 
     ``generation`` changes whenever entries are dropped; a validation that started before
     the change is not stored (``put(..., generation=...)``), so a token revoked while
-    Keystone was being asked is not cached as valid afterwards.
+    Keystone was being asked is not cached as valid afterwards. A new cache is off (stores
+    nothing) until ``resume``.
     """
 
     def __init__(self, *, max_entries: int = 10_000, refused_ttl: float = 2.0) -> None:
