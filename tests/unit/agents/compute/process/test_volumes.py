@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import tarfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -170,7 +171,7 @@ async def test_a_volume_keeps_its_data_from_one_guest_to_another(make_driver, im
     assert read_file(file, "/note") == "kept\n"
 
 
-async def test_a_guest_boots_from_its_root_volume(make_driver, tree, volumes_dir):
+async def test_a_guest_boots_from_its_root_volume(make_driver, tree, volumes_dir, tmp_path):
     driver = await make_driver()
     root_id, root = volume(volumes_dir, tree=tree)
     data_id, data = volume(volumes_dir)
@@ -192,6 +193,11 @@ async def test_a_guest_boots_from_its_root_volume(make_driver, tree, volumes_dir
     assert driver.get_info("vm-1").power_state == SHUTDOWN
     assert not loops_of(volumes_dir)
     assert read_file(root_file, "/root-note") == "mine\n"
+    # A stopped guest's snapshot mounts its root volume for the moment.
+    assert await driver.snapshot("vm-1", tmp_path / "snap.tar") == "tar"
+    with tarfile.open(tmp_path / "snap.tar") as archive:
+        assert archive.extractfile("root-note").read() == b"mine\n"
+    assert not loops_of(volumes_dir)
 
     await driver.power_on("vm-1")  # and has them again when it starts
     await booted(driver, "vm-1")
