@@ -22,6 +22,7 @@ import errno
 import os
 import re
 import stat
+import threading
 import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -34,6 +35,15 @@ from services.volume.contract import ConnectionInfo
 
 FS_TYPES = frozenset({"ext4"})  # what a host mounts from a volume (never what it is told)
 CLEAR_WAIT = 5.0  # how long a loop device of the same file may take to clear
+_file_locks: dict[str, threading.Lock] = {}
+_file_locks_lock = threading.Lock()
+
+
+def _file_lock(file_name: str) -> threading.Lock:
+    """One attach of a file at a time in this process (two guests asking for one volume
+    would both find it unused, and both mount it)."""
+    with _file_locks_lock:
+        return _file_locks.setdefault(file_name, threading.Lock())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,18 +138,19 @@ def attach(disk: Disk, block_device: BlockDevice, connection: ConnectionInfo,
     file = volumes_dir / file_name
     if not file.is_file():
         raise VolumeError(f"the file of volume {block_device.volume_id} is missing")
-    _wait_unused(file_name)
     flags = syscalls.MS_NODEV | syscalls.MS_NOSUID | \
         (syscalls.MS_RDONLY if connection.read_only else 0)
-    point = _open_mount_point(disk, block_device)
-    try:
-        with loop.attached(file, read_only=connection.read_only) as device:
-            syscalls.mount(device, f"/proc/self/fd/{point}", connection.fs_type, flags)
-    except OSError as exc:
-        raise VolumeError(f"volume {block_device.volume_id} could not be mounted: "
-                          f"{exc.strerror or exc}") from exc
-    finally:
-        os.close(point)
+    with _file_lock(file_name):
+        _wait_unused(file_name)
+        point = _open_mount_point(disk, block_device)
+        try:
+            with loop.attached(file, read_only=connection.read_only) as device:
+                syscalls.mount(device, f"/proc/self/fd/{point}", connection.fs_type, flags)
+        except OSError as exc:
+            raise VolumeError(f"volume {block_device.volume_id} could not be mounted: "
+                              f"{exc.strerror or exc}") from exc
+        finally:
+            os.close(point)
 
 
 def attach_all(disk: Disk, attached: Iterable[tuple[BlockDevice, ConnectionInfo]],

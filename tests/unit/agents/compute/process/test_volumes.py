@@ -17,6 +17,7 @@ import pytest
 from agents.compute.contract import RUNNING, SHUTDOWN, BlockDevice, FlavorSpec, InstancePayload
 from agents.compute.driver import VolumeError
 from agents.compute.process import ProcessDriver, volumes
+from agents.compute.process.disks import Disk
 from overcast.testing import eventually
 from services.image import cirros
 from services.volume.contract import OVERCAST_FILE, ConnectionInfo
@@ -273,3 +274,20 @@ async def test_a_volume_the_guest_still_holds_stays_attached(make_driver, image,
     await eventually(lambda: not loops_of(volumes_dir), timeout=5)
     await driver.detach_volume("vm-1", volume_id=volume_id)
     assert driver.attached_volumes("vm-1") == []
+
+
+async def test_two_guests_asking_for_one_file_at_once_get_one_mount(tmp_path, volumes_dir,
+                                                                    monkeypatch):
+    monkeypatch.setattr(volumes, "CLEAR_WAIT", 0.2)
+    volume_id, connection = volume(volumes_dir)
+    disks = [Disk(tmp_path / name) for name in ("one", "two")]
+    results = await asyncio.gather(*(asyncio.to_thread(
+        volumes.attach, disk, device(volume_id, "vdb"), connection, volumes_dir)
+        for disk in disks), return_exceptions=True)
+    try:
+        assert sorted(type(r).__name__ for r in results) == ["NoneType", "VolumeError"]
+        assert len(loops_of(volumes_dir).splitlines()) == 1
+    finally:
+        for disk in disks:
+            volumes.release_all(disk)
+    assert not loops_of(volumes_dir) and not mounts_under(tmp_path)
