@@ -4,6 +4,7 @@ loop devices, written and read from inside real busybox guests; asserted on the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -290,4 +291,19 @@ async def test_two_guests_asking_for_one_file_at_once_get_one_mount(tmp_path, vo
     finally:
         for disk in disks:
             volumes.release_all(disk)
+    assert not loops_of(volumes_dir) and not mounts_under(tmp_path)
+
+
+def test_a_read_only_volume_is_mounted_read_only(tmp_path, volumes_dir):
+    volume_id, connection = volume(volumes_dir)
+    disk = Disk(tmp_path / "disk")
+    read_only = dataclasses.replace(connection, read_only=True)
+    volumes.attach(disk, device(volume_id, "vdb"), read_only, volumes_dir)
+    try:
+        [mount] = mounts_under(disk.volumes / "vdb")
+        assert mount.split()[5].split(",")[0] == "ro"  # the mount's own options
+        with pytest.raises(OSError):
+            (disk.volumes / "vdb" / "note").write_text("x")
+    finally:
+        volumes.release_all(disk)
     assert not loops_of(volumes_dir) and not mounts_under(tmp_path)
