@@ -35,6 +35,33 @@ class FlavorSpec(Wire):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class BlockDevice(Wire):
+    """One volume of an instance (Nova's block device mapping), as its host needs it.
+
+    ``device_name`` is what Nova reports ("/dev/vdb"); the guest sees the volume's
+    filesystem at ``/mnt/volumes/<basename>`` ("/mnt/volumes/vdb"). ``boot_index`` 0 is the
+    root volume of a server booted from volume: its filesystem is the guest's root.
+    ``attachment_id`` is the volume service's attachment the host completes with its own
+    connector (``services/volume/contract.py``)."""
+
+    volume_id: str
+    attachment_id: str
+    device_name: str
+    boot_index: int | None = None
+    delete_on_termination: bool = False
+    tag: str | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.boot_index == 0
+
+    @property
+    def mount_name(self) -> str:
+        """The directory under ``/mnt/volumes`` the guest sees the volume in."""
+        return self.device_name.rsplit("/", 1)[-1]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class InstancePayload(Wire):
     """One instance as a host needs it to build the guest (``build_and_run_instance``)."""
 
@@ -52,3 +79,10 @@ class InstancePayload(Wire):
     launch_index: int = 0
     # The ports bound for this host, as the network service describes them (VIFs).
     network_info: tuple[Mapping[str, Any], ...] = ()
+    # Its volumes (compute RPC 1.3), attached on every host it is built on.
+    block_device_mapping: tuple[BlockDevice, ...] = ()
+
+    @property
+    def root_volume(self) -> BlockDevice | None:
+        """The volume the guest boots from, or None when it boots from its image."""
+        return next((bdm for bdm in self.block_device_mapping if bdm.is_root), None)
