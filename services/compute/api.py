@@ -14,6 +14,7 @@ from services.compute import (
     diagnostics_api,
     resources_api,
     servers,
+    volumes_api,
 )
 from services.compute.microversion import MAX_VERSION, MIN_VERSION, text
 
@@ -55,6 +56,7 @@ def build_router(*, conductor: Any, images: Any, network: Any,
         extra_actions={consoles_api.ACTION: consoles.serial_console_action}))
     v21.include_router(consoles_api.build_router(consoles))
     v21.include_router(diagnostics_api.build_router(conductor=conductor))
+    v21.include_router(volumes_api.build_router(conductor=conductor))
     v21.include_router(resources_api.build_router(conductor=conductor))
     v21.include_router(admin_api.build_router(conductor=conductor))
     router.include_router(v21, prefix="/v2.1")

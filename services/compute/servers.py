@@ -15,10 +15,10 @@ from overcast.rest.auth import Context
 from overcast.rest.body import JsonPayload
 from overcast.rest.responses import FastJSONResponse
 from overcast.rest.routing import JSONRoute
-from services.compute import server_actions, views
+from services.compute import block_device_mapping, server_actions, views
 from services.compute import validation as check
 from services.compute.microversion import Version
-from services.conductor.rpcapi import BootRequest, ImageRequirements
+from services.conductor.rpcapi import BlockDeviceRequest, BootRequest, ImageRequirements
 
 
 def _base(request: Request) -> str:
@@ -43,25 +43,52 @@ def build_router(*, conductor: Any, images: Any, network: Any,
         _require_uuid(server_id)
         return await conductor.get_server(ctx, instance_id=server_id)
 
+    async def _boot_image(ctx: RequestContext, image_id: str,
+                          devices: tuple[BlockDeviceRequest, ...]) -> dict:
+        """The image the server boots from: ``imageRef``, else the one its root volume is
+        made from (none for an existing volume: {}). Every image a mapping names must
+        exist (400, Nova's words), and the one booted be a root filesystem archive."""
+        if image_id:
+            try:
+                image = await images.get_image(ctx, image_id)
+            except errors.NotFound:
+                raise errors.BadRequest(f"Image {image_id} could not be found.") from None
+            check.bootable_image(image)
+            return image
+        image = {}
+        for device in devices:
+            if device.source_type != "image" or not device.uuid:
+                continue
+            try:
+                found = await images.get_image(ctx, device.uuid)
+            except errors.NotFound:
+                raise errors.BadRequest(f"Block Device Mapping is Invalid: failed to get "
+                                        f"image {device.uuid}.") from None
+            if device.boot_index == 0 and device.destination_type == "volume":
+                check.bootable_image(found)
+                image = found
+        return image
+
     @router.post("/servers", status_code=202)
     async def create_server(request: Request, ctx: Context, mv: Version,
                             payload: JsonPayload) -> Any:
         body = check.body_of(payload, "server")
         name = check.name(body.get("name"))
-        image_id = check.ref_id(body.get("imageRef"), field="imageRef")
-        if not check.is_uuid(image_id):
-            raise errors.BadRequest("Invalid imageRef provided.")
+        devices = block_device_mapping.parse(body, mv)
+        image_id = ""
+        if not body.get("imageRef") and not devices:
+            raise errors.BadRequest("Missing imageRef attribute")
+        if body.get("imageRef"):  # booted from a volume: no image (Nova's)
+            image_id = check.ref_id(body.get("imageRef"), field="imageRef")
+            if not check.is_uuid(image_id):
+                raise errors.BadRequest("Invalid imageRef provided.")
         flavor_id = check.ref_id(body.get("flavorRef"), field="flavorRef")
         min_count = check.count(body.get("min_count", 1), "min_count")
         max_count = check.count(body.get("max_count", min_count), "max_count")
         if max_count < min_count:
             raise errors.BadRequest("min_count must be <= max_count")
         requested_networks = check.networks(body.get("networks"))
-        try:
-            image = await images.get_image(ctx, image_id)
-        except errors.NotFound:
-            raise errors.BadRequest(f"Image {image_id} could not be found.") from None
-        check.bootable_image(image)
+        image = await _boot_image(ctx, image_id, devices)
         security_groups = check.security_groups(body.get("security_groups"))
         await network.validate_networks(ctx, project_id=ctx.project_id,
                                         requested_networks=requested_networks,
@@ -81,7 +108,8 @@ def build_router(*, conductor: Any, images: Any, network: Any,
             security_groups=security_groups,
             min_count=min_count, max_count=max_count,
             group_id=check.optional_string(hints.get("group"), field="group"),
-            description=body.get("description"), tags=check.tags(body.get("tags")))
+            description=body.get("description"), tags=check.tags(body.get("tags")),
+            block_device_mapping=devices)
         if boot.description is not None:
             check.name(boot.description, field="description")
         created = await conductor.create_servers(ctx, request=boot)

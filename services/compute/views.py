@@ -43,6 +43,33 @@ def server_brief(inst: dict, base: str) -> dict:
     return {"id": inst["id"], "name": inst["name"], "links": _link(base, "servers", inst["id"])}
 
 
+def attached_volumes(inst: dict) -> list[dict]:
+    """The server's volume mappings that name a volume (a volume its build has not made yet
+    names none), in the order they were made."""
+    return [m for m in inst.get("block_device_mapping") or () if m.get("attachment_id")]
+
+
+def volumes_attached(inst: dict, mv: Microversion) -> list[dict]:
+    """Nova's ``os-extended-volumes:volumes_attached``: each volume's id, and from 2.3
+    whether it is deleted with the server."""
+    return [{"id": m["volume_id"], **({"delete_on_termination": m["delete_on_termination"]}
+                                      if mv >= (2, 3) else {})}
+            for m in attached_volumes(inst)]
+
+
+def volume_attachment(mapping: dict, server_id: str, mv: Microversion) -> dict:
+    """One ``volumeAttachment`` as Nova shows it (the volume's id is the attachment's)."""
+    view = {"id": mapping["volume_id"], "volumeId": mapping["volume_id"],
+            "serverId": server_id}
+    if mapping.get("device_name"):
+        view["device"] = mapping["device_name"]
+    if mv >= (2, 70):
+        view["tag"] = mapping.get("tag")
+    if mv >= (2, 79):
+        view["delete_on_termination"] = mapping["delete_on_termination"]
+    return view
+
+
 def server(inst: dict, base: str, mv: Microversion, ctx: RequestContext) -> dict:
     """A server in full, as ``GET /servers/{id}`` shows it at microversion ``mv``."""
     status = inst["status"]
@@ -63,7 +90,7 @@ def server(inst: dict, base: str, mv: Microversion, ctx: RequestContext) -> dict
         "OS-SRV-USG:terminated_at": _plain(inst["terminated_at"]),
         "OS-EXT-STS:task_state": inst["task_state"], "OS-EXT-STS:vm_state": inst["vm_state"],
         "OS-EXT-STS:power_state": inst["power_state"],
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": volumes_attached(inst, mv),
         "security_groups": [{"name": g} for g in inst["security_groups"]],
     }
     if ctx.is_admin:

@@ -63,6 +63,7 @@ class ConductorTwin:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
         self.refuse_actions = False  # guest_action answers 409
+        self.volume_refusal: Exception | None = None  # attach_volume raises it
         self.diagnostics: GuestDiagnostics | Exception = GuestDiagnostics(
             state="running", driver="fake")
         self.servers: dict[str, dict] = {}
@@ -167,6 +168,31 @@ class ConductorTwin:
         if isinstance(self.diagnostics, Exception):
             raise self.diagnostics
         return self.diagnostics
+
+    async def attach_volume(self, ctx: RequestContext, *, instance_id: str, volume_id: str,
+                            device: str | None = None, tag: str | None = None,
+                            delete_on_termination: bool = False) -> dict:
+        """Records the mapping on the server as the conductor does (the next device)."""
+        self._record("attach_volume", instance_id=instance_id, volume_id=volume_id,
+                     device=device, tag=tag, delete_on_termination=delete_on_termination)
+        server = await self.get_server(ctx, instance_id=instance_id)
+        if self.volume_refusal is not None:
+            raise self.volume_refusal
+        mappings = server.setdefault("block_device_mapping", [])
+        mapping = {"volume_id": volume_id, "attachment_id": str(uuid.uuid4()),
+                   "device_name": device or f"/dev/vd{chr(ord('b') + len(mappings))}",
+                   "boot_index": None, "tag": tag, "status": "attaching",
+                   "delete_on_termination": delete_on_termination}
+        mappings.append(mapping)
+        return mapping
+
+    async def detach_volume(self, ctx: RequestContext, *, instance_id: str,
+                            volume_id: str) -> None:
+        self._record("detach_volume", instance_id=instance_id, volume_id=volume_id)
+        server = await self.get_server(ctx, instance_id=instance_id)
+        if not any(m["volume_id"] == volume_id for m in server.get("block_device_mapping", [])):
+            raise errors.NotFound(f"Instance {instance_id} is not attached to volume "
+                                  f"{volume_id}")
 
     async def unshelve_server(self, ctx: RequestContext, *, instance_id: str,
                               availability_zone: str | None = None) -> None:
