@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 OVERCAST := $(VENV)/bin/overcast
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
-APT_PACKAGES := rabbitmq-server busybox-static dropbear-bin
+APT_PACKAGES := rabbitmq-server busybox-static dropbear-bin e2fsprogs
 
 .PHONY: up up-local down down-local status test unit integration fuzz protos check-protos lint deps venv \
         bench clean compose-plugin images
@@ -18,13 +18,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev,test]'
 	touch $@
 
-# System packages the cloud and its tests need (Debian): the broker, and the guest image's
-# busybox and SSH server (dropbear-bin).
+# System packages the cloud and its tests need (Debian): the broker, the guest image's
+# busybox and SSH server (dropbear-bin), and e2fsprogs for the volume service's filesystems.
 deps:
 	@missing=""; \
 	command -v rabbitmq-server >/dev/null || [ -x /usr/sbin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
 	[ -x /bin/busybox ] || missing="$$missing busybox-static"; \
 	[ -x /usr/sbin/dropbear ] || missing="$$missing dropbear-bin"; \
+	for tool in mkfs.ext4 e2fsck resize2fs debugfs; do \
+	  command -v $$tool >/dev/null || [ -x /sbin/$$tool ] || [ -x /usr/sbin/$$tool ] || { missing="$$missing e2fsprogs"; break; }; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -1,11 +1,12 @@
 """``overcast chaos``: break a running cloud on purpose, by service or host name.
 
 In compose mode the targets are containers: ``hypervisor-2`` is the container
-``overcast-hypervisor-2``, ``api`` is ``overcast-api-1``. ``partition`` cuts a container off
-every network by dropping all its traffic with nftables inside its own network namespace,
-so its sockets stay open but nothing gets through, as when a cable is pulled; ``heal``
-removes that rule. In process mode (``make up-local``) the targets are processes and
-kill/stop/pause/unpause/start/restart act on them with signals.
+``overcast-hypervisor-2``, ``api`` is ``overcast-api-1``, ``volume`` is ``overcast-volume-1``.
+``partition`` cuts a container off every network by dropping all its traffic with nftables
+inside its own network namespace, so its sockets stay open but nothing gets through, as when
+a cable is pulled; ``heal`` removes that rule. In process mode (``make up-local``) the
+targets are processes: kill/stop/pause/unpause act on them with signals, and start and
+restart start one again as ``overcast up --local`` last started it (``local.start_again``).
 """
 from __future__ import annotations
 
@@ -122,9 +123,11 @@ class LocalChaos:
         self._signal(target, signal.SIGCONT)
 
     def start(self, target: str) -> None:
-        raise RuntimeError("in process mode, start a stopped process with `overcast up --local`")
+        self.local.start_again(self.cloud, target)
 
-    restart = start
+    def restart(self, target: str) -> None:
+        self.stop(target)
+        self.start(target)
 
     def partition(self, target: str) -> None:
         raise RuntimeError("partition needs the compose stack (make up)")
@@ -140,7 +143,8 @@ LOCAL = typer.Option(None, "--local", help="Act on the process-mode cloud in thi
 
 
 def _command(action: str, help_text: str) -> None:
-    def run(target: str = typer.Argument(..., help="e.g. hypervisor-2, conductor, rabbitmq"),
+    def run(target: str = typer.Argument(..., help="e.g. hypervisor-2, conductor, volume, "
+                                                   "rabbitmq"),
             local_state: Path | None = LOCAL) -> None:
         try:
             getattr(_chaos(local_state), action)(target)

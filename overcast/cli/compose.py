@@ -5,8 +5,9 @@
 ``secrets:`` (``write_secret_files``), the object ring and the compose variables
 (``ComposeCloud.variables``, also written to an env file for ``docker compose --env-file``).
 ``up`` prepares, runs ``docker compose up --wait`` (every container healthy), waits until the
-API answers and the conductor sees every hypervisor up (asked through the API's
-``os-services``, so the host needs no bus), and writes ``clouds.yaml``. ``down`` removes the
+API answers, the conductor sees every hypervisor up (asked through the API's
+``os-services``, so the host needs no bus) and the volume service's ``cinder-volume`` is up
+(its own ``os-services``), and writes ``clouds.yaml``. ``down`` removes the
 containers and keeps the named volumes; ``down(volumes=True)`` removes those too. The bus is
 published on the host's loopback only with ``publish_bus`` (``compose/publish-bus.yml``); the
 host's tools then log in with the cloud's own broker user (``transport_url``). Tests start
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from overcast.cli import broker, cloudconfig, images, local
+from overcast.cli import broker, cloudconfig, images, local, volumes
 
 COMPOSE_FILE = images.COMPOSE_DIR / "docker-compose.yml"
 # Added to COMPOSE_FILE when the bus is to be published on the host (127.0.0.1 only).
@@ -98,6 +99,7 @@ class ComposeCloud:
     api_port: int = 8770
     amqp_port: int = 5673
     object_port: int = 8080
+    volume_port: int = 8776
     project: str = PROJECT
     compose_file: Path = COMPOSE_FILE
     publish_bus: bool = False  # publish RabbitMQ on 127.0.0.1:amqp_port for host tools
@@ -129,6 +131,11 @@ class ComposeCloud:
     @property
     def object_url(self) -> str:
         return f"http://127.0.0.1:{self.object_port}"
+
+    @property
+    def volume_url(self) -> str:
+        """The volume service's Cinder API as published on the host (``/volume/v3``)."""
+        return f"http://127.0.0.1:{self.volume_port}"
 
     @property
     def ring_file(self) -> Path:
@@ -172,7 +179,7 @@ class ComposeCloud:
                                                   for name in self.storage_hosts()])
 
     def variables(self) -> dict[str, str]:
-        """What docker-compose.yml reads: the project name, ports, how many hypervisors,
+        """What docker-compose.yml reads: the project name, host ports, how many hypervisors,
         whether there is object storage, and where the secret files, the ring and the
         hypervisors' seccomp profile are."""
         return {"COMPOSE_PROJECT_NAME": self.project,
@@ -183,6 +190,7 @@ class ComposeCloud:
                 "OVERCAST_HYPERVISORS": str(self.hypervisors),
                 "OVERCAST_OBJECT_STORAGE": "1" if self.storage_nodes else "0",
                 "OVERCAST_OBJECT_PORT": str(self.object_port),
+                "OVERCAST_VOLUME_PORT": str(self.volume_port),
                 "OVERCAST_RING_DIR": str(self.ring_file.parent)}
 
     def environment(self) -> dict[str, str]:
@@ -270,15 +278,9 @@ def service_states(cloud: ComposeCloud, passwords: dict[str, str], *, timeout: f
     """The services as the conductor sees them, through the API's ``os-services`` as admin
     (binary, host, zone, status, state, updated_at, forced_down), so the host needs no bus."""
     with httpx.Client(timeout=timeout) as client:
-        auth = client.post(f"{cloud.identity_url}/auth/tokens", json={"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"name": "Default"},
-                "password": passwords["admin_password"]}}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})
-        auth.raise_for_status()
+        token = volumes.admin_token(client, cloud.identity_url, passwords)
         answer = client.get(f"{cloud.api_url}/compute/v2.1/os-services", headers={
-            "X-Auth-Token": auth.headers["X-Subject-Token"],
-            "OpenStack-API-Version": "compute 2.79"})
+            "X-Auth-Token": token, "OpenStack-API-Version": "compute 2.79"})
         answer.raise_for_status()
         return answer.json()["services"]
 
@@ -289,9 +291,16 @@ def missing_hosts(cloud: ComposeCloud, passwords: dict[str, str]) -> set[str]:
                                  if s["binary"] == "nova-compute" and s["state"] == "up"}
 
 
+def volume_service_problem(cloud: ComposeCloud, passwords: dict[str, str]) -> str:
+    """"" once the volume service's API answers on the host with its ``cinder-volume`` up;
+    else what is wrong."""
+    return volumes.problem(identity_url=cloud.identity_url, volume_url=cloud.volume_url,
+                           passwords=passwords)
+
+
 def wait_ready(cloud: ComposeCloud, passwords: dict[str, str], *, timeout: float) -> None:
-    """Once every container is healthy: return when the API answers on the host and the
-    conductor sees every hypervisor up."""
+    """Once every container is healthy: return when the API answers on the host, the
+    conductor sees every hypervisor up and the volume service is up."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -299,6 +308,7 @@ def wait_ready(cloud: ComposeCloud, passwords: dict[str, str], *, timeout: float
             problem = f"hosts not up yet: {', '.join(sorted(missing))}" if missing else ""
         except Exception as exc:  # noqa: BLE001 - not up yet
             problem = str(exc) or type(exc).__name__
+        problem = problem or volume_service_problem(cloud, passwords)
         if not problem:
             return
         if time.monotonic() > deadline:

@@ -45,7 +45,7 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_IN_CONTEXT = COMPOSE_DIR / ".ca-bundle.crt"
 # What both images need from the Debian base; the rest comes from their Dockerfiles.
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "busybox-static", "dropbear-bin",
-                 "iproute2")
+                 "iproute2", "e2fsprogs")
 PULL_TIMEOUT = 30.0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import secrets
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from overcast.bus import Bus
-from overcast.cli import cloudconfig
+from overcast.cli import cloudconfig, volumes
 from overcast.cli.broker import HostBroker
 from overcast.context import RequestContext
 from services.conductor.rpcapi import ConductorAPI
@@ -40,6 +41,8 @@ class LocalCloud:
     transport_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     api_port: int = 8770
     image_port: int = 9292
+    # The volume service's Cinder API (block-storage, volumev3).
+    volume_port: int = 8776
     hosts: int = 3
     bind: str = "127.0.0.1"
     extra_env: tuple[tuple[str, str], ...] = ()
@@ -61,6 +64,23 @@ class LocalCloud:
     def object_url(self) -> str:
         return f"http://{self.bind}:{self.object_port}"
 
+    @property
+    def volume_url(self) -> str:
+        return f"http://{self.bind}:{self.volume_port}"
+
+    def volumes_dir(self) -> Path:
+        """The volumes' backing files, shared by the volume service and every hypervisor."""
+        return self.state_dir / "volumes"
+
+    def extra_endpoints(self) -> str:
+        """The api's catalog entries for the services it does not serve itself: Cinder (the
+        volume process) always, Swift when object storage runs."""
+        endpoints = [f"block-storage={self.volume_url}/volume/v3",
+                     f"volumev3={self.volume_url}/volume/v3"]
+        if self.storage_nodes:
+            endpoints.insert(0, f"object-store={self.object_url}/v1/AUTH_%(project_id)s")
+        return ",".join(endpoints)
+
     def ring_path(self) -> Path:
         return self.state_dir / "object.ring"
 
@@ -79,18 +99,30 @@ class LocalCloud:
                                      "OVERCAST_API_PORT": str(self.api_port),
                                      "OVERCAST_API_PUBLIC_URL": self.api_url,
                                      "OVERCAST_API_IMAGE_TARGET":
-                                         f"{self.bind}:{self.image_port}"}),
+                                         f"{self.bind}:{self.image_port}",
+                                     "OVERCAST_API_EXTRA_ENDPOINTS": self.extra_endpoints()}),
+            # Backups go to the local object proxy; without one they fail, the rest works.
+            "volume": ("services.volume", {
+                "OVERCAST_VOLUME_LISTEN": self.bind,
+                "OVERCAST_VOLUME_PORT": str(self.volume_port),
+                "OVERCAST_VOLUME_PUBLIC_URL": self.volume_url,
+                "OVERCAST_VOLUME_VOLUMES_DIR": str(self.volumes_dir()),
+                "OVERCAST_VOLUME_AUTH_URL": f"{self.api_url}/identity",
+                "OVERCAST_VOLUME_IMAGE_TARGET": f"{self.bind}:{self.image_port}",
+                **({"OVERCAST_VOLUME_OBJECT_STORE_URL":
+                    f"{self.object_url}/v1/AUTH_%(project_id)s"} if self.storage_nodes
+                   else {})}),
         }
         for index in range(1, self.hosts + 1):
             procs[f"hypervisor-{index}"] = ("agents.compute", {
                 "OVERCAST_COMPUTE_HOST": f"hypervisor-{index}",
                 "OVERCAST_COMPUTE_DRIVER": self.compute_driver,
                 "OVERCAST_COMPUTE_IMAGE_TARGET": f"{self.bind}:{self.image_port}",
-                # Every hypervisor of this cloud mounts the same shared storage.
-                "OVERCAST_COMPUTE_SHARED_DIR": str(self.state_dir / "shared")})
+                # Every hypervisor of this cloud mounts the same shared storage, and the
+                # volume service's files.
+                "OVERCAST_COMPUTE_SHARED_DIR": str(self.state_dir / "shared"),
+                "OVERCAST_COMPUTE_VOLUMES_DIR": str(self.volumes_dir())})
         if self.storage_nodes:
-            procs["api"][1]["OVERCAST_API_EXTRA_ENDPOINTS"] = (
-                f"object-store={self.object_url}/v1/AUTH_%(project_id)s")
             procs["object-proxy"] = ("services.objectstore", {
                 "OVERCAST_OBJECT_PROXY_LISTEN": self.bind,
                 "OVERCAST_OBJECT_PROXY_PORT": str(self.object_port),
@@ -237,6 +269,32 @@ def start_process(cloud: LocalCloud, name: str, module: str, env: dict[str, str]
                                                                   cloud.transport_url)),
              "OVERCAST_BUS_SIGNING_KEY_FILE": str(cloud.signing_key_file())}
     given = {**files, **dict(cloud.extra_env), **env}
+    # How it was started, so that ``start_again`` can start it the same way after a kill.
+    # Settings only: the secrets are in the files these name (mode 0600 all the same).
+    cloudconfig.write_private(launch_file(cloud, name),
+                              json.dumps({"module": module, "env": given}))
+    return _spawn(cloud, name, module, given)
+
+
+def launch_file(cloud: LocalCloud, name: str) -> Path:
+    return cloud.run_dir() / f"{name}.launch.json"
+
+
+def start_again(cloud: LocalCloud, name: str) -> int:
+    """Start process ``name`` as it was last started (after a kill or stop), with the same
+    module and settings; its pid. ``LookupError`` if it never ran under this state dir,
+    ``RuntimeError`` if it is running."""
+    try:
+        launch = json.loads(launch_file(cloud, name).read_text())
+    except FileNotFoundError:
+        raise LookupError(f"no process {name!r} was started under {cloud.state_dir}") from None
+    pid = read_pids(cloud).get(name)
+    if pid is not None and pid_alive(pid):
+        raise RuntimeError(f"{name} is running (pid {pid})")
+    return _spawn(cloud, name, launch["module"], launch["env"])
+
+
+def _spawn(cloud: LocalCloud, name: str, module: str, given: dict[str, str]) -> int:
     full_env = {**_without_shadows(os.environ, given), "OVERCAST_STATE_DIR": str(cloud.state_dir),
                 **given, "PYTHONUNBUFFERED": "1"}
     log = open(cloud.log_dir() / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
@@ -252,6 +310,9 @@ def start_all(cloud: LocalCloud, env: dict[str, dict[str, str]] | None = None) -
     """Start every process that is not already running; returns name -> pid."""
     running = {n: p for n, p in read_pids(cloud).items() if pid_alive(p)}
     cloud.ensure_ring()
+    # The volumes' shared storage, as an NFS export would be: the volume service refuses to
+    # report itself up without it.
+    cloud.volumes_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
     started = {}
     for name, (module, proc_env) in cloud.processes().items():
         if name in running:
@@ -286,6 +347,13 @@ def stop_all(cloud: LocalCloud) -> list[str]:
     return order
 
 
+def volume_service_problem(cloud: LocalCloud) -> str:
+    """"" once the volume API answers with its ``cinder-volume`` up; else what is wrong."""
+    return volumes.problem(identity_url=f"{cloud.api_url}/identity/v3",
+                           volume_url=cloud.volume_url,
+                           passwords=cloudconfig.load_or_create_secrets(cloud.state_dir))
+
+
 async def service_states(cloud: LocalCloud, *, timeout: float = 5.0) -> list[dict]:
     """The services as the conductor sees them (state, heartbeat time)."""
     bus = Bus(cloud.transport_url, name="overcast-cli", default_timeout=timeout,
@@ -298,7 +366,8 @@ async def service_states(cloud: LocalCloud, *, timeout: float = 5.0) -> list[dic
 
 
 def wait_healthy(cloud: LocalCloud, *, timeout: float = 60.0) -> None:
-    """Return once every process is ready, the API answers and every host is up."""
+    """Return once every process is ready, the API answers, every host is up and the volume
+    service's ``cinder-volume`` is up."""
     deadline = time.monotonic() + timeout
     expected = set(cloud.processes())
     problem = "starting"
@@ -309,7 +378,7 @@ def wait_healthy(cloud: LocalCloud, *, timeout: float = 60.0) -> None:
             raise RuntimeError(f"process(es) exited: {', '.join(sorted(dead))}; see "
                                f"{cloud.log_dir()}")
         ready = {p.name.split(".")[0] for p in cloud.run_dir().glob("*.ready")}
-        missing = ({"image", "api", "conductor", "scheduler"}
+        missing = ({"image", "api", "conductor", "scheduler", "volume"}
                    | {n for n in expected if n == "object-proxy" or n.startswith("storage-")}
                    ) - ready
         if missing:
@@ -326,8 +395,9 @@ def wait_healthy(cloud: LocalCloud, *, timeout: float = 60.0) -> None:
         up_hosts = {s["host"] for s in services
                     if s["binary"] == "nova-compute" and s["state"] == "up"}
         wanted = {n for n in expected if n.startswith("hypervisor-")}
-        if wanted <= up_hosts:
+        problem = (f"hosts not up yet: {', '.join(sorted(wanted - up_hosts))}"
+                   if not wanted <= up_hosts else volume_service_problem(cloud))
+        if not problem:
             return
-        problem = f"hosts not up yet: {', '.join(sorted(wanted - up_hosts))}"
         time.sleep(0.3)
     raise RuntimeError(f"the cloud did not become healthy in {timeout:.0f}s ({problem})")

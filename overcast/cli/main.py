@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from overcast.cli import chaos, cloudconfig, compose, local, ring
+from overcast.cli import chaos, cloudconfig, compose, local, ring, volumes
 from overcast.cli import console as console_command
 
 app = typer.Typer(help="Run and inspect an Overcast cloud.", no_args_is_help=True,
@@ -47,6 +47,8 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
                                         "(the cloud's own user; see state/compose/"
                                         "secrets.json)."),
        image_port: int = typer.Option(9292, "--image-port"),
+       volume_port: int = typer.Option(8776, "--volume-port",
+                                       help="The volume service's Cinder API."),
        state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
        clouds_file: Path = typer.Option(Path("clouds.yaml"), "--clouds-yaml"),
        timeout: float = typer.Option(90.0, "--timeout")) -> None:
@@ -58,11 +60,13 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     if compose_mode or not local_mode:
         _up_compose(compose.ComposeCloud(state_dir=state_dir.resolve() / "compose",
                                          hypervisors=hosts, storage_nodes=storage_nodes,
-                                         api_port=api_port, publish_bus=publish_bus),
+                                         api_port=api_port, volume_port=volume_port,
+                                         publish_bus=publish_bus),
                     clouds_file=clouds_file, timeout=max(timeout, 180.0))
         return
     cloud = _cloud(state_dir, transport_url, hosts=hosts, api_port=api_port,
-                   image_port=image_port, storage_nodes=storage_nodes)
+                   image_port=image_port, volume_port=volume_port,
+                   storage_nodes=storage_nodes)
     broker = local.ensure_broker(transport_url)
     console.print(f"RabbitMQ: {broker} ({transport_url.split('@')[-1]})")
     passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
@@ -79,7 +83,7 @@ def up(local_mode: bool = typer.Option(False, "--local", help="Run every service
     console.print(f"[green]Overcast is up[/]: {len(pids)} processes, {hosts} hosts "
                   f"({cloud.compute_driver} driver"
                   f"{'' if cloud.compute_driver == 'process' else ': real guests need root'}), "
-                  f"API at {cloud.api_url}")
+                  f"API at {cloud.api_url}, volumes at {cloud.volume_url}")
     _show_clouds_yaml(clouds_file, text)
 
 
@@ -102,6 +106,7 @@ def _up_compose(cloud: compose.ComposeCloud, *, clouds_file: Path, timeout: floa
     console.print(f"[green]Overcast is up[/] (compose project {cloud.project}): "
                   f"{cloud.hypervisors} hypervisors, {cloud.storage_nodes} storage nodes, "
                   f"API at {cloud.api_url} (identity {cloud.api_url}/identity/v3), "
+                  f"volumes at {cloud.volume_url}/volume/v3, "
                   + (f"object storage at {cloud.object_url}, " if cloud.storage_nodes else "")
                   + (f"RabbitMQ at {cloud.transport_url.split('@')[-1]}" if cloud.publish_bus
                      else "RabbitMQ not published on the host (--publish-bus)"))
@@ -131,25 +136,50 @@ def status(state_dir: Path = STATE_DIR, transport_url: str = TRANSPORT,
     console.print(table)
     try:
         if compose_mode:  # through the API: the stack's bus is not published by default
-            services = compose.service_states(
-                stack, cloudconfig.load_or_create_secrets(stack.state_dir))
+            passwords = cloudconfig.load_or_create_secrets(stack.state_dir)
+            services = compose.service_states(stack, passwords)
         else:
+            passwords = cloudconfig.load_or_create_secrets(cloud.state_dir)
             services = asyncio.run(local.service_states(cloud))
     except Exception as exc:  # noqa: BLE001 - shown to the operator
         console.print(f"[red]conductor not reachable: {exc}[/]")
         raise typer.Exit(1) from None
+    console.print(_services_table("services (as the conductor sees them)", services))
+    where = stack if compose_mode else cloud
+    try:
+        block = volumes.service_states(identity_url=f"{where.api_url}/identity/v3",
+                                       volume_url=where.volume_url, passwords=passwords)
+    except Exception as exc:  # noqa: BLE001 - shown to the operator
+        console.print(f"[red]volume service not reachable at {where.volume_url}: {exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(_services_table("block storage (as the volume service sees itself)", block))
+
+
+def _heartbeat_age(seen: str | None, now: dt.datetime) -> str:
+    if not seen:
+        return "-"
+    try:
+        when = dt.datetime.fromisoformat(seen.replace("Z", "+00:00"))
+    except ValueError:
+        return seen
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{(now - when).total_seconds():.1f}s"
+
+
+def _services_table(title: str, services: list[dict]) -> Table:
+    """Services with their heartbeat age (Nova's and Cinder's os-services rows alike)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    table = Table(title="services (as the conductor sees them)")
+    table = Table(title=title)
     for column in ("binary", "host", "zone", "status", "state", "heartbeat age"):
         table.add_column(column)
     for svc in services:
-        seen = svc["updated_at"]
-        age = f"{(now - dt.datetime.fromisoformat(seen)).total_seconds():.1f}s" if seen else "-"
         state = "[green]up[/]" if svc["state"] == "up" else f"[red]{svc['state']}[/]"
-        if svc["forced_down"]:
+        if svc.get("forced_down"):
             state += " (forced)"
-        table.add_row(svc["binary"], svc["host"], svc["zone"], svc["status"], state, age)
-    console.print(table)
+        table.add_row(svc["binary"], svc["host"], svc.get("zone") or "", svc["status"], state,
+                      _heartbeat_age(svc.get("updated_at"), now))
+    return table
 
 
 @app.command()

@@ -76,6 +76,11 @@ class TestCloud:
         self.passwords = passwords
 
     @property
+    def volume_url(self) -> str:
+        """The volume service's Cinder API root (``.../volume/v3`` is under it)."""
+        return self.cloud.volume_url
+
+    @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.clouds_file),
                 "OS_CLOUD": "overcast-admin"}
@@ -167,7 +172,8 @@ def running_cloud(*, hosts: int = 3, base_url: str = DEFAULT_BROKER_URL,
                             user=vhost, vhost=vhost)
     cloud = local.LocalCloud(state_dir=state_dir, transport_url=bus_url,
                              api_port=free_port(), image_port=free_port(),
-                             hosts=hosts, extra_env=tuple((extra_env or {}).items()),
+                             volume_port=free_port(), hosts=hosts,
+                             extra_env=tuple((extra_env or {}).items()),
                              storage_nodes=storage_nodes, compute_driver=driver,
                              object_port=free_port() if storage_nodes else 8080,
                              storage_ports=tuple(free_port() for _ in range(storage_nodes)))

@@ -3,9 +3,9 @@
 ``OvercastCloud`` is to an OpenStack user what testcontainers' LocalStack module is to an AWS
 user: it prepares the compose stack as ``overcast up --compose`` does (images, passwords, ring,
 ``clouds.yaml``), then starts, waits for and stops it through testcontainers' ``DockerCompose``
-(``docker compose up --wait`` on the containers' health checks, then wait strategies for the API
-and the hypervisors), in a compose project of its own on free ports, so it runs beside a
-``make up`` stack. It breaks the cloud on purpose with the verbs of ``overcast chaos``
+(``docker compose up --wait`` on the containers' health checks, then wait strategies for the API,
+the hypervisors and the volume service), in a compose project of its own on free ports, so it
+runs beside a ``make up`` stack. It breaks the cloud on purpose with the verbs of ``overcast chaos``
 (``kill``, ``pause``, ``partition`` ...) and shows each host's own view of its guests.
 ``up()``/``down()`` (or ``with``) start and remove the whole cloud; ``start(host)`` and
 ``stop(host)`` act on one host::
@@ -68,13 +68,32 @@ class ComputeHostsUp(WaitStrategy):
                                f"{self._startup_timeout:.0f}s ({self.problem})")
 
 
+class VolumeServiceUp(WaitStrategy):
+    """Ready once the volume API of ``stack`` answers and its ``cinder-volume`` is up."""
+
+    def __init__(self, stack: compose.ComposeCloud, passwords: dict[str, str]) -> None:
+        super().__init__()
+        self.stack = stack
+        self.passwords = passwords
+        self.problem = "not asked yet"
+
+    def _up(self) -> bool:
+        self.problem = compose.volume_service_problem(self.stack, self.passwords)
+        return not self.problem
+
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        if not self._poll(self._up):
+            raise TimeoutError(f"the volume service was not up in "
+                               f"{self._startup_timeout:.0f}s ({self.problem})")
+
+
 class OvercastCloud(ComposeChaos):
     """An Overcast compose stack for tests: start it, break it, look inside, remove it.
 
     Breaking it takes the verbs of ``overcast chaos`` (from ``ComposeChaos``): ``kill``,
     ``stop``, ``start``, ``restart``, ``pause``, ``unpause``, ``partition`` and ``heal``, each
     with a host or service name (``hypervisor-2``, ``storage-1``, ``conductor``, ``api``,
-    ``rabbitmq``).
+    ``volume``, ``rabbitmq``).
     """
 
     def __init__(self, *, hypervisors: int = 3, storage_nodes: int = 3,
@@ -95,7 +114,7 @@ class OvercastCloud(ComposeChaos):
 
     def up(self) -> OvercastCloud:
         """Prepare and start the stack; return once every container is healthy, the API
-        answers and the conductor sees every hypervisor up."""
+        answers, the conductor sees every hypervisor up and the volume service is up."""
         if shutil.which("docker") is None:
             raise RuntimeError("OvercastCloud needs a Docker engine (docker on PATH)")
         if self.state_dir is None:
@@ -103,7 +122,8 @@ class OvercastCloud(ComposeChaos):
         stack = compose.ComposeCloud(
             state_dir=self.state_dir, hypervisors=self.hypervisors,
             storage_nodes=self.storage_nodes, project=self.project, api_port=free_port(),
-            amqp_port=free_port(), object_port=free_port(), publish_bus=True)
+            amqp_port=free_port(), object_port=free_port(), volume_port=free_port(),
+            publish_bus=True)
         self.stack, self.passwords = compose.prepare(stack, pull=self.pull)
         compose.write_clouds_file(self.stack, self.passwords, self.clouds_file)
         self.compose = DockerCompose(
@@ -113,7 +133,8 @@ class OvercastCloud(ComposeChaos):
             wait=True).waiting_for({"api": self._api_answers(),
                                     "conductor": ComputeHostsUp(self.stack, self.passwords)
                                     .with_startup_timeout(self.startup_timeout)
-                                    .with_poll_interval(0.3)})
+                                    .with_poll_interval(0.3),
+                                    "volume": self._volume_up()})
         try:
             self.compose.start()
         except Exception as exc:
@@ -148,6 +169,10 @@ class OvercastCloud(ComposeChaos):
         return (HttpWaitStrategy(self._stack().api_port, "/identity/v3")
                 .with_startup_timeout(timeout or self.startup_timeout).with_poll_interval(0.3))
 
+    def _volume_up(self, timeout: float | None = None) -> VolumeServiceUp:
+        return (VolumeServiceUp(self._stack(), self.passwords)
+                .with_startup_timeout(timeout or self.startup_timeout).with_poll_interval(0.3))
+
     def _stack(self) -> compose.ComposeCloud:
         if self.stack is None:
             raise RuntimeError("the Overcast cloud is not started")
@@ -163,6 +188,11 @@ class OvercastCloud(ComposeChaos):
     @property
     def api_url(self) -> str:
         return self._stack().api_url
+
+    @property
+    def volume_url(self) -> str:
+        """The volume service's Cinder API root on the host (``.../volume/v3`` under it)."""
+        return self._stack().volume_url
 
     @property
     def bus_url(self) -> str:
@@ -194,6 +224,10 @@ class OvercastCloud(ComposeChaos):
     def wait_api(self, timeout: float = 90.0) -> None:
         """Return once the API answers again (after its container was killed or restarted)."""
         self._api_answers(timeout).wait_until_ready(self.compose.get_container("api"))
+
+    def wait_volume(self, timeout: float = 90.0) -> None:
+        """Return once the volume service is up again (after it was killed or restarted)."""
+        self._volume_up(timeout).wait_until_ready(None)
 
     def logs(self, *services: str) -> str:
         """``docker compose logs`` of ``services`` (all when none are named)."""

@@ -3,27 +3,31 @@ secrets, as files for Compose ``secrets:``."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from overcast.cli import compose
+from services.api.service import ApiConfig, catalog_endpoints
 
 
 def test_variables_name_the_project_ports_and_size(tmp_path):
     cloud = compose.ComposeCloud(state_dir=tmp_path, project="overcast-test", hypervisors=5,
-                                 api_port=18770, amqp_port=15673, object_port=18080)
+                                 api_port=18770, amqp_port=15673, object_port=18080,
+                                 volume_port=18776)
     assert cloud.variables() == {
         "COMPOSE_PROJECT_NAME": "overcast-test",
         "OVERCAST_COMPOSE_DIR": str(compose.COMPOSE_FILE.parent.resolve()),
         "OVERCAST_SECRETS_DIR": str(tmp_path.resolve() / "secrets"),
         "OVERCAST_API_PORT": "18770", "OVERCAST_AMQP_PORT": "15673",
         "OVERCAST_HYPERVISORS": "5", "OVERCAST_OBJECT_STORAGE": "1",
-        "OVERCAST_OBJECT_PORT": "18080",
+        "OVERCAST_OBJECT_PORT": "18080", "OVERCAST_VOLUME_PORT": "18776",
         "OVERCAST_RING_DIR": str(tmp_path.resolve() / "ring")}
     assert cloud.profiles() == []
     assert cloud.identity_url == "http://127.0.0.1:18770/identity/v3"
+    assert cloud.volume_url == "http://127.0.0.1:18776"
 
 
 def test_no_object_storage_and_a_fourth_storage_node():
@@ -109,3 +113,70 @@ def test_no_secret_is_passed_in_an_environment_variable():
     assert set(stack["secrets"]) == set(compose.secret_files(
         {"rabbitmq_password": "p", "bus_signing_key": "k", "admin_password": "a",
          "demo_password": "d"}))
+
+
+def _interpolated(value: str, variables: dict[str, str]) -> str:
+    """``value`` with compose's ``${NAME:-default}`` replaced as compose would."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}",
+                  lambda m: variables.get(m.group(1)) or m.group(2), value)
+
+
+def test_the_volume_service_serves_cinder_on_its_port_with_the_shared_volumes():
+    services = _compose_yaml(compose.COMPOSE_FILE)["services"]
+    volume = services["volume"]
+    assert volume["command"] == ["services.volume"]
+    assert volume["ports"] == ["127.0.0.1:${OVERCAST_VOLUME_PORT:-8776}:8776"]
+    env = volume["environment"]
+    assert (env["OVERCAST_VOLUME_LISTEN"], env["OVERCAST_VOLUME_PORT"]) == ("0.0.0.0", "8776")
+    assert env["OVERCAST_VOLUME_AUTH_URL"] == "http://api:8770/identity"
+    assert env["OVERCAST_VOLUME_IMAGE_TARGET"] == "image:9292"
+    assert env["OVERCAST_VOLUME_OBJECT_STORE_URL"] == (
+        "http://object-proxy:8080/v1/AUTH_%(project_id)s")
+    assert "volumes:/var/lib/overcast-volumes" in volume["volumes"]
+    assert "volume-data:/var/lib/overcast" in volume["volumes"]
+    # Without object storage there is no proxy: the volume service must start regardless.
+    assert "object-proxy" not in volume["depends_on"]
+    # It works on files only: no capability, no device.
+    assert not {"cap_add", "devices", "device_cgroup_rules", "privileged"} & set(volume)
+
+
+def test_every_hypervisor_mounts_the_volumes_and_may_use_loop_devices_only():
+    stack = _compose_yaml(compose.COMPOSE_FILE)
+    hypervisor = stack["services"]["hypervisor"]
+    volumes_dir = stack["services"]["volume"]["environment"]["OVERCAST_VOLUME_VOLUMES_DIR"]
+    assert hypervisor["environment"]["OVERCAST_COMPUTE_VOLUMES_DIR"] == volumes_dir
+    assert f"volumes:{volumes_dir}" in hypervisor["volumes"]
+    assert "volumes" in stack["volumes"]
+    assert hypervisor["devices"] == ["/dev/loop-control"]
+    assert hypervisor["device_cgroup_rules"] == ["b 7:* rmw"]  # loop's major only
+    assert "privileged" not in hypervisor
+
+
+@pytest.mark.parametrize("storage_nodes", [0, 3])
+def test_the_catalog_lists_block_storage_on_the_published_volume_port(storage_nodes):
+    variables = compose.ComposeCloud(volume_port=18776, object_port=18080,
+                                     storage_nodes=storage_nodes).variables()
+    env = _compose_yaml(compose.COMPOSE_FILE)["services"]["api"]["environment"]
+    extra = _interpolated(env["OVERCAST_API_EXTRA_ENDPOINTS"], variables)
+    endpoints = catalog_endpoints(ApiConfig(extra_endpoints=extra))
+    assert endpoints["block-storage"] == "http://127.0.0.1:18776/volume/v3"
+    assert endpoints["volumev3"] == "http://127.0.0.1:18776/volume/v3"
+    assert endpoints["object-store"] == "http://127.0.0.1:18080/v1/AUTH_%(project_id)s"
+
+
+def test_ready_waits_for_the_volume_service_too(tmp_path, monkeypatch):
+    cloud = compose.ComposeCloud(state_dir=tmp_path)
+    monkeypatch.setattr(compose, "missing_hosts", lambda _c, _p: set())
+    answers = iter(["volume API: connection refused", "cinder-volume is down", ""])
+    asked = []
+
+    def problem(_cloud, _passwords):
+        asked.append(1)
+        return next(answers)
+    monkeypatch.setattr(compose, "volume_service_problem", problem)
+    compose.wait_ready(cloud, {"admin_password": "x"}, timeout=10)
+    assert len(asked) == 3
+    monkeypatch.setattr(compose, "volume_service_problem",
+                        lambda _c, _p: "cinder-volume is down")
+    with pytest.raises(RuntimeError, match="cinder-volume is down"):
+        compose.wait_ready(cloud, {"admin_password": "x"}, timeout=0)
