@@ -125,8 +125,11 @@ class ConductorAPI(RpcClient):
 
     # -- from the API --------------------------------------------------------------------
     async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
-        """Record new instances in BUILD (validated, quota-checked); building goes on after."""
-        return await self.call(ctx, "create_servers", request=request.to_wire())
+        """Record new instances in BUILD (validated, quota-checked); building goes on after.
+        A request with block devices needs a 1.6 conductor (an older one would drop them)."""
+        return await self.call(ctx, "create_servers",
+                               version="1.6" if request.block_device_mapping else "1.0",
+                               request=request.to_wire())
 
     async def get_server(self, ctx: RequestContext, *, instance_id: str) -> dict:
         return await self.call(ctx, "get_server", instance_id=instance_id)

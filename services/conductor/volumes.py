@@ -1,8 +1,8 @@
 """Attaching and detaching volumes of existing servers (Nova's ``attach_volume`` and
 ``detach_volume``), the hosts' reports of them, and a sweeper for reports that never come.
 
-1. ``attach``: the server's state and lock checked (409), the volume reserved for it under
-   the caller's context (the volume service's 400 or 404 passes through), a device name
+1. ``attach``: the server's state, lock and host checked (409), the volume reserved for it
+   under the caller's context (the volume service's 400 or 404 passes through), a device name
    chosen, the mapping recorded ``attaching`` with an ``attach_volume`` action, and
    ``compute.attach_volume`` cast to its host, which answers ``volume_attached`` or
    ``volume_attach_failed``. An offloaded server (no host) keeps the mapping ``reserved``:
@@ -73,6 +73,8 @@ class Volumes:
             raise errors.BadRequest(f"Invalid volume: volume {volume_id} already attached")
         if device is not None:
             bdm.checked_free(mappings, device, volume_backed=bdm.root(mappings) is not None)
+        if inst["host"] and not self.hosts.compute_is_up(inst["host"]):
+            raise errors.Conflict("Service is unavailable at this time.")
         attachment = await self.peers.volume.reserve(ctx, volume_id=volume_id,
                                                      instance_id=instance_id)
         try:

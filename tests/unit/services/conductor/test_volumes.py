@@ -127,6 +127,11 @@ async def test_refused_attaches_leave_nothing_reserved(conductor):
     with pytest.raises(errors.Conflict, match=r"Cannot 'attach_volume' instance .* vm_state "
                                               r"suspended"):
         await attach(_ctx(), instance_id=inst["id"], volume_id=mine)
+    await conductor.guests.start(_ctx(), instance_id=inst["id"], action="resume")
+    await wait_status(conductor, inst["id"], "ACTIVE")
+    _host_down(conductor, inst["host"])
+    with pytest.raises(errors.Conflict, match="Service is unavailable"):
+        await attach(_ctx(), instance_id=inst["id"], volume_id=mine)
     assert volumes.reserved() == set() and volumes.status(mine) == "available"
     assert bdm.of(conductor.store.get(inst["id"])) == []
     assert conductor.peers.compute.attached == []
