@@ -71,8 +71,9 @@ def _boot_index(value: Any) -> int | None:
         return None
     if isinstance(value, str) and _INTEGER_TEXT.match(value) and len(value) < 12:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid("boot_index", value, "must be an integer")
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or not -MAX_VOLUME_SIZE - 1 <= value <= MAX_VOLUME_SIZE:
+        raise _invalid("boot_index", value, "must be an integer of a database's size")
     return value
 
 

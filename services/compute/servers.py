@@ -59,11 +59,14 @@ def build_router(*, conductor: Any, images: Any, network: Any,
         for device in devices:
             if device.source_type != "image" or not device.uuid:
                 continue
+            invalid = errors.BadRequest(f"Block Device Mapping is Invalid: failed to get "
+                                        f"image {device.uuid}.")
+            if not check.is_uuid(device.uuid):
+                raise invalid
             try:
                 found = await images.get_image(ctx, device.uuid)
-            except errors.NotFound:
-                raise errors.BadRequest(f"Block Device Mapping is Invalid: failed to get "
-                                        f"image {device.uuid}.") from None
+            except (errors.NotFound, errors.BadRequest):
+                raise invalid from None
             if device.boot_index == 0 and device.destination_type == "volume":
                 check.bootable_image(found)
                 image = found

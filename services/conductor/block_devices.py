@@ -196,6 +196,8 @@ def requested(request: BootRequest) -> list[dict]:
     items = [checked for item in request.block_device_mapping
              if (checked := _checked_item(item, image_ref=request.image_ref)) is not None]
     if not items:
+        if not request.image_ref:
+            raise errors.BadRequest("Missing imageRef attribute")
         return []
     indexes = sorted(i for item in items if (i := _boot_index(item)) is not None)
     if request.image_ref:  # the image is the root, boot index 0

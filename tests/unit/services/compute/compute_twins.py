@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
+
 from overcast import errors
 from overcast.context import RequestContext
 from services.conductor.rpcapi import BootRequest, GuestDiagnostics
@@ -96,6 +98,8 @@ class ConductorTwin:
     # -- servers ---------------------------------------------------------------------------
 
     async def create_servers(self, ctx: RequestContext, *, request: BootRequest) -> list[dict]:
+        # As the conductor reads it: through JSON, as the bus carries it.
+        request = BootRequest.from_wire(orjson.loads(orjson.dumps(request.to_wire())))
         self._record("create_servers", request=request)
         made = [instance_record(ctx, name=request.name,
                                 security_groups=list(request.security_groups) or ["default"])

@@ -3,6 +3,8 @@ volume, Nova's schema refusals, and the request the conductor gets."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.conductor.rpcapi import BlockDeviceRequest, ImageRequirements
 from tests.unit.services.compute.compute_twins import DISK_IMAGE_ID, IMAGE_ID, auth
@@ -102,3 +104,27 @@ async def test_bad_mappings_are_400_and_reach_no_conductor(http, conductor, vers
     assert response.status_code == 400, response.text
     assert message in response.json()["badRequest"]["message"]
     assert conductor.asked("create_servers") == []
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.sampled_from([2**64, 10**100, 1e308]),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
+    st.sampled_from(["volume", "image", "blank", "local", "0", "-1", VOL, IMAGE_ID,
+                     "/dev/vdb", "true"]))
+_KEYS = st.sampled_from(["uuid", "source_type", "destination_type", "boot_index",
+                         "volume_size", "device_name", "delete_on_termination", "tag",
+                         "no_device", "volume_type", "x"])
+JSON = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=6)), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mappings=JSON, image_ref=st.sampled_from([None, "", IMAGE_ID]),
+       version=st.sampled_from([None, "2.42", "2.79"]))
+async def test_no_mapping_is_a_server_error(http, conductor, mappings, image_ref, version):
+    body = _boot(block_device_mapping_v2=mappings)
+    if image_ref is not None:
+        body["server"]["imageRef"] = image_ref
+    response = await http.post(SERVERS, headers=auth(version=version), json=body)
+    assert response.status_code in (202, 400), response.text

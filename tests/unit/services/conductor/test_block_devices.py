@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.compute.contract import InstancePayload
 from overcast import errors
@@ -141,3 +143,31 @@ def test_a_host_is_sent_the_reserved_volumes_not_being_detached():
     built = bdm.built_on(mappings, "h2")
     assert [(m["status"], m["host"]) for m in built] == [
         (bdm.ATTACHED, "h2"), (bdm.DETACHING, None), (bdm.RESERVED, None), (bdm.ATTACHED, "h2")]
+
+
+_ITEMS = st.builds(
+    BlockDeviceRequest,
+    source_type=st.sampled_from(["volume", "image", "blank", "snapshot", "disk"]),
+    destination_type=st.sampled_from(["volume", "local", "remote"]),
+    uuid=st.one_of(st.none(), st.sampled_from([VOL, VOL2, IMG, ""]), st.text(max_size=5)),
+    boot_index=st.one_of(st.none(), st.integers(-2, 3)),
+    volume_size=st.one_of(st.none(), st.integers(1, 3)),
+    device_name=st.one_of(st.none(), st.sampled_from(["vda", "/dev/vdb", "sdc", "/dev/vd-x",
+                                                      "x/y", "/dev/vdb1"])),
+    delete_on_termination=st.booleans(), tag=st.one_of(st.none(), st.text(max_size=3)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(_ITEMS, max_size=4), image_ref=st.sampled_from(["", IMG]),
+       count=st.integers(1, 2))
+def test_any_mapping_is_taken_or_refused_with_400(items, image_ref, count):
+    try:
+        templates = bdm.requested(boot_request(image_ref=image_ref, max_count=count,
+                                               block_device_mapping=tuple(items)))
+    except errors.BadRequest:
+        return
+    devices = [t["device_name"] for t in templates]
+    assert len(set(devices)) == len(devices) and all(bdm.DEVICE.match(d) for d in devices)
+    assert [t["boot_index"] for t in templates].count(0) == (0 if image_ref else 1)
+    for mapping in bdm.for_instance(templates):
+        assert mapping["volume_id"]
