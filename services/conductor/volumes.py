@@ -258,8 +258,8 @@ class Volumes:
         ctx = RequestContext.admin()
         now = utcnow()
         for inst in self.store.live():
-            if inst["task_state"] == states.DELETING:
-                continue  # its delete releases every volume
+            if inst["task_state"] is not None:
+                continue  # a delete releases every volume; a build or move attaches them
             for mapping in bdm.of(inst):
                 if mapping["status"] not in (bdm.ATTACHING, bdm.DETACHING):
                     continue

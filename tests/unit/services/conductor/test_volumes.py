@@ -310,3 +310,16 @@ async def test_a_detach_a_live_host_never_answers_leaves_the_volume_attached(con
     assert _status(conductor, inst["id"], volume_id) == bdm.ATTACHED
     assert conductor.peers.volume.status(volume_id) == "reserved"  # still the guest's
     assert _events(conductor, inst["id"], ctx) == {"compute_detach_volume": "Error"}
+
+
+async def test_the_sweeper_leaves_a_server_being_worked_on_alone(conductor):
+    inst = await _active(conductor)
+    conductor.peers.compute.silent = {inst["host"]}
+    volume_id = conductor.peers.volume.add()
+    await conductor.volumes.attach(_ctx(), instance_id=inst["id"], volume_id=volume_id)
+    with conductor.store.edit(inst["id"]) as (_session, row):
+        row.task_state = "resize_prep"  # the move's build attaches it on the destination
+    await conductor.volumes.sweep(timeout=-1)
+    await conductor.volumes.sweep(timeout=-1)
+    assert _status(conductor, inst["id"], volume_id) == bdm.ATTACHING
+    assert len(conductor.peers.compute.attached) == 1
