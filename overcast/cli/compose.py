@@ -40,6 +40,9 @@ PROJECT = "overcast"
 MAX_STORAGE_NODES = 4
 # The storage nodes' gRPC port inside the cloud network (``overcast ring add``'s default).
 STORAGE_PORT = 6200
+# Where the volume service puts backups: the object proxy's Swift API inside the cloud
+# network, as the project of the user backing up (Keystone's substitution).
+BACKUP_STORE_URL = "http://object-proxy:8080/v1/AUTH_%(project_id)s"
 PLUGIN = Path.home() / ".docker" / "cli-plugins" / "docker-compose"
 
 
@@ -180,8 +183,8 @@ class ComposeCloud:
 
     def variables(self) -> dict[str, str]:
         """What docker-compose.yml reads: the project name, host ports, how many hypervisors,
-        whether there is object storage, and where the secret files, the ring and the
-        hypervisors' seccomp profile are."""
+        whether there is object storage (and so a backup store), and where the secret files,
+        the ring and the hypervisors' seccomp profile are."""
         return {"COMPOSE_PROJECT_NAME": self.project,
                 "OVERCAST_COMPOSE_DIR": str(self.compose_file.parent.resolve()),
                 "OVERCAST_SECRETS_DIR": str(self.secrets_dir),
@@ -191,6 +194,7 @@ class ComposeCloud:
                 "OVERCAST_OBJECT_STORAGE": "1" if self.storage_nodes else "0",
                 "OVERCAST_OBJECT_PORT": str(self.object_port),
                 "OVERCAST_VOLUME_PORT": str(self.volume_port),
+                "OVERCAST_BACKUP_STORE_URL": BACKUP_STORE_URL if self.storage_nodes else "",
                 "OVERCAST_RING_DIR": str(self.ring_file.parent)}
 
     def environment(self) -> dict[str, str]:

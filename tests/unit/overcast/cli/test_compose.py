@@ -24,6 +24,7 @@ def test_variables_name_the_project_ports_and_size(tmp_path):
         "OVERCAST_API_PORT": "18770", "OVERCAST_AMQP_PORT": "15673",
         "OVERCAST_HYPERVISORS": "5", "OVERCAST_OBJECT_STORAGE": "1",
         "OVERCAST_OBJECT_PORT": "18080", "OVERCAST_VOLUME_PORT": "18776",
+        "OVERCAST_BACKUP_STORE_URL": "http://object-proxy:8080/v1/AUTH_%(project_id)s",
         "OVERCAST_RING_DIR": str(tmp_path.resolve() / "ring")}
     assert cloud.profiles() == []
     assert cloud.identity_url == "http://127.0.0.1:18770/identity/v3"
@@ -116,9 +117,13 @@ def test_no_secret_is_passed_in_an_environment_variable():
 
 
 def _interpolated(value: str, variables: dict[str, str]) -> str:
-    """``value`` with compose's ``${NAME:-default}`` replaced as compose would."""
-    return re.sub(r"\$\{(\w+):-([^}]*)\}",
-                  lambda m: variables.get(m.group(1)) or m.group(2), value)
+    """``value`` with compose's ``${NAME:-default}`` (default when unset or empty) and
+    ``${NAME-default}`` (default when unset) replaced as compose would."""
+    def one(match: re.Match) -> str:
+        name, colon, default = match.groups()
+        given = variables.get(name)
+        return default if given is None or (colon and not given) else given
+    return re.sub(r"\$\{(\w+)(:?)-([^}]*)\}", one, value)
 
 
 def test_the_volume_service_serves_cinder_on_its_port_with_the_shared_volumes():
@@ -130,8 +135,12 @@ def test_the_volume_service_serves_cinder_on_its_port_with_the_shared_volumes():
     assert (env["OVERCAST_VOLUME_LISTEN"], env["OVERCAST_VOLUME_PORT"]) == ("0.0.0.0", "8776")
     assert env["OVERCAST_VOLUME_AUTH_URL"] == "http://api:8770/identity"
     assert env["OVERCAST_VOLUME_IMAGE_TARGET"] == "image:9292"
-    assert env["OVERCAST_VOLUME_OBJECT_STORE_URL"] == (
+    backups = env["OVERCAST_VOLUME_OBJECT_STORE_URL"]
+    assert _interpolated(backups, {}) == "http://object-proxy:8080/v1/AUTH_%(project_id)s"
+    assert _interpolated(backups, compose.ComposeCloud().variables()) == (
         "http://object-proxy:8080/v1/AUTH_%(project_id)s")
+    # No object storage, no proxy: no backup service rather than one that cannot work.
+    assert _interpolated(backups, compose.ComposeCloud(storage_nodes=0).variables()) == ""
     assert "volumes:/var/lib/overcast-volumes" in volume["volumes"]
     assert "volume-data:/var/lib/overcast" in volume["volumes"]
     # Without object storage there is no proxy: the volume service must start regardless.
