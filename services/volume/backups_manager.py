@@ -296,15 +296,13 @@ class Backups:
             if volume is None:
                 backup.status = states.AVAILABLE
                 return
-            volume_id, size, new = volume.id, volume.size, \
-                volume.previous_status == states.CREATING
+            volume_id, size = volume.id, volume.size
             manifest, project = backup.manifest or {}, backup.project_id
         backend, store = self.shared.backend, self.shared.backups
         assert store is not None
         try:
             async with self.shared.work.exclusive(f"volume:{volume_id}"):
-                if new:
-                    await self.shared.blocking(backend.create, volume_id, size)
+                # The store replaces the file whole (a new volume has none yet).
                 await store.restore(token=token, project_id=project, manifest=manifest,
                                     target=backend.volume_path(volume_id))
                 if size * (1 << 30) > int(manifest.get("size_bytes") or 0):

@@ -10,10 +10,13 @@ from overcast.context import RequestContext
 
 
 class VolumeBackend(Protocol):
-    """Files in the volumes directory the hypervisors share. Every method blocks (the
-    manager calls them with ``asyncio.to_thread``); ``delete`` and ``delete_snapshot`` are
-    idempotent; failures raise the backend's ``BackendError`` (``InvalidImage`` for an image
-    that is not a root filesystem archive or does not fit)."""
+    """Files in the volumes directory the hypervisors share (``volume-<id>``,
+    ``snapshot-<id>``; ids are UUIDs). Every method blocks (the manager calls them with
+    ``asyncio.to_thread``). Creations (``create*``, ``snapshot``) are atomic and idempotent:
+    repeating one that finished does nothing. ``extend`` may be repeated; ``delete`` and
+    ``delete_snapshot`` of a missing file do nothing. Failures raise the backend's
+    ``BackendError`` (``InvalidImage`` for an image that is not a root filesystem archive or
+    does not fit); ``check`` raises ``OSError`` when the directory is not usable."""
 
     def volume_path(self, volume_id: str) -> Path: ...
     def snapshot_path(self, snapshot_id: str) -> Path: ...

@@ -42,6 +42,7 @@ from services.volume.work import Background
 logger = logging.getLogger(__name__)
 
 GiB = 1 << 30
+_ANY_ID = "00000000-0000-0000-0000-000000000000"  # a volume name, for the directory's path
 
 
 def summary(record: dict[str, Any]) -> VolumeSummary:
@@ -167,7 +168,7 @@ class VolumeManager:
 
     async def pools(self) -> list[dict[str, Any]]:
         """The one pool (the volumes directory) as Cinder's scheduler stats show it."""
-        root = self.shared.backend.volume_path("pool").parent
+        root = self.shared.backend.volume_path(_ANY_ID).parent
         try:
             stats = await self.shared.blocking(os.statvfs, root)
             total = stats.f_blocks * stats.f_frsize / GiB

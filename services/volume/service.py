@@ -187,6 +187,9 @@ class VolumeService(Service):
             await self.bus.close()
         if self.keystone is not None:
             await self.keystone.close()
+        closing = getattr(self.manager.shared.backups, "close", None) if self.manager else None
+        if closing is not None:
+            await closing()
         if self.image_client is not None:
             await self.image_client.close()
         if self.db is not None:

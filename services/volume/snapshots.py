@@ -96,7 +96,8 @@ class Snapshots:
         return record
 
     async def take(self, snapshot_id: str) -> None:
-        """Copy the volume into the snapshot's file (again, after a restart)."""
+        """Copy the volume into the snapshot's file (again after a restart: the backend
+        makes it atomically, and does nothing when it exists)."""
         with self.db.session() as session:
             snapshot = session.get(Snapshot, snapshot_id)
             if snapshot is None or snapshot.status != states.CREATING:
@@ -106,7 +107,6 @@ class Snapshots:
         try:
             async with self.shared.work.exclusive(f"volume:{volume_id}",
                                                   f"snapshot:{snapshot_id}"):
-                await self.shared.blocking(backend.delete_snapshot, snapshot_id)
                 await self.shared.blocking(backend.snapshot, volume_id, snapshot_id)
         except Exception as exc:  # noqa: BLE001 - any failure of the backend leaves the snapshot in error
             logger.warning("snapshot %s could not be made: %s", snapshot_id, exc)

@@ -174,9 +174,10 @@ class Volumes:
         return image
 
     async def build(self, ctx: RequestContext, volume_id: str) -> None:
-        """Make the volume's file (again, from scratch, after a restart) and mark it
-        ``available``; ``error`` with the reason when that fails. Nothing happens unless the
-        volume is still ``creating``."""
+        """Make the volume's file and mark it ``available``; ``error`` with the reason when
+        that fails. Nothing happens unless the volume is still ``creating``. Run again after
+        a restart, it relies on the backend: a creation is atomic and repeating one that
+        finished does nothing."""
         with self.db.session() as session:
             volume = session.get(Volume, volume_id)
             if volume is None or volume.status != states.CREATING:
@@ -190,7 +191,6 @@ class Volumes:
         backend = self.shared.backend
         try:
             async with self.shared.work.exclusive(*keys):
-                await self.shared.blocking(backend.delete, volume_id)  # a partial file
                 if plan["image_id"]:
                     await self._from_image(ctx, plan)
                 elif plan["snapshot_id"]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import shutil
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -68,8 +67,20 @@ class TwinBackend:
     def snapshot_path(self, snapshot_id: str) -> Path:
         return self.root / f"snapshot-{snapshot_id}"
 
+    @staticmethod
+    def _done(path: Path, size: int | None) -> bool:
+        """Whether a creation already finished (the real backend's creations are atomic and
+        idempotent); another size is an error, as there."""
+        if not path.exists():
+            return False
+        if size is not None and path.stat().st_size != size:
+            raise TwinBackendError(f"{path.name} exists with another size")
+        return True
+
     def _make(self, path: Path, size_gb: int, header: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self._done(path, size_gb * GiB):
+            return
         with path.open("wb") as fh:
             fh.write(header)
             fh.truncate(size_gb * GiB)
@@ -91,9 +102,15 @@ class TwinBackend:
     def _copy(self, source: Path, target: Path, size_gb: int) -> None:
         if not source.exists():
             raise TwinBackendError(f"{source.name} does not exist")
-        shutil.copyfile(source, target)
-        with target.open("r+b") as fh:
+        if size_gb and size_gb * GiB < source.stat().st_size:
+            raise TwinBackendError(f"a volume made from {source.name} cannot be smaller")
+        if self._done(target, size_gb * GiB if size_gb else None):
+            return
+        with target.open("wb") as fh:  # a sparse copy: only the data is read and written
             fh.truncate(max(size_gb * GiB, source.stat().st_size))
+            for offset, piece in data_chunks(source):
+                fh.seek(offset)
+                fh.write(piece)
 
     def create_from_snapshot(self, volume_id: str, snapshot_id: str, size_gb: int) -> None:
         self.switches.enter("create_from_snapshot", volume_id, snapshot_id, size_gb)
@@ -173,8 +190,9 @@ def data_chunks(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 class TwinBackupStore:
-    """SwiftBackupStore's twin: objects in a dict keyed (account, container, name); chunks
-    of zeros are skipped, and an incremental backup uploads only chunks that changed."""
+    """SwiftBackupStore's twin: objects in a dict keyed (account, container, name), and its
+    manifest format. Chunks of zeros are not stored (``object`` None); an incremental backup
+    stores only the chunks whose SHA-256 differs from its parent's at the same offset."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str, str], bytes] = {}
@@ -205,37 +223,43 @@ class TwinBackupStore:
             if old is not None and old["sha256"] == digest:
                 chunks.append(old)
                 continue
-            name = f"volume_{volume_id}/{backup_id}/chunk-{offset // CHUNK}"
+            name = f"volume_{volume_id}/{backup_id}/chunk-{offset // CHUNK:08d}"
             self.objects[(account, container, name)] = piece
             chunks.append({"offset": offset, "length": len(piece), "sha256": digest,
-                           "name": name, "backup_id": backup_id})
+                           "object": name})
             uploaded += len(piece)
             count += 1
-        return {"size_bytes": size, "chunks": chunks, "container": container,
-                "object_count": count, "bytes_uploaded": uploaded, "account": account}
+        return {"version": 1, "backup_id": backup_id, "volume_id": volume_id,
+                "size_bytes": size, "chunk_size": CHUNK, "container": container,
+                "chunks": chunks, "object_count": count, "bytes_uploaded": uploaded,
+                "parent_id": (parent or {}).get("backup_id")}
 
     async def restore(self, *, token: str, project_id: str, manifest: dict,
                       target: Path) -> None:
+        """``target`` replaced whole by the backed-up volume (``size_bytes`` long)."""
         await self._enter("restore", token)
         account = f"AUTH_{project_id}"
 
         def write() -> None:
-            with target.open("r+b" if target.exists() else "wb") as fh:
-                fh.truncate(0)
+            tmp = target.with_name(f".{target.name}.restore.tmp")
+            with tmp.open("wb") as fh:
                 fh.truncate(manifest["size_bytes"])
                 for chunk in manifest["chunks"]:
-                    fh.seek(chunk["offset"])
-                    fh.write(self.objects[(account, manifest["container"], chunk["name"])])
+                    if chunk["object"] is not None:
+                        fh.seek(chunk["offset"])
+                        fh.write(self.objects[(account, manifest["container"],
+                                               chunk["object"])])
+            tmp.rename(target)
 
         await asyncio.to_thread(write)
 
     async def delete(self, *, token: str, project_id: str, manifest: dict) -> None:
         await self._enter("delete", token)
         account = f"AUTH_{project_id}"
-        owner = manifest["chunks"][0]["backup_id"] if manifest["chunks"] else None
-        for chunk in manifest["chunks"]:
-            if chunk["backup_id"] == owner:
-                self.objects.pop((account, manifest["container"], chunk["name"]), None)
+        prefix = f"volume_{manifest['volume_id']}/{manifest['backup_id']}/"
+        for chunk in manifest["chunks"]:  # its own objects only, never its parent's
+            if chunk["object"] is not None and chunk["object"].startswith(prefix):
+                self.objects.pop((account, manifest["container"], chunk["object"]), None)
 
 
 class TwinImages:

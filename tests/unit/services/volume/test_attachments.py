@@ -1,0 +1,112 @@
+"""The attach flow (reserve, update, complete, delete) as the REST API and the compute side
+drive it: states, repeats, refusals and isolation."""
+from __future__ import annotations
+
+import pytest
+
+from overcast import errors
+from services.volume import faults
+from services.volume.contract import OVERCAST_FILE, Connector
+from tests.unit.services.volume.conftest import ADMIN, DEMO, OTHER
+from tests.unit.services.volume.helpers import attached, counts, status, volume
+
+HOST = Connector(host="hypervisor-1", mountpoint="/dev/vdb", instance_id="vm-1")
+
+
+async def test_reserve_update_complete_delete(manager):
+    made = await volume(manager, DEMO)
+    reserved = manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm-1")
+    assert reserved["status"] == "reserved" and status(manager, made["id"]) == "reserved"
+    assert manager.attachments.reserve(DEMO, volume_id=made["id"],
+                                       instance_id="vm-1")["id"] == reserved["id"]
+    record, info = manager.attachments.update(DEMO, reserved["id"], HOST)
+    assert record["status"] == "attaching" and status(manager, made["id"]) == "attaching"
+    assert (info.driver_volume_type, info.file_name, info.volume_id, info.attachment_id) == (
+        OVERCAST_FILE, f"volume-{made['id']}", made["id"], reserved["id"])
+    assert info.checked_file_name() == f"volume-{made['id']}"
+    assert record["connection_info"]["file_name"] == info.file_name
+    manager.attachments.complete(DEMO, reserved["id"])
+    manager.attachments.complete(DEMO, reserved["id"])  # a repeat changes nothing
+    shown = manager.volumes.get(DEMO, made["id"])
+    assert (shown["status"], shown["attach_status"]) == ("in-use", "attached")
+    [att] = shown["attachments"]
+    assert (att["instance_id"], att["attached_host"], att["mountpoint"]) == (
+        "vm-1", "hypervisor-1", "/dev/vdb")
+    volume_id, remaining = manager.attachments.delete(DEMO, reserved["id"])
+    assert (volume_id, remaining) == (made["id"], [])
+    shown = manager.volumes.get(DEMO, made["id"])
+    assert (shown["status"], shown["attach_status"], shown["attachments"]) == (
+        "available", "detached", [])
+    assert manager.attachments.delete(DEMO, reserved["id"], missing_ok=True) == (None, [])
+    with pytest.raises(errors.NotFound):
+        manager.attachments.delete(DEMO, reserved["id"])
+
+
+async def test_attaching_an_in_use_volume_is_refused_and_adds_nothing(manager):
+    made = await volume(manager, DEMO)
+    await attached(manager, DEMO, made["id"], instance_id="vm-1")
+    before = counts(manager)
+    with pytest.raises(faults.InvalidVolume) as refused:
+        manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm-2")
+    assert refused.value.message == (
+        f"Invalid volume: Volume {made['id']} status must be available or downloading to "
+        "reserve, but the current status is in-use.")
+    assert counts(manager) == before and status(manager, made["id"]) == "in-use"
+
+
+async def test_a_new_host_of_an_attached_instance_keeps_it_in_use(manager):
+    made = await volume(manager, DEMO)
+    attachment = await attached(manager, DEMO, made["id"])
+    moved = Connector(host="hypervisor-2", mountpoint="/dev/vdb")
+    record, info = manager.attachments.update(DEMO, attachment["id"], moved)
+    assert record["status"] == "attached" and record["attached_host"] == "hypervisor-2"
+    assert status(manager, made["id"]) == "in-use" and info.file_name.endswith(made["id"])
+
+
+async def test_volumes_in_error_cannot_be_attached(manager, backend):
+    backend.switches.fail["create"] = OSError("broken")
+    broken = await volume(manager, DEMO)
+    with pytest.raises(faults.InvalidVolume, match="can not be created if the volume is in an "
+                                                   "error state"):
+        manager.attachments.reserve(DEMO, volume_id=broken["id"], instance_id="vm-1")
+    made = await volume(manager, DEMO)
+    reserved = manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm-1")
+    manager.volumes.reset_status(ADMIN, made["id"], status="error")
+    with pytest.raises(faults.ResourceConflict):
+        manager.attachments.update(DEMO, reserved["id"], HOST)
+
+
+async def test_another_projects_attachments_are_not_found(manager):
+    made = await volume(manager, DEMO)
+    attachment = await attached(manager, DEMO, made["id"])
+    for attempt in (lambda: manager.attachments.get(OTHER, attachment["id"]),
+                    lambda: manager.attachments.update(OTHER, attachment["id"], HOST),
+                    lambda: manager.attachments.complete(OTHER, attachment["id"]),
+                    lambda: manager.attachments.delete(OTHER, attachment["id"])):
+        with pytest.raises(errors.NotFound, match="Volume attachment could not be found"):
+            attempt()
+    assert manager.attachments.delete(OTHER, attachment["id"], missing_ok=True) == (None, [])
+    assert status(manager, made["id"]) == "in-use"
+    assert manager.attachments.list(OTHER)[0] == []
+    assert [a["id"] for a in manager.attachments.list(DEMO)[0]] == [attachment["id"]]
+    with pytest.raises(errors.Forbidden):
+        manager.attachments.for_instance(DEMO, "vm-1")
+    assert [a["id"] for a in manager.attachments.for_instance(ADMIN, "vm-1")] == [
+        attachment["id"]]
+
+
+async def test_bad_instance_ids_and_modes_are_refused(manager):
+    made = await volume(manager, DEMO)
+    with pytest.raises(faults.InvalidInput):
+        manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id=7)
+    with pytest.raises(faults.InvalidInput):
+        manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm", mode="rx")
+    assert status(manager, made["id"]) == "available"
+
+
+async def test_read_only_attachments_say_so(manager):
+    made = await volume(manager, DEMO)
+    reserved = manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm-1",
+                                           mode="ro")
+    _, info = manager.attachments.update(DEMO, reserved["id"], HOST)
+    assert info.read_only is True
