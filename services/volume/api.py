@@ -46,9 +46,18 @@ async def on_quota_error(request: Request, exc: QuotaError) -> FastJSONResponse:
     return FastJSONResponse(body, status_code=exc.code, headers={"Retry-After": "0"})
 
 
+async def on_version_not_acceptable(request: Request, exc: mv.VersionNotAcceptable
+                                   ) -> FastJSONResponse:
+    """406 as Cinder's fault wrapper names it (it has no title of its own for 406)."""
+    return FastJSONResponse({"computeFault": {"code": 406, "message": exc.message}},
+                            status_code=406)
+
+
 def build_app(manager: VolumeManager, *, authenticator: TokenValidator) -> FastAPI:
     app = rest_app(authenticator=authenticator, title="Overcast Block Storage")
     app.add_exception_handler(QuotaError, on_quota_error)  # type: ignore[arg-type]
+    app.add_exception_handler(mv.VersionNotAcceptable,
+                              on_version_not_acceptable)  # type: ignore[arg-type]
 
     versions = APIRouter(route_class=JSONRoute)
 

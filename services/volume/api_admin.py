@@ -139,31 +139,31 @@ def build_router(manager: VolumeManager) -> APIRouter:
 
     # -- quotas and limits -----------------------------------------------------------------
 
-    @router.get("/os-quota-sets/{project_id}/defaults")
-    async def quota_defaults(project_id: str, ctx: Caller, version: Version) -> dict:
-        target = _quota_target(ctx, project_id)
+    @router.get("/os-quota-sets/{target_id}/defaults")
+    async def quota_defaults(target_id: str, ctx: Caller, version: Version) -> dict:
+        target = _quota_target(ctx, target_id)
         return {"quota_set": {"id": target, **manager.quota_defaults()}}
 
-    @router.get("/os-quota-sets/{project_id}")
-    async def show_quotas(request: Request, project_id: str, ctx: Caller,
+    @router.get("/os-quota-sets/{target_id}")
+    async def show_quotas(request: Request, target_id: str, ctx: Caller,
                           version: Version) -> dict:
-        target = _quota_target(ctx, project_id)
+        target = _quota_target(ctx, target_id)
         usage = common.flag(common.query(request), "usage")
         return {"quota_set": {"id": target, **manager.quota_set(target, usage=usage)}}
 
-    @router.put("/os-quota-sets/{project_id}")
-    async def update_quotas(project_id: str, ctx: AdminCaller, version: Version,
+    @router.put("/os-quota-sets/{target_id}")
+    async def update_quotas(target_id: str, ctx: AdminCaller, version: Version,
                             payload: JsonPayload) -> dict:
         body = check.body_of(payload, "quota_set")
         body = {k: v for k, v in body.items() if k not in ("id", "tenant_id")}
         if not body:
             raise errors.BadRequest("Invalid input for field/attribute quota_set. Value: {}. "
                                     "{} does not have enough properties")
-        return {"quota_set": manager.update_quotas(ctx, project_id, body)}
+        return {"quota_set": manager.update_quotas(ctx, target_id, body)}
 
-    @router.delete("/os-quota-sets/{project_id}")
-    async def delete_quotas(project_id: str, ctx: AdminCaller, version: Version) -> Response:
-        manager.reset_quotas(ctx, project_id)
+    @router.delete("/os-quota-sets/{target_id}")
+    async def delete_quotas(target_id: str, ctx: AdminCaller, version: Version) -> Response:
+        manager.reset_quotas(ctx, target_id)
         return Response(status_code=200)
 
     @router.get("/limits")

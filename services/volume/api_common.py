@@ -103,8 +103,7 @@ def listing(name: str, items: list[dict[str, Any]], *, request: Request,
     with ``with_count`` (3.45+)."""
     show_count = version >= mv.SUPPORT_COUNT_INFO and flag(params, "with_count")
     body: dict[str, Any] = {name: items}
-    next_link = links(request).collection(collection, items,
-                                          total if show_count else None)
+    next_link = links(request).collection(collection, items)
     if next_link:
         body[f"{name}_links"] = next_link
     if show_count:

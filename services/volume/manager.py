@@ -28,7 +28,7 @@ from overcast.db import Database
 from services.volume import access, states
 from services.volume.attachments import Attachments
 from services.volume.backups_manager import Backups
-from services.volume.contract import OVERCAST_FILE, VolumeRequest, VolumeSummary
+from services.volume.contract import FILE_NAME, OVERCAST_FILE, VolumeRequest, VolumeSummary
 from services.volume.heartbeats import VOLUME_BINARY, Heartbeats
 from services.volume.interfaces import BackupStore, ImageSource, VolumeBackend
 from services.volume.models import ServiceRecord, Volume
@@ -108,6 +108,9 @@ class VolumeManager:
     async def create_for_compute(self, ctx: RequestContext, request: VolumeRequest
                                  ) -> VolumeSummary:
         """Create ``request.id`` (boot from volume), or return it when it exists."""
+        if not FILE_NAME.fullmatch(f"volume-{request.id}"):
+            raise errors.BadRequest(f"VolumeRequest: id {errors.excerpt(request.id)} is not a "
+                                    "UUID")
         with self.db.session() as session:
             existing = session.get(Volume, request.id)
             if existing is not None:

@@ -78,6 +78,7 @@ def _file_backend(root: Path) -> VolumeBackend:
     # Imported here so that the rest of the service (and its tests, which hand in a twin)
     # does not depend on the backend's tools being present.
     from services.volume.backend import FileBackend
+    root.mkdir(parents=True, exist_ok=True)
     return FileBackend(root)
 
 

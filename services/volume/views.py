@@ -37,17 +37,17 @@ class Links:
                 {"rel": "bookmark", "href": self._join(self.root, self.project, collection,
                                                        item_id)}]
 
-    def collection(self, collection: str, items: Sequence[Mapping[str, Any]],
-                   total: int | None = None) -> list[dict[str, str]]:
+    def collection(self, collection: str, items: Sequence[Mapping[str, Any]]
+                   ) -> list[dict[str, str]]:
         """Cinder's ``next`` link: given when a full page came back (``limit`` items, or
-        ``osapi_max_limit`` without a limit)."""
+        ``osapi_max_limit`` without a limit). (Cinder compares the limit with the total
+        count when ``with_count`` is asked, which links past the last page; not here.)"""
         params = dict(self.query)
         try:
             limit = min(int(params.get("limit", paging.MAX_LIMIT)), paging.MAX_LIMIT)
         except ValueError:
             limit = paging.MAX_LIMIT
-        count = total if total is not None else len(items)
-        if not items or limit > count:
+        if not items or limit > len(items):
             return []
         params["marker"] = str(items[-1]["id"])
         href = self._join(self.root, "v3", self.project, collection)

@@ -24,6 +24,7 @@ TOKEN = "demo-token"
 
 @pytest.fixture
 def backend(tmp_path: Path) -> TwinBackend:
+    (tmp_path / "volumes").mkdir()
     return TwinBackend(tmp_path / "volumes")
 
 
@@ -58,3 +59,17 @@ async def manager(tmp_path: Path, backend: TwinBackend, store: TwinBackupStore,
     finally:
         await made.close()
         made.db.close()
+
+
+@pytest.fixture
+async def client(manager: VolumeManager) -> AsyncIterator:
+    """An httpx client of the volume app over ``manager`` (tokens: api_helpers.TOKENS)."""
+    import httpx
+
+    from services.volume.api import build_app
+    from tests.unit.services.volume.api_helpers import FakeValidator
+
+    app = build_app(manager, authenticator=FakeValidator())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -15,6 +15,7 @@ from typing import Any
 
 from overcast import errors
 from overcast.context import RequestContext
+from services.volume.contract import FILE_NAME
 
 GiB = 1 << 30
 CHUNK = 1 << 20
@@ -61,11 +62,16 @@ class TwinBackend:
         self.root = root
         self.switches = Switches()
 
+    def _path(self, kind: str, ident: str) -> Path:
+        if not FILE_NAME.fullmatch(f"{kind}-{ident}"):
+            raise TwinBackendError(f"invalid {kind} id {ident!r}")
+        return self.root / f"{kind}-{ident}"
+
     def volume_path(self, volume_id: str) -> Path:
-        return self.root / f"volume-{volume_id}"
+        return self._path("volume", volume_id)
 
     def snapshot_path(self, snapshot_id: str) -> Path:
-        return self.root / f"snapshot-{snapshot_id}"
+        return self._path("snapshot", snapshot_id)
 
     @staticmethod
     def _done(path: Path, size: int | None) -> bool:
@@ -78,7 +84,6 @@ class TwinBackend:
         return True
 
     def _make(self, path: Path, size_gb: int, header: bytes) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         if self._done(path, size_gb * GiB):
             return
         with path.open("wb") as fh:
@@ -148,7 +153,8 @@ class TwinBackend:
 
     def check(self) -> None:
         self.switches.enter("check")
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            raise FileNotFoundError(2, "the volumes directory is missing", str(self.root))
         probe = self.root / ".probe"
         probe.write_bytes(b"")
         probe.unlink()

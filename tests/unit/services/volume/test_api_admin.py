@@ -1,0 +1,113 @@
+"""Types, quota sets, limits, services, zones, extensions and pools over REST."""
+from __future__ import annotations
+
+from tests.unit.services.volume.api_helpers import ADMIN_H, DEMO_H, OTHER_H, V3, auth, fault
+from tests.unit.services.volume.conftest import DEMO
+from tests.unit.services.volume.helpers import volume
+
+
+async def test_volume_types(client):
+    listed = (await client.get(f"{V3}/types", headers=DEMO_H)).json()["volume_types"]
+    assert [t["name"] for t in listed] == ["__DEFAULT__"]
+    default = (await client.get(f"{V3}/types/default", headers=DEMO_H)).json()["volume_type"]
+    assert default["id"] == listed[0]["id"] and default["is_public"] is True
+    assert default["os-volume-type-access:is_public"] is True
+    by_name = await client.get(f"{V3}/types/__DEFAULT__", headers=DEMO_H)
+    assert by_name.json()["volume_type"]["id"] == default["id"]
+    body = {"volume_type": {"name": "gold", "description": "fast",
+                            "extra_specs": {"volume_backend_name": "file"}}}
+    fault(await client.post(f"{V3}/types", headers=DEMO_H, json=body), 403, "forbidden")
+    gold = (await client.post(f"{V3}/types", headers=ADMIN_H, json=body)).json()["volume_type"]
+    assert gold["extra_specs"] == {"volume_backend_name": "file"}
+    fault(await client.post(f"{V3}/types", headers=ADMIN_H, json=body), 409,
+          "conflictingRequest", "Volume Type gold already exists.")
+    specs = f"{V3}/types/{gold['id']}/extra_specs"
+    assert (await client.post(specs, headers=ADMIN_H, json={"extra_specs": {"a": "b"}})
+            ).json() == {"extra_specs": {"a": "b"}}
+    assert (await client.get(f"{specs}/a", headers=DEMO_H)).json() == {"a": "b"}
+    assert (await client.put(f"{specs}/a", headers=ADMIN_H, json={"a": "c"})).json() == {
+        "a": "c"}
+    assert (await client.delete(f"{specs}/a", headers=ADMIN_H)).status_code == 202
+    fault(await client.get(f"{specs}/a", headers=DEMO_H), 404, "itemNotFound")
+    renamed = await client.put(f"{V3}/types/{gold['id']}", headers=ADMIN_H,
+                               json={"volume_type": {"name": "platinum"}})
+    assert renamed.json()["volume_type"]["name"] == "platinum"
+    assert (await client.delete(f"{V3}/types/{gold['id']}", headers=ADMIN_H)
+            ).status_code == 202
+    fault(await client.delete(f"{V3}/types/{default['id']}", headers=ADMIN_H), 400,
+          "badRequest", "Default volume type can not be deleted.")
+
+
+async def test_quota_sets_as_openstack_quota_show_reads_them(client, manager):
+    await volume(manager, DEMO, size=2)
+    plain = (await client.get(f"{V3}/os-quota-sets/demo", headers=DEMO_H,
+                              params={"usage": "False"})).json()["quota_set"]
+    assert plain["id"] == "demo" and plain["volumes"] == 10 and plain["gigabytes"] == 1000
+    assert plain["volumes___DEFAULT__"] == -1 and plain["per_volume_gigabytes"] == -1
+    used = (await client.get(f"{V3}/os-quota-sets/demo", headers=DEMO_H,
+                             params={"usage": "True"})).json()["quota_set"]
+    assert used["gigabytes"] == {"limit": 1000, "in_use": 2, "reserved": 0}
+    defaults = (await client.get(f"{V3}/os-quota-sets/demo/defaults",
+                                 headers=DEMO_H)).json()["quota_set"]
+    assert defaults["backups"] == 10 and defaults["id"] == "demo"
+    fault(await client.get(f"{V3}/os-quota-sets/demo", headers=OTHER_H), 403, "forbidden")
+    fault(await client.put(f"{V3}/os-quota-sets/demo", headers=DEMO_H,
+                           json={"quota_set": {"volumes": 1}}), 403, "forbidden")
+    updated = await client.put(f"{V3}/os-quota-sets/demo", headers=ADMIN_H,
+                               json={"quota_set": {"volumes": 1, "tenant_id": "demo"}})
+    assert updated.status_code == 200 and updated.json()["quota_set"]["volumes"] == 1
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H, json={"volume": {"size": 1}}),
+          413, "overLimit", "VolumeLimitExceeded: Maximum number of volumes allowed (1) "
+                            "exceeded for quota 'volumes'.")
+    fault(await client.put(f"{V3}/os-quota-sets/demo", headers=ADMIN_H,
+                           json={"quota_set": {"gigabytes": 1}}), 400, "badRequest")
+    assert (await client.delete(f"{V3}/os-quota-sets/demo", headers=ADMIN_H)
+            ).status_code == 200
+    assert (await client.get(f"{V3}/os-quota-sets/demo", headers=ADMIN_H)
+            ).json()["quota_set"]["volumes"] == 10
+
+
+async def test_limits(client, manager):
+    await volume(manager, DEMO, size=3)
+    absolute = (await client.get(f"{V3}/limits", headers=DEMO_H)).json()["limits"]["absolute"]
+    assert absolute == {"maxTotalVolumes": 10, "maxTotalSnapshots": 10,
+                        "maxTotalVolumeGigabytes": 1000, "maxTotalBackups": 10,
+                        "maxTotalBackupGigabytes": 1000, "totalVolumesUsed": 1,
+                        "totalGigabytesUsed": 3, "totalSnapshotsUsed": 0,
+                        "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}
+    other = (await client.get(f"{V3}/limits", headers=OTHER_H)).json()["limits"]["absolute"]
+    assert other["totalVolumesUsed"] == 0
+    asked = (await client.get(f"{V3}/limits", headers=auth("admin-token", "3.39"),
+                              params={"project_id": "demo"})).json()["limits"]["absolute"]
+    assert asked["totalGigabytesUsed"] == 3
+
+
+async def test_services_zone_extensions_and_pools(client, manager):
+    await manager.heartbeats.run_once()
+    fault(await client.get(f"{V3}/os-services", headers=DEMO_H), 403, "forbidden")
+    services = (await client.get(f"{V3}/os-services", headers=ADMIN_H)).json()["services"]
+    assert [(s["binary"], s["host"], s["state"], s["status"], s["zone"]) for s in services] \
+        == [("cinder-volume", "volume@file", "up", "enabled", "nova"),
+            ("cinder-backup", "volume", "up", "enabled", "nova")]
+    assert services[0]["updated_at"]
+    disabled = await client.put(f"{V3}/os-services/disable", headers=ADMIN_H,
+                                json={"host": "volume", "binary": "cinder-backup"})
+    assert disabled.json()["status"] == "disabled" and disabled.json()["disabled"] is True
+    only = (await client.get(f"{V3}/os-services", headers=ADMIN_H,
+                             params={"binary": "cinder-backup"})).json()["services"]
+    assert [s["status"] for s in only] == ["disabled"]
+    fault(await client.put(f"{V3}/os-services/disable", headers=ADMIN_H,
+                           json={"host": "nowhere", "binary": "cinder-backup"}), 404,
+          "itemNotFound")
+    zones = (await client.get(f"{V3}/os-availability-zone", headers=DEMO_H)).json()
+    assert zones == {"availabilityZoneInfo": [{"zoneName": "nova",
+                                               "zoneState": {"available": True}}]}
+    aliases = {e["alias"] for e in (await client.get(f"{V3}/extensions",
+                                                      headers=DEMO_H)).json()["extensions"]}
+    assert {"os-quota-sets", "backups", "os-services", "os-volume-actions"} <= aliases
+    assert "os-volume-transfer" not in aliases  # only what is implemented
+    pools = (await client.get(f"{V3}/scheduler-stats/get_pools", headers=ADMIN_H,
+                              params={"detail": "true"})).json()["pools"]
+    assert pools[0]["name"] == "volume@file#file" and "capabilities" in pools[0]
+    fault(await client.get(f"{V3}/scheduler-stats/get_pools", headers=DEMO_H), 403,
+          "forbidden")

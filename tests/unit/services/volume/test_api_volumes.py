@@ -1,0 +1,220 @@
+"""/volumes over REST: Cinder's documents, statuses and faults, for each bad input the issue
+names."""
+from __future__ import annotations
+
+import pytest
+
+from services.volume.contract import Connector
+from tests.unit.services.volume.api_helpers import (
+    ADMIN_H,
+    DEMO_H,
+    OTHER_H,
+    V3,
+    auth,
+    fault,
+)
+from tests.unit.services.volume.conftest import DEMO
+from tests.unit.services.volume.helpers import counts
+
+
+async def create(client, manager, headers=DEMO_H, **fields) -> dict:
+    fields.setdefault("size", 1)
+    response = await client.post(f"{V3}/volumes", headers=headers, json={"volume": fields})
+    assert response.status_code == 202, response.text
+    await manager.drain()
+    return response.json()["volume"]
+
+
+async def show(client, volume_id, headers=DEMO_H) -> dict:
+    response = await client.get(f"{V3}/volumes/{volume_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["volume"]
+
+
+async def test_create_answers_202_creating_then_the_volume_is_available(client, manager):
+    response = await client.post(f"{V3}/volumes", headers=DEMO_H, json={"volume": {
+        "size": 1, "name": "data", "description": "d", "metadata": {"k": "v"}}})
+    assert response.status_code == 202
+    volume = response.json()["volume"]
+    assert (volume["status"], volume["name"], volume["size"], volume["bootable"]) == (
+        "creating", "data", 1, "false")
+    assert volume["volume_type"] == "__DEFAULT__" and volume["attachments"] == []
+    assert volume["os-vol-tenant-attr:tenant_id"] == "demo"
+    assert "os-vol-host-attr:host" not in volume  # admins only
+    await manager.drain()
+    shown = await show(client, volume["id"])
+    assert shown["status"] == "available" and shown["metadata"] == {"k": "v"}
+    assert shown["created_at"] and "T" in shown["created_at"]
+    as_admin = await show(client, volume["id"], ADMIN_H)
+    assert as_admin["os-vol-host-attr:host"] == "volume@file#file"
+    newer = (await client.get(f"{V3}/volumes/{volume['id']}",
+                              headers=auth(version="3.65"))).json()["volume"]
+    assert newer["volume_type_id"] and newer["consumes_quota"] is True
+    assert newer["group_id"] is None and newer["shared_targets"] is False
+
+
+async def test_list_summary_detail_filters_and_pages(client, manager):
+    for name in ("a", "b", "c"):
+        await create(client, manager, name=name)
+    summary = (await client.get(f"{V3}/volumes", headers=DEMO_H)).json()
+    assert [v["name"] for v in summary["volumes"]] == ["c", "b", "a"]
+    assert set(summary["volumes"][0]) == {"id", "name", "links"}
+    detail = (await client.get(f"{V3}/volumes/detail", headers=DEMO_H,
+                               params={"name": "b"})).json()
+    assert [v["status"] for v in detail["volumes"]] == ["available"]
+    page = (await client.get(f"{V3}/volumes", headers=auth(version="3.45"),
+                             params={"limit": 2, "sort": "name:asc",
+                                     "with_count": "true"})).json()
+    assert [v["name"] for v in page["volumes"]] == ["a", "b"] and page["count"] == 3
+    [link] = page["volumes_links"]
+    assert link["rel"] == "next" and f"marker={page['volumes'][1]['id']}" in link["href"]
+    assert link["href"].startswith("http://testserver/volume/v3/volumes?")
+    rest = (await client.get(link["href"], headers=auth(version="3.45"))).json()
+    assert [v["name"] for v in rest["volumes"]] == ["c"] and "volumes_links" not in rest
+    fault(await client.get(f"{V3}/volumes", headers=DEMO_H, params={"limit": "x"}), 400,
+          "badRequest", "limit param must be an integer")
+    fault(await client.get(f"{V3}/volumes", headers=DEMO_H, params={"marker": "gone"}), 404,
+          "itemNotFound", "Marker gone could not be found.")
+    meta = (await client.get(f"{V3}/volumes", headers=DEMO_H,
+                             params={"metadata": '{"nope": "x"}'})).json()
+    assert meta["volumes"] == []
+
+
+async def test_bad_input_is_400_in_cinders_format_and_makes_nothing(client, manager):
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H, content=b"{nope"), 400,
+          "badRequest")
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H, json={"vol": {}}), 400,
+          "badRequest", "Missing required element 'volume' in request body.")
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H, json={"volume": {"size": 0}}),
+          400, "badRequest",
+          "Invalid input received: Volume size '0' must be an integer and greater than 0")
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H,
+                            json={"volume": {"size": 1, "colour": "red"}}), 400, "badRequest")
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H,
+                            json={"volume": {"size": 1, "multiattach": True}}), 400,
+          "badRequest")
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H,
+                            json={"volume": {"size": 1, "availability_zone": "mars"}}), 400,
+          "badRequest", "Availability zone 'mars' is invalid.")
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H,
+                            json={"volume": {"size": 1, "volume_type": "gold"}}), 404,
+          "itemNotFound", "Volume type with name gold could not be found.")
+    assert counts(manager)["volumes"] == 0
+
+
+async def test_a_volume_larger_than_the_quota_is_413_overlimit(client, manager):
+    response = await client.post(f"{V3}/volumes", headers=DEMO_H,
+                                 json={"volume": {"size": 1001}})
+    fault(response, 413, "overLimit",
+          "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed "
+          "gigabytes quota. Requested 1001G, quota is 1000G and 0G has been consumed.")
+    assert response.json()["overLimit"]["retryAfter"] == "0"
+    assert response.headers["Retry-After"] == "0"
+    assert counts(manager)["volumes"] == 0
+
+
+async def test_another_projects_volume_is_404(client, manager):
+    mine = await create(client, manager)
+    message = f"Volume {mine['id']} could not be found."
+    for method, path, body in (("GET", "", None), ("PUT", "", {"volume": {"name": "x"}}),
+                               ("DELETE", "", None), ("GET", "/metadata", None),
+                               ("POST", "/action", {"os-extend": {"new_size": 2}})):
+        response = await client.request(method, f"{V3}/volumes/{mine['id']}{path}",
+                                        headers=OTHER_H, json=body)
+        fault(response, 404, "itemNotFound", message)
+    assert (await client.get(f"{V3}/volumes", headers=OTHER_H)).json()["volumes"] == []
+    assert (await show(client, mine["id"]))["name"] is None
+
+
+async def test_deleting_an_attached_volume_is_400_and_it_stays(client, manager):
+    volume = await create(client, manager)
+    attachment = manager.attachments.reserve(DEMO, volume_id=volume["id"], instance_id="vm")
+    manager.attachments.update(DEMO, attachment["id"], Connector(host="h1"))
+    manager.attachments.complete(DEMO, attachment["id"])
+    fault(await client.delete(f"{V3}/volumes/{volume['id']}", headers=DEMO_H), 400,
+          "badRequest",
+          "Invalid volume: Volume status must be available or error or error_restoring or "
+          "error_extending or error_managing and must not be migrating, attached, belong to "
+          "a group, have snapshots, awaiting a transfer, or be disassociated from snapshots "
+          "after volume transfer.")
+    shown = await show(client, volume["id"])
+    assert shown["status"] == "in-use"
+    [att] = shown["attachments"]
+    assert (att["server_id"], att["attachment_id"], att["volume_id"]) == (
+        "vm", attachment["id"], volume["id"])
+
+
+async def test_update_delete_and_metadata_routes(client, manager):
+    volume = await create(client, manager, metadata={"a": "1"})
+    path = f"{V3}/volumes/{volume['id']}"
+    updated = await client.put(path, headers=DEMO_H, json={"volume": {"name": "renamed"}})
+    assert updated.status_code == 200 and updated.json()["volume"]["name"] == "renamed"
+    fault(await client.put(path, headers=DEMO_H, json={"volume": {"size": 5}}), 400,
+          "badRequest")
+    assert (await client.get(f"{path}/metadata", headers=DEMO_H)).json() == {
+        "metadata": {"a": "1"}}
+    merged = await client.post(f"{path}/metadata", headers=DEMO_H,
+                               json={"metadata": {"b": "2"}})
+    assert merged.json() == {"metadata": {"a": "1", "b": "2"}}
+    replaced = await client.put(f"{path}/metadata", headers=DEMO_H,
+                                json={"metadata": {"c": "3"}})
+    assert replaced.json() == {"metadata": {"c": "3"}}
+    key = await client.put(f"{path}/metadata/d", headers=DEMO_H, json={"meta": {"d": "4"}})
+    assert key.json() == {"meta": {"d": "4"}}
+    fault(await client.put(f"{path}/metadata/d", headers=DEMO_H, json={"meta": {"e": "5"}}),
+          400, "badRequest", "Request body and URI mismatch")
+    assert (await client.get(f"{path}/metadata/d", headers=DEMO_H)).json() == {
+        "meta": {"d": "4"}}
+    assert (await client.delete(f"{path}/metadata/d", headers=DEMO_H)).status_code == 200
+    fault(await client.get(f"{path}/metadata/d", headers=DEMO_H), 404, "itemNotFound")
+    gone = await client.delete(path, headers=DEMO_H)
+    assert gone.status_code == 202
+    await manager.drain()
+    fault(await client.get(path, headers=DEMO_H), 404, "itemNotFound")
+
+
+async def test_actions(client, manager, backend):
+    volume = await create(client, manager, size=1)
+    action = f"{V3}/volumes/{volume['id']}/action"
+    hold = backend.switches.hold("extend")
+    extended = await client.post(action, headers=DEMO_H, json={"os-extend": {"new_size": 2}})
+    assert extended.status_code == 202
+    assert (await show(client, volume["id"]))["status"] == "extending"
+    hold.set()
+    await manager.drain()
+    assert (await show(client, volume["id"]))["size"] == 2
+    fault(await client.post(action, headers=DEMO_H, json={"os-extend": {"new_size": 1}}),
+          400, "badRequest", "Invalid input received: New size for extend must be greater "
+                             "than current size. (current: 2, extended: 1).")
+    assert (await client.post(action, headers=DEMO_H,
+                              json={"os-set_bootable": {"bootable": True}})).status_code == 200
+    assert (await show(client, volume["id"]))["bootable"] == "true"
+    assert (await client.post(action, headers=DEMO_H, json={
+        "os-update_readonly_flag": {"readonly": True}})).status_code == 202
+    fault(await client.post(action, headers=DEMO_H,
+                            json={"os-reset_status": {"status": "error"}}), 403, "forbidden")
+    fault(await client.post(action, headers=DEMO_H, json={"os-force_delete": {}}), 403,
+          "forbidden")
+    fault(await client.post(action, headers=DEMO_H, json={"os-fly": {}}), 400, "badRequest",
+          "There is no such action: os-fly")
+    fault(await client.post(action, headers=DEMO_H, json={"os-extend": 3}), 400,
+          "badRequest")
+    reset = await client.post(action, headers=ADMIN_H,
+                              json={"os-reset_status": {"status": "error"}})
+    assert reset.status_code == 202 and (await show(client, volume["id"]))["status"] == "error"
+    forced = await client.post(action, headers=ADMIN_H, json={"os-force_delete": {}})
+    assert forced.status_code == 202
+    await manager.drain()
+    fault(await client.get(f"{V3}/volumes/{volume['id']}", headers=DEMO_H), 404,
+          "itemNotFound")
+
+
+@pytest.mark.parametrize("query", ["all_tenants=1", "all_tenants=true"])
+async def test_admins_list_every_project_with_all_tenants(client, manager, query):
+    await create(client, manager, name="mine")
+    await create(client, manager, OTHER_H, name="theirs")
+    own = (await client.get(f"{V3}/volumes", headers=ADMIN_H)).json()["volumes"]
+    everyone = (await client.get(f"{V3}/volumes?{query}", headers=ADMIN_H)).json()["volumes"]
+    assert own == [] and {v["name"] for v in everyone} == {"mine", "theirs"}
+    member = (await client.get(f"{V3}/volumes?{query}", headers=DEMO_H)).json()["volumes"]
+    assert [v["name"] for v in member] == ["mine"]
