@@ -81,7 +81,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
             metadata=body.get("metadata"), volume_type=body.get("volume_type"),
             availability_zone=body.get("availability_zone"),
             snapshot_id=body.get("snapshot_id"), source_volid=body.get("source_volid"),
-            image_id=body.get("imageRef", body.get("image_id")))
+            image_id=_image_id(body.get("imageRef", body.get("image_id"))))
         return {"volume": detail(record, request, ctx, version)}
 
     @router.get("/volumes/{volume_id}")
@@ -195,6 +195,14 @@ def build_router(manager: VolumeManager) -> APIRouter:
         return actions[name](ctx, volume_id, args)
 
     return router
+
+
+def _image_id(ref: object) -> object:
+    """An image id from ``imageRef``, which may also be the image's URL (Cinder takes the
+    last path segment of an href)."""
+    if isinstance(ref, str) and "/" in ref:
+        return ref.rstrip("/").rsplit("/", 1)[-1]
+    return ref
 
 
 def _metadata_body(payload: object) -> dict:
