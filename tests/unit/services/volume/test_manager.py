@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 
 import pytest
 
@@ -12,6 +13,7 @@ from services.volume.heartbeats import BACKUP_BINARY, VOLUME_BINARY
 from services.volume.models import ServiceRecord
 from tests.unit.services.volume.conftest import ADMIN, DEMO, TOKEN, make_manager
 from tests.unit.services.volume.helpers import GiB, snapshot, status, volume
+from tests.unit.services.volume.twins import data_chunks, rootfs_tar
 
 
 async def restart(manager, tmp_path, backend, store, images):
@@ -161,3 +163,35 @@ async def test_snapshot_helper_and_admin_see_everything(manager):
     made = await volume(manager, DEMO)
     snap = await snapshot(manager, DEMO, made["id"])
     assert manager.snapshots.get(ADMIN, snap["id"])["project_id"] == "demo"
+
+
+@pytest.mark.skipif(shutil.which("mkfs.ext4", path="/usr/sbin:/sbin:/usr/bin") is None,
+                    reason="e2fsprogs is not installed")
+async def test_the_manager_on_the_real_file_backend(tmp_path, store, images):
+    from services.volume.backend import FileBackend
+    (tmp_path / "real").mkdir()
+    real = FileBackend(tmp_path / "real")
+    manager = make_manager(tmp_path, real, store, images)
+    try:
+        images.add("img", rootfs_tar(tmp_path / "build"), name="tiny")
+        made = await volume(manager, DEMO, image_id="img")
+        assert made["status"] == "available" and made["bootable"]
+        snap = await snapshot(manager, DEMO, made["id"])
+        clone = await volume(manager, DEMO, snapshot_id=snap["id"], size=2)
+        assert clone["status"] == "available"
+        assert real.volume_path(clone["id"]).stat().st_size == 2 * GiB
+        manager.volumes.extend(DEMO, made["id"], 2)
+        await manager.drain()
+        assert manager.volumes.get(DEMO, made["id"])["size"] == 2
+        done = manager.backups.create(DEMO, token=TOKEN, volume_id=clone["id"])
+        await manager.drain()
+        answer = manager.backups.restore(DEMO, token=TOKEN, backup_id=done["id"], name="back")
+        await manager.drain()
+        assert status(manager, answer["volume_id"]) == "available"
+        original = dict(data_chunks(real.volume_path(clone["id"])))
+        restored = dict(data_chunks(real.volume_path(answer["volume_id"])))
+        assert {k: v for k, v in restored.items() if v.strip(b"\0")} == {
+            k: v for k, v in original.items() if v.strip(b"\0")}
+    finally:
+        await manager.close()
+        manager.db.close()
