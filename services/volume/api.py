@@ -17,6 +17,7 @@ from services.volume import (
     api_admin,
     api_attachments,
     api_backups,
+    api_common,
     api_snapshots,
     api_volumes,
 )
@@ -53,8 +54,12 @@ async def on_version_not_acceptable(request: Request, exc: mv.VersionNotAcceptab
                             status_code=406)
 
 
-def build_app(manager: VolumeManager, *, authenticator: TokenValidator) -> FastAPI:
+def build_app(manager: VolumeManager, *, authenticator: TokenValidator,
+              public_url: str = "") -> FastAPI:
+    """The app; links and version documents point at ``public_url`` (empty: the URL each
+    request came in on)."""
     app = rest_app(authenticator=authenticator, title="Overcast Block Storage")
+    app.state.public_url = public_url
     app.add_exception_handler(QuotaError, on_quota_error)  # type: ignore[arg-type]
     app.add_exception_handler(mv.VersionNotAcceptable,
                               on_version_not_acceptable)  # type: ignore[arg-type]
@@ -62,7 +67,7 @@ def build_app(manager: VolumeManager, *, authenticator: TokenValidator) -> FastA
     versions = APIRouter(route_class=JSONRoute)
 
     def _root(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + PREFIX
+        return api_common.base_url(request) + PREFIX
 
     @versions.get(PREFIX, status_code=300)
     @versions.get(f"{PREFIX}/", status_code=300)

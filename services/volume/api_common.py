@@ -42,8 +42,14 @@ Caller = Annotated[RequestContext, Depends(caller)]
 AdminCaller = Annotated[RequestContext, Depends(admin_caller)]
 
 
+def base_url(request: Request) -> str:
+    """Where clients reach this API: the configured public URL, else the request's own."""
+    public = getattr(request.app.state, "public_url", "")
+    return (public or str(request.base_url)).rstrip("/")
+
+
 def links(request: Request) -> Links:
-    root = str(request.base_url).rstrip("/") + "/volume"
+    root = base_url(request) + "/volume"
     return Links(root=root, project=request.path_params.get("project_id", ""),
                  query=tuple(request.query_params.items()))
 

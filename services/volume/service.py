@@ -35,6 +35,8 @@ class VolumeConfig(CommonConfig):
     host: str = "volume"
     listen: str = "127.0.0.1"
     port: int = 8776
+    # The URL clients reach the API at (links, version documents); empty: from each request.
+    public_url: str = ""
     # Empty: a SQLite file at state_dir/volume/volume.db.
     db_url: str = ""
     # The directory of volume files, shared with every hypervisor; empty: state_dir/volumes.
@@ -140,7 +142,8 @@ class VolumeService(Service):
                                      quota_defaults=cfg.quota_defaults(), images=images,
                                      backups=backups)
         self.manager.bootstrap()
-        self.app = build_app(self.manager, authenticator=validator)
+        self.app = build_app(self.manager, authenticator=validator,
+                             public_url=cfg.public_url)
         return self.manager
 
     async def start(self) -> None:
