@@ -184,13 +184,28 @@ def build_router(manager: VolumeManager) -> APIRouter:
         volumes.set_readonly(ctx, volume_id, body["readonly"])
         return Response(status_code=202)
 
-    actions = {"os-extend": extend, "os-set_bootable": set_bootable,
+    def set_image_metadata(ctx: RequestContext, volume_id: str, args: Any) -> dict:
+        meta = check.action_args(args, "os-set_image_metadata").get("metadata")
+        return {"metadata": volumes.set_image_metadata(ctx, volume_id, meta)}
+
+    def unset_image_metadata(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        key = check.action_args(args, "os-unset_image_metadata").get("key")
+        volumes.unset_image_metadata(ctx, volume_id, key)
+        return Response(status_code=200)
+
+    def show_image_metadata(ctx: RequestContext, volume_id: str, args: Any) -> dict:
+        return {"metadata": volumes.image_metadata(ctx, volume_id)}
+
+    actions = {"os-set_image_metadata": set_image_metadata,
+               "os-unset_image_metadata": unset_image_metadata,
+               "os-show_image_metadata": show_image_metadata,
+               "os-extend": extend, "os-set_bootable": set_bootable,
                "os-reset_status": reset_status, "os-force_delete": force_delete,
                "os-update_readonly_flag": update_readonly}
 
     @router.post("/volumes/{volume_id}/action")
     async def volume_action(volume_id: str, ctx: Caller, version: Version,
-                            payload: JsonPayload) -> Response:
+                            payload: JsonPayload) -> Response | dict:
         name, args = common.action_of(payload, actions)
         return actions[name](ctx, volume_id, args)
 

@@ -277,6 +277,29 @@ class Volumes:
             del meta[key]
             volume.metadata_ = meta
 
+    def image_metadata(self, ctx: RequestContext, volume_id: str) -> dict[str, str]:
+        with self.db.session() as session:
+            return dict(access.load_volume(session, ctx, volume_id).image_metadata or {})
+
+    def set_image_metadata(self, ctx: RequestContext, volume_id: str, metadata: object
+                           ) -> dict[str, str]:
+        """Merge into the volume's image metadata (Cinder's os-set_image_metadata)."""
+        clean = check.metadata(metadata)
+        with self.db.session() as session:
+            volume = access.load_volume(session, ctx, volume_id)
+            volume.image_metadata = {**(volume.image_metadata or {}), **clean}
+            return dict(volume.image_metadata)
+
+    def unset_image_metadata(self, ctx: RequestContext, volume_id: str, key: object) -> None:
+        with self.db.session() as session:
+            volume = access.load_volume(session, ctx, volume_id)
+            meta = dict(volume.image_metadata or {})
+            if not isinstance(key, str) or key not in meta:
+                raise errors.NotFound(f"Glance metadata for volume {volume_id} with key "
+                                      f"{excerpt(key)} could not be found.")
+            del meta[key]
+            volume.image_metadata = meta
+
     # -- actions ---------------------------------------------------------------------------
 
     def extend(self, ctx: RequestContext, volume_id: str, new_size: object) -> None:

@@ -218,3 +218,22 @@ async def test_admins_list_every_project_with_all_tenants(client, manager, query
     assert own == [] and {v["name"] for v in everyone} == {"mine", "theirs"}
     member = (await client.get(f"{V3}/volumes?{query}", headers=DEMO_H)).json()["volumes"]
     assert [v["name"] for v in member] == ["mine"]
+
+
+async def test_image_metadata_actions(client, manager, images, tmp_path):
+    from tests.unit.services.volume.twins import rootfs_tar
+    images.add("img", rootfs_tar(tmp_path), name="cirros")
+    volume = await create(client, manager, imageRef="http://image.example/v2/images/img")
+    shown = await show(client, volume["id"])
+    assert shown["bootable"] == "true"
+    assert shown["volume_image_metadata"]["image_name"] == "cirros"
+    action = f"{V3}/volumes/{volume['id']}/action"
+    added = await client.post(action, headers=DEMO_H,
+                              json={"os-set_image_metadata": {"metadata": {"os_distro": "x"}}})
+    assert added.status_code == 200 and added.json()["metadata"]["os_distro"] == "x"
+    assert (await client.post(action, headers=DEMO_H, json={
+        "os-unset_image_metadata": {"key": "os_distro"}})).status_code == 200
+    listed = await client.post(action, headers=DEMO_H, json={"os-show_image_metadata": None})
+    assert "os_distro" not in listed.json()["metadata"]
+    fault(await client.post(action, headers=DEMO_H, json={
+        "os-unset_image_metadata": {"key": "os_distro"}}), 404, "itemNotFound")
