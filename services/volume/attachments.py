@@ -155,11 +155,15 @@ class Attachments:
             volume.attach_status = states.ATTACHED
         logger.info("volume %s in-use (attachment %s)", volume.id, attachment_id)
 
-    def delete(self, ctx: RequestContext, attachment_id: str, *, missing_ok: bool = False
-               ) -> tuple[str | None, list[dict[str, Any]]]:
+    def delete(self, ctx: RequestContext, attachment_id: str, *, missing_ok: bool = False,
+               by_compute: bool = False) -> tuple[str | None, list[dict[str, Any]]]:
         """Forget the attachment; the volume follows its remaining attachments
         (``available`` with none). The volume's id (None when the attachment was missing)
-        and its remaining attachments."""
+        and its remaining attachments.
+
+        Only the compute side (``by_compute``) deletes an attachment a host is connected to:
+        anyone else would free a volume still mounted in a guest (Cinder's bug #2004555
+        rule: 409, "use the Compute API")."""
         with self.db.session() as session:
             try:
                 attachment = access.load_attachment(session, ctx, attachment_id)
@@ -167,6 +171,10 @@ class Attachments:
                 if missing_ok:
                     return None, []
                 raise
+            if not by_compute and attachment.instance_id and attachment.connector is not None:
+                raise errors.Conflict(f"ConflictNovaUsingAttachment: Detach volume from "
+                                      f"instance {attachment.instance_id} using the Compute "
+                                      "API")
             volume = attachment.volume
             volume.attachments.remove(attachment)
             session.delete(attachment)

@@ -48,13 +48,14 @@ class VolumeEndpoint:
 
     @rpc("1.0")
     async def attachment_delete(self, ctx: RequestContext, *, attachment_id: str) -> None:
-        self.manager.attachments.delete(ctx, attachment_id, missing_ok=True)
+        self.manager.attachments.delete(ctx, attachment_id, missing_ok=True, by_compute=True)
 
     @rpc("1.0")
     async def attachment_delete_later(self, ctx: RequestContext, *, attachment_id: str,
                                       delete_volume: bool = False) -> None:
         volume_id, remaining = self.manager.attachments.delete(ctx, attachment_id,
-                                                               missing_ok=True)
+                                                               missing_ok=True,
+                                                               by_compute=True)
         if not delete_volume or volume_id is None or remaining:
             return
         try:

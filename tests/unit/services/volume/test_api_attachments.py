@@ -40,7 +40,18 @@ async def test_attach_flow_over_rest(client, manager):
         f"Invalid volume: Volume {made['id']} status must be available or downloading to "
         "reserve, but the current status is in-use.")
     assert counts(manager)["attachments"] == 1
-    deleted = await client.delete(f"{V3}/attachments/{attachment['id']}", headers=H)
+    # A user detaching behind Nova's back would free a volume a guest still has mounted.
+    fault(await client.delete(f"{V3}/attachments/{attachment['id']}", headers=H), 409,
+          "conflictingRequest", "ConflictNovaUsingAttachment: Detach volume from instance "
+                                "vm-1 using the Compute API")
+    assert status(manager, made["id"]) == "in-use"
+
+
+async def test_a_reservation_is_deleted_over_rest(client, manager):
+    made = await volume(manager, DEMO)
+    reserved = (await client.post(f"{V3}/attachments", headers=H, json={"attachment": {
+        "volume_uuid": made["id"], "instance_uuid": "vm-1"}})).json()["attachment"]
+    deleted = await client.delete(f"{V3}/attachments/{reserved['id']}", headers=H)
     assert deleted.status_code == 200 and deleted.json() == {"attachments": []}
     assert status(manager, made["id"]) == "available"
 

@@ -32,7 +32,10 @@ async def test_reserve_update_complete_delete(manager):
     [att] = shown["attachments"]
     assert (att["instance_id"], att["attached_host"], att["mountpoint"]) == (
         "vm-1", "hypervisor-1", "/dev/vdb")
-    volume_id, remaining = manager.attachments.delete(DEMO, reserved["id"])
+    with pytest.raises(errors.Conflict, match="ConflictNovaUsingAttachment: Detach volume "
+                                              "from instance vm-1 using the Compute API"):
+        manager.attachments.delete(DEMO, reserved["id"])  # a guest still has it mounted
+    volume_id, remaining = manager.attachments.delete(DEMO, reserved["id"], by_compute=True)
     assert (volume_id, remaining) == (made["id"], [])
     shown = manager.volumes.get(DEMO, made["id"])
     assert (shown["status"], shown["attach_status"], shown["attachments"]) == (
@@ -40,6 +43,13 @@ async def test_reserve_update_complete_delete(manager):
     assert manager.attachments.delete(DEMO, reserved["id"], missing_ok=True) == (None, [])
     with pytest.raises(errors.NotFound):
         manager.attachments.delete(DEMO, reserved["id"])
+
+
+async def test_a_reservation_no_host_took_is_deleted_by_anyone_who_sees_it(manager):
+    made = await volume(manager, DEMO)
+    reserved = manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm-1")
+    assert manager.attachments.delete(DEMO, reserved["id"]) == (made["id"], [])
+    assert status(manager, made["id"]) == "available"
 
 
 async def test_attaching_an_in_use_volume_is_refused_and_adds_nothing(manager):
