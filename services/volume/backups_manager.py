@@ -187,10 +187,19 @@ class Backups:
             return
         finally:
             if temporary is not None:
-                await self.shared.blocking(backend.delete_snapshot, temporary)
+                await self._drop_copy(temporary)
         self._end_backup(backup_id, status=states.AVAILABLE, manifest=manifest)
         logger.info("backup %s available (%s objects)", backup_id,
                     manifest.get("object_count"))
+
+    async def _drop_copy(self, snapshot_id: str) -> None:
+        """Remove the point-in-time copy a backup was read from; a failure only leaves a
+        file behind, never fails the backup."""
+        try:
+            await self.shared.blocking(self.shared.backend.delete_snapshot, snapshot_id)
+        except Exception as exc:  # noqa: BLE001 - a leftover copy is logged, not fatal
+            logger.warning("temporary copy %s of a backup was not removed: %s", snapshot_id,
+                           exc)
 
     def _end_backup(self, backup_id: str, *, status: str, fail_reason: str | None = None,
                     manifest: dict | None = None) -> None:
