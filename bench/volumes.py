@@ -1,0 +1,500 @@
+"""Block storage benchmark: the volume service on a process-mode cloud with a real guest.
+
+Run as root (the ``process`` driver): ``.venv/bin/python bench/volumes.py``. It starts its
+own cloud (``running_cloud(hosts=1, driver="process", storage_nodes=3)``), measures, prints
+each figure with its conditions and writes JSON to ``bench/results/volumes.json``.
+
+What is measured (all times from ``time.perf_counter`` in this process):
+
+- **create**: ``POST /volumes`` of an empty 1 GiB volume until ``GET /volumes/{id}`` says
+  ``available``, polled every 5 ms straight over HTTP (one httpx client, the token reused);
+  each volume is deleted (untimed) before the next.
+- **attach**: from just before ``POST /servers/{id}/os-volume_attachments`` to
+  (a) ``in-use`` on the volume API (polled every 10 ms; the agent completes the attachment
+  after mounting), and (b) the first write inside the guest's view of the volume: a thread
+  polls ``/proc/<guest init>/mounts`` every 1 ms for a mount under ``/mnt/volumes/``, then
+  writes and fsyncs a 4 KiB file through ``/proc/<guest init>/root/mnt/volumes/<dev>/``
+  (the guest's own mount namespace, checked to be the volume's file system and not the
+  directory under it). The console is not on the timed path; once, the guest's console
+  reads the file back to prove the host's write is what the guest sees. A detach (untimed)
+  follows each attach.
+- **backup**: a 1 GiB volume filled with a 256 MiB file of random data (written on the host
+  through a loop mount before any attach), ``POST /backups`` until the backup is
+  ``available``; MB/s (10^6 bytes a second) counts the bytes stored as chunk objects
+  (listed from the object store), and separately the file's 256 MiB. Then 4 MiB of the
+  file are rewritten and an incremental backup is timed the same way. For comparison, the
+  object store's own rate in the same run: 8 x 32 MiB objects PUT 4 at a time (the
+  backup's chunk size and concurrency) and one 256 MiB streamed PUT.
+- **restore**: ``POST /backups/{id}/restore`` of the full backup into a new volume until that
+  volume is ``available`` (MB/s of the chunk bytes read back); the restored file's MD5 is
+  checked against the original.
+
+Conditions printed and stored with each part: load averages before and after, how busy the
+machine's CPUs were meanwhile (from /proc/stat, everything included), ``docker ps`` count,
+and how many overcast service processes of other clouds were running.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from overcast.cli import local  # noqa: E402 - after the sys.path entry
+from overcast.testing.cloud import running_cloud  # noqa: E402 - likewise
+
+MiB = 2**20
+MB = 1e6  # rates are in MB/s (10^6 bytes), as bench/objects.py reports them
+TARGET = {"create_p50_s": 0.5, "attach_p50_s": 1.0, "backup_mb_s": 50.0}
+VOLUME_ERRORS = {"error", "error_restoring", "error_extending", "error_deleting"}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def spread(values: list[float]) -> dict:
+    return {"n": len(values), "p50_s": statistics.median(values), "p90_s": pct(values, 0.9),
+            "max_s": max(values), "min_s": min(values)}
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def overcast_processes(own: set[int]) -> int:
+    """Overcast service processes on the machine that are not this bench's cloud (other
+    engineers' clouds and compose stacks)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in own:
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-m" in args and any(a.startswith((b"services.", b"agents.")) for a in args):
+            count += 1
+    return count
+
+
+def conditions_now(own: set[int] = frozenset()) -> dict:
+    """What else runs: load averages, docker containers, other clouds' processes."""
+    docker = subprocess.run(["docker", "ps", "-q"], capture_output=True, text=True)
+    return {"loadavg": [round(x, 2) for x in os.getloadavg()],
+            "docker_containers": len(docker.stdout.split()) if docker.returncode == 0
+            else None,
+            "other_overcast_processes": overcast_processes(set(own)),
+            "cpu_ticks": cpu_ticks()}
+
+
+def static_conditions() -> dict:
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    mem = next(line for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal"))
+    return {"mode": "process", "driver": "process", "hosts": 1, "storage_nodes": 3,
+            "cpus": os.cpu_count(), "mem_gib": round(int(mem.split()[1]) / 2**20, 1),
+            "kernel": platform.release(), "python": platform.python_version(),
+            "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+class Api:
+    """Plain HTTP to the cloud's endpoints with one token: cheap enough to poll tightly."""
+
+    def __init__(self, conn) -> None:
+        self.token = conn.session.get_token()
+        self.volume = conn.block_storage.get_endpoint().rstrip("/")
+        self.compute = conn.compute.get_endpoint().rstrip("/")
+        self.objects = conn.object_store.get_endpoint().rstrip("/")
+        self.http = httpx.Client(headers={"X-Auth-Token": self.token}, timeout=120)
+
+    def call(self, method: str, url: str, **kwargs) -> httpx.Response:
+        response = self.http.request(method, url, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {url}: {response.status_code} {response.text[:300]}")
+        return response
+
+    def volume_status(self, volume_id: str) -> str | None:
+        response = self.http.get(f"{self.volume}/volumes/{volume_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        status = response.json()["volume"]["status"]
+        if status in VOLUME_ERRORS:
+            raise RuntimeError(f"volume {volume_id} is {status}")
+        return status
+
+    def wait_volume(self, volume_id: str, status: str | None, *, poll: float,
+                    timeout: float = 300) -> float:
+        """perf_counter when the volume has ``status`` (None: is gone)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.volume_status(volume_id) == status:
+                return time.perf_counter()
+            time.sleep(poll)
+        raise TimeoutError(f"volume {volume_id} never {status or 'gone'}")
+
+    def wait_backup(self, backup_id: str, *, poll: float = 0.01, timeout: float = 600) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            backup = self.call("GET", f"{self.volume}/backups/{backup_id}").json()["backup"]
+            if backup["status"] == "available":
+                return time.perf_counter()
+            if backup["status"] == "error":
+                raise RuntimeError(f"backup {backup_id}: {backup.get('fail_reason')}")
+            time.sleep(poll)
+        raise TimeoutError(f"backup {backup_id} never available")
+
+    def create_volume(self, name: str, size: int = 1) -> str:
+        return self.call("POST", f"{self.volume}/volumes", json={
+            "volume": {"size": size, "name": name}}).json()["volume"]["id"]
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.call("DELETE", f"{self.volume}/volumes/{volume_id}")
+        self.wait_volume(volume_id, None, poll=0.05)
+
+
+# -- create ------------------------------------------------------------------------------
+
+def bench_create(api: Api, count: int) -> dict:
+    times = []
+    for index in range(count):
+        started = time.perf_counter()
+        volume_id = api.create_volume(f"create-{index}")
+        times.append(api.wait_volume(volume_id, "available", poll=0.005) - started)
+        api.delete_volume(volume_id)
+    return spread(times)
+
+
+# -- attach ------------------------------------------------------------------------------
+
+def guest_pid(state_dir: Path, server_id: str) -> int:
+    """The guest init's host pid, from the process driver's record of the guest."""
+    for record in state_dir.rglob(f"guests/{server_id}.json"):
+        pid = json.loads(record.read_text()).get("pid")
+        if pid:
+            return int(pid)
+    raise RuntimeError(f"no running guest record for {server_id}")
+
+
+def volume_mount(pid: int) -> str | None:
+    """The guest's mount point under /mnt/volumes/, as its own mount table shows it."""
+    with open(f"/proc/{pid}/mounts") as table:
+        for line in table:
+            point = line.split()[1]
+            if point.startswith("/mnt/volumes/"):
+                return point
+    return None
+
+
+class GuestWriteProbe(threading.Thread):
+    """Polls the guest's mount table; once a volume is there, writes a file onto it."""
+
+    def __init__(self, pid: int, name: str) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.name = pid, name
+        self.mounted_at = self.written_at = 0.0
+        self.mount_point = ""
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                point = volume_mount(self.pid)
+                if point:
+                    self.mounted_at = time.perf_counter()
+                    self.mount_point = point
+                    break
+                time.sleep(0.001)
+            else:
+                return
+            root = Path(f"/proc/{self.pid}/root")
+            directory = root / point.lstrip("/")
+            if os.stat(directory).st_dev == os.stat(directory.parent).st_dev:
+                raise RuntimeError(f"{point} is not a mount in the guest")
+            fd = os.open(directory / self.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"w" * 4096)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.written_at = time.perf_counter()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            self.error = exc
+
+
+def console(cloud, server_id: str, *command: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "overcast.cli.main", "console", "--os-cloud", "overcast-admin",
+         server_id, "--", *command], env=cloud.env, capture_output=True, text=True,
+        timeout=120, check=True)
+    return done.stdout
+
+
+def boot_guest(conn, name: str) -> str:
+    image_id = conn.image.find_image("cirros").id
+    server = conn.compute.create_server(name=name, image_id=image_id, flavor_id="1",
+                                        networks="none")
+    deadline = time.time() + 300
+    while (status := conn.compute.get_server(server.id).status) != "ACTIVE":
+        if status == "ERROR" or time.time() > deadline:
+            raise RuntimeError(f"server {server.id} is {status}")
+        time.sleep(0.05)
+    return server.id
+
+
+def bench_attach(cloud, api: Api, server_id: str, count: int) -> dict:
+    pid = guest_pid(cloud.cloud.state_dir, server_id)
+    volume_id = api.create_volume("attach-me")
+    api.wait_volume(volume_id, "available", poll=0.01)
+    url = f"{api.compute}/servers/{server_id}/os-volume_attachments"
+    in_use, written, mounted, devices = [], [], [], []
+    proved = ""
+    for index in range(count):
+        if volume_mount(pid):
+            raise RuntimeError("a volume is still mounted in the guest before attaching")
+        probe = GuestWriteProbe(pid, f"probe-{index}")
+        probe.start()
+        started = time.perf_counter()
+        answer = api.call("POST", url, json={"volumeAttachment": {"volumeId": volume_id}})
+        devices.append(answer.json()["volumeAttachment"]["device"])
+        in_use.append(api.wait_volume(volume_id, "in-use", poll=0.01, timeout=60) - started)
+        probe.join(60)
+        probe.stop.set()
+        if probe.error is not None or not probe.written_at:
+            raise RuntimeError(f"attach {index}: no write in the guest ({probe.error!r})")
+        written.append(probe.written_at - started)
+        mounted.append(probe.mounted_at - started)
+        if index == 0:  # the guest itself reads what the host wrote into its view
+            proved = console(cloud, server_id, "sh", "-c",
+                             f"wc -c < {probe.mount_point}/probe-0").strip()
+            if proved != "4096":
+                raise RuntimeError(f"the guest does not see the probe file: {proved!r}")
+        api.call("DELETE", f"{url}/{volume_id}")
+        api.wait_volume(volume_id, "available", poll=0.02, timeout=60)
+        deadline = time.perf_counter() + 30
+        while volume_mount(pid):
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the volume stayed mounted in the guest after detach")
+            time.sleep(0.01)
+    api.delete_volume(volume_id)
+    return {"in_use": spread(in_use), "guest_write": spread(written),
+            "guest_mount_seen": spread(mounted), "devices": sorted(set(devices)),
+            "console_saw_probe_bytes": int(proved)}
+
+
+# -- backup and restore ------------------------------------------------------------------
+
+@contextlib.contextmanager
+def loop_mounted(volume_file: Path) -> Iterator[Path]:
+    """``volume_file`` mounted through a loop device on a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="bench-volume-") as point:
+        subprocess.run(["mount", "-o", "loop", str(volume_file), point], check=True)
+        try:
+            yield Path(point)
+        finally:
+            subprocess.run(["umount", point], check=True)
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as stream:
+        while block := stream.read(4 * MiB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fill(volume_file: Path, megabytes: int) -> str:
+    with loop_mounted(volume_file) as point:
+        subprocess.run(["dd", "if=/dev/urandom", f"of={point}/blob", "bs=1M",
+                        f"count={megabytes}", "status=none", "conv=fsync"], check=True)
+        return md5_of(point / "blob")
+
+
+def rewrite(volume_file: Path, megabytes: int, offset_mb: int) -> None:
+    with loop_mounted(volume_file) as point:
+        subprocess.run(["dd", "if=/dev/urandom", f"of={point}/blob", "bs=1M",
+                        f"count={megabytes}", f"seek={offset_mb}", "conv=notrunc,fsync",
+                        "status=none"], check=True)
+
+
+def stored_bytes(api: Api, container: str, volume_id: str, backup_id: str) -> tuple[int, int]:
+    """(bytes, objects) of a backup's chunk objects, as the object store lists them."""
+    listing = api.call("GET", f"{api.objects}/{container}", params={
+        "prefix": f"volume_{volume_id}/{backup_id}/chunk-", "format": "json"}).json()
+    return sum(item["bytes"] for item in listing), len(listing)
+
+
+def backup(api: Api, volume_id: str, name: str, *, incremental: bool) -> dict:
+    started = time.perf_counter()
+    backup_id = api.call("POST", f"{api.volume}/backups", json={"backup": {
+        "volume_id": volume_id, "name": name, "incremental": incremental}}).json()["backup"]["id"]
+    took = api.wait_backup(backup_id) - started
+    record = api.call("GET", f"{api.volume}/backups/{backup_id}").json()["backup"]
+    sent, objects = stored_bytes(api, record["container"], volume_id, backup_id)
+    return {"id": backup_id, "seconds": took, "bytes_stored": sent, "objects": objects,
+            "mb_s": sent / MB / took, "is_incremental": record["is_incremental"]}
+
+
+def plain_puts(api: Api, *, count: int, size: int, concurrency: int) -> dict:
+    """The object store's own PUT rate in this run: ``count`` objects of ``size`` bytes."""
+    container = f"{api.objects}/bench-plain"
+    api.call("PUT", container)
+    data = os.urandom(size)
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def put(index: int) -> None:
+        api.call("PUT", f"{container}/obj-{index}", content=data, headers={"ETag": md5})
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(put, range(count)))
+    took = time.perf_counter() - started
+    for index in range(count):
+        api.call("DELETE", f"{container}/obj-{index}")
+    return {"objects": count, "object_mib": size / MiB, "concurrency": concurrency,
+            "seconds": took, "mb_s": count * size / MB / took}
+
+
+def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
+    volume_id = api.create_volume("to-back-up")
+    api.wait_volume(volume_id, "available", poll=0.01)
+    volume_file = cloud.cloud.volumes_dir() / f"volume-{volume_id}"
+    original = fill(volume_file, megabytes)
+    full = backup(api, volume_id, "full", incremental=False)
+    rewrite(volume_file, changed_mb, offset_mb=megabytes // 2)
+    incremental = backup(api, volume_id, "incremental", incremental=True)
+
+    started = time.perf_counter()
+    restored_id = api.call("POST", f"{api.volume}/backups/{full['id']}/restore", json={
+        "restore": {"name": "restored"}}).json()["restore"]["volume_id"]
+    took = api.wait_volume(restored_id, "available", poll=0.01, timeout=600) - started
+    with loop_mounted(cloud.cloud.volumes_dir() / f"volume-{restored_id}") as point:
+        same = md5_of(point / "blob") == original
+    restore = {"seconds": took, "bytes_read": full["bytes_stored"],
+               "mb_s": full["bytes_stored"] / MB / took, "data_identical": same}
+
+    chunked = plain_puts(api, count=megabytes // 32, size=32 * MiB, concurrency=4)
+    single = plain_puts(api, count=1, size=megabytes * MiB, concurrency=1)
+    for backup_id in (incremental["id"], full["id"]):  # a parent goes after its child
+        api.call("DELETE", f"{api.volume}/backups/{backup_id}")
+        deadline = time.perf_counter() + 120
+        while api.http.get(f"{api.volume}/backups/{backup_id}").status_code != 404:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"backup {backup_id} never deleted")
+            time.sleep(0.05)
+    return {"data_mib": megabytes, "changed_mib": changed_mb, "full": full,
+            "incremental": incremental, "restore": restore,
+            "plain_put_32mib_x4": chunked, "plain_put_single": single}
+
+
+# -- report ------------------------------------------------------------------------------
+
+def line(name: str, figures: dict, target: float | None = None) -> str:
+    text = (f"p50 {figures['p50_s']:.3f} s  p90 {figures['p90_s']:.3f} s  "
+            f"max {figures['max_s']:.3f} s  (n={figures['n']})")
+    if target is not None:
+        text += f"  target p50 <= {target} s: {'met' if figures['p50_s'] <= target else 'MISSED'}"
+    return f"  {name}: {text}"
+
+
+def report(result: dict) -> None:
+    c = result["conditions"]
+    print(f"volumes: process mode, {c['hosts']} hypervisor (process driver), "
+          f"{c['storage_nodes']} storage nodes; {c['cpus']} cpus, {c['mem_gib']} GiB, "
+          f"Linux {c['kernel']}, Python {c['python']}, commit {c['commit']}, {c['date']}")
+    for section in ("create", "attach", "backup"):
+        before, after = result[section]["before"], result[section]["after"]
+        loaded = max(before["loadavg"][0], after["loadavg"][0]) > 2
+        print(f"  [{section}] load {before['loadavg'][0]} -> {after['loadavg'][0]}, CPUs "
+              f"{result[section]['cpu_busy_percent']}% busy; docker containers "
+              f"{before['docker_containers']}; other overcast processes "
+              f"{before['other_overcast_processes']}"
+              + ("  (MACHINE LOADED: load > 2)" if loaded else ""))
+    print(line("create 1 GiB -> available", result["create"]["figures"],
+               TARGET["create_p50_s"]))
+    attach = result["attach"]["figures"]
+    print(line("attach -> in-use (API)", attach["in_use"], TARGET["attach_p50_s"]))
+    print(line("attach -> written in the guest", attach["guest_write"],
+               TARGET["attach_p50_s"]))
+    print(line("attach -> mount seen in the guest", attach["guest_mount_seen"]))
+    b = result["backup"]["figures"]
+    full, inc, restore = b["full"], b["incremental"], b["restore"]
+    print(f"  backup, 1 GiB volume with {b['data_mib']} MiB random: {full['seconds']:.2f} s, "
+          f"{full['bytes_stored'] / MiB:.0f} MiB in {full['objects']} objects: "
+          f"{full['mb_s']:.0f} MB/s stored, {b['data_mib'] * MiB / MB / full['seconds']:.0f} "
+          f"MB/s of the file's data (target >= {TARGET['backup_mb_s']:.0f})")
+    print(f"  incremental after {b['changed_mib']} MiB changed: {inc['seconds']:.2f} s, "
+          f"{inc['bytes_stored'] / MiB:.0f} MiB in {inc['objects']} objects")
+    print(f"  restore of the full backup into a new volume: {restore['seconds']:.2f} s, "
+          f"{restore['mb_s']:.0f} MB/s, data identical: {restore['data_identical']}")
+    chunked, single = b["plain_put_32mib_x4"], b["plain_put_single"]
+    print(f"  object store plain PUT: {chunked['objects']} x 32 MiB at 4 at once "
+          f"{chunked['mb_s']:.0f} MB/s; one {single['object_mib']:.0f} MiB object "
+          f"{single['mb_s']:.0f} MB/s")
+
+
+def measured(own: set[int], function, *args) -> dict:
+    """``function(*args)`` with the machine's state before and after, and how busy its CPUs
+    were meanwhile (everything: this cloud, this bench and whatever else runs)."""
+    before = conditions_now(own)
+    figures = function(*args)
+    after = conditions_now(own)
+    (busy0, total0), (busy1, total1) = before.pop("cpu_ticks"), after.pop("cpu_ticks")
+    return {"before": before, "after": after,
+            "cpu_busy_percent": round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
+            "figures": figures}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--creates", type=int, default=30)
+    parser.add_argument("--attaches", type=int, default=15)
+    parser.add_argument("--backup-mb", type=int, default=256)
+    parser.add_argument("--changed-mb", type=int, default=4)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench/results/volumes.json")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("the process driver needs root")
+    result: dict = {"conditions": static_conditions()}
+    with running_cloud(hosts=1, driver="process", storage_nodes=3) as cloud:
+        own = set(local.read_pids(cloud.cloud).values())
+        conn = cloud.connect()
+        api = Api(conn)
+        result["create"] = measured(own, bench_create, api, args.creates)
+        server_id = boot_guest(conn, "volume-bench")
+        result["attach"] = measured(own, bench_attach, cloud, api, server_id, args.attaches)
+        conn.compute.delete_server(server_id)
+        result["backup"] = measured(own, bench_backup, cloud, api, args.backup_mb,
+                                    args.changed_mb)
+    report(result)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
