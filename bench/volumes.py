@@ -23,8 +23,8 @@ What is measured (all times from ``time.perf_counter`` in this process):
   ``available``; MB/s (10^6 bytes a second) counts the bytes stored as chunk objects
   (listed from the object store), and separately the file's 256 MiB. Then 4 MiB of the
   file are rewritten and an incremental backup is timed the same way. For comparison, the
-  object store's own rate in the same run: 8 x 32 MiB objects PUT 4 at a time (the
-  backup's chunk size and concurrency) and one 256 MiB streamed PUT.
+  object store's own rates in the same run: 8 x 32 MiB objects PUT then GET 4 at a time
+  (the backup's chunk size and concurrency), and one 256 MiB object PUT then GET.
 - **restore**: ``POST /backups/{id}/restore`` of the full backup into a new volume until that
   volume is ``available`` (MB/s of the chunk bytes read back); the restored file's MD5 is
   checked against the original.
@@ -358,8 +358,9 @@ def backup(api: Api, volume_id: str, name: str, *, incremental: bool) -> dict:
             "mb_s": sent / MB / took, "is_incremental": record["is_incremental"]}
 
 
-def plain_puts(api: Api, *, count: int, size: int, concurrency: int) -> dict:
-    """The object store's own PUT rate in this run: ``count`` objects of ``size`` bytes."""
+def plain_transfers(api: Api, *, count: int, size: int, concurrency: int) -> dict:
+    """The object store's own rates in this run: ``count`` objects of ``size`` bytes PUT,
+    then GET, ``concurrency`` at a time."""
     container = f"{api.objects}/bench-plain"
     api.call("PUT", container)
     data = os.urandom(size)
@@ -368,14 +369,20 @@ def plain_puts(api: Api, *, count: int, size: int, concurrency: int) -> dict:
     def put(index: int) -> None:
         api.call("PUT", f"{container}/obj-{index}", content=data, headers={"ETag": md5})
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(put, range(count)))
-    took = time.perf_counter() - started
+    def get(index: int) -> None:
+        if len(api.call("GET", f"{container}/obj-{index}").content) != size:
+            raise RuntimeError("a plain GET returned the wrong size")
+
+    rates = {}
+    for name, work in (("put", put), ("get", get)):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(work, range(count)))
+        took = time.perf_counter() - started
+        rates[f"{name}_seconds"], rates[f"{name}_mb_s"] = took, count * size / MB / took
     for index in range(count):
         api.call("DELETE", f"{container}/obj-{index}")
-    return {"objects": count, "object_mib": size / MiB, "concurrency": concurrency,
-            "seconds": took, "mb_s": count * size / MB / took}
+    return {"objects": count, "object_mib": size / MiB, "concurrency": concurrency, **rates}
 
 
 def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
@@ -396,8 +403,8 @@ def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
     restore = {"seconds": took, "bytes_read": full["bytes_stored"],
                "mb_s": full["bytes_stored"] / MB / took, "data_identical": same}
 
-    chunked = plain_puts(api, count=megabytes // 32, size=32 * MiB, concurrency=4)
-    single = plain_puts(api, count=1, size=megabytes * MiB, concurrency=1)
+    chunked = plain_transfers(api, count=megabytes // 32, size=32 * MiB, concurrency=4)
+    single = plain_transfers(api, count=1, size=megabytes * MiB, concurrency=1)
     for backup_id in (incremental["id"], full["id"]):  # a parent goes after its child
         api.call("DELETE", f"{api.volume}/backups/{backup_id}")
         deadline = time.perf_counter() + 120
@@ -407,7 +414,7 @@ def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
             time.sleep(0.05)
     return {"data_mib": megabytes, "changed_mib": changed_mb, "full": full,
             "incremental": incremental, "restore": restore,
-            "plain_put_32mib_x4": chunked, "plain_put_single": single}
+            "plain_32mib_x4": chunked, "plain_single": single}
 
 
 # -- report ------------------------------------------------------------------------------
@@ -450,10 +457,11 @@ def report(result: dict) -> None:
           f"{inc['bytes_stored'] / MiB:.0f} MiB in {inc['objects']} objects")
     print(f"  restore of the full backup into a new volume: {restore['seconds']:.2f} s, "
           f"{restore['mb_s']:.0f} MB/s, data identical: {restore['data_identical']}")
-    chunked, single = b["plain_put_32mib_x4"], b["plain_put_single"]
-    print(f"  object store plain PUT: {chunked['objects']} x 32 MiB at 4 at once "
-          f"{chunked['mb_s']:.0f} MB/s; one {single['object_mib']:.0f} MiB object "
-          f"{single['mb_s']:.0f} MB/s")
+    chunked, single = b["plain_32mib_x4"], b["plain_single"]
+    print(f"  object store, plain: {chunked['objects']} x 32 MiB 4 at once PUT "
+          f"{chunked['put_mb_s']:.0f} MB/s, GET {chunked['get_mb_s']:.0f} MB/s; one "
+          f"{single['object_mib']:.0f} MiB object PUT {single['put_mb_s']:.0f} MB/s, GET "
+          f"{single['get_mb_s']:.0f} MB/s")
 
 
 def measured(own: set[int], function, *args) -> dict:
@@ -476,11 +484,15 @@ def main() -> None:
     parser.add_argument("--backup-mb", type=int, default=256)
     parser.add_argument("--changed-mb", type=int, default=4)
     parser.add_argument("--output", type=Path, default=ROOT / "bench/results/volumes.json")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the cloud's state directory (its logs) afterwards")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("the process driver needs root")
     result: dict = {"conditions": static_conditions()}
-    with running_cloud(hosts=1, driver="process", storage_nodes=3) as cloud:
+    with running_cloud(hosts=1, driver="process", storage_nodes=3, keep=args.keep) as cloud:
+        if args.keep:
+            print(f"state and logs kept in {cloud.cloud.state_dir}")
         own = set(local.read_pids(cloud.cloud).values())
         conn = cloud.connect()
         api = Api(conn)
