@@ -82,3 +82,11 @@ class VolumeEndpoint:
     @rpc("1.0")
     async def delete_volume(self, ctx: RequestContext, *, volume_id: str) -> None:
         self.manager.delete_for_compute(ctx, volume_id)
+
+    @rpc("1.1")
+    async def delete_volume_later(self, ctx: RequestContext, *, volume_id: str) -> None:
+        try:
+            await self.manager.delete_when_made(ctx, volume_id)
+        except errors.OvercastError as exc:
+            logger.warning("volume %s of a deleted server was not deleted: %s", volume_id,
+                           exc.message)

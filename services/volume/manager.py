@@ -15,6 +15,7 @@ Nothing here imports a transport.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Any
@@ -136,6 +137,23 @@ class VolumeManager:
         if record["status"] in (states.DELETING,):
             return
         self.volumes.delete(ctx, volume_id)
+
+    async def delete_when_made(self, ctx: RequestContext, volume_id: str, *,
+                               poll: float = 0.2, deadline: float = 600.0) -> None:
+        """``delete_for_compute`` once the volume is no longer ``creating`` (its creation
+        runs in this process, so it ends: made, or ``error``); gives up after ``deadline``
+        seconds with the volume left as it is."""
+        waited = 0.0
+        while True:
+            try:
+                status = self.volumes.get(ctx, volume_id)["status"]
+            except errors.NotFound:
+                return
+            if status != states.CREATING or waited >= deadline:
+                break
+            await asyncio.sleep(poll)
+            waited += poll
+        self.delete_for_compute(ctx, volume_id)
 
     # -- quotas ----------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ signed by the process that authenticated the user).
 Versions: 1.0 initial: get_volume, reserve, attachment_update, attachment_complete,
 attachment_delete (a call) and attachment_delete_later (a durable cast: it waits in the
 queue while the volume service is down, so a detach never gets lost), create_volume,
-delete_volume, list_attachments.
+delete_volume, list_attachments. 1.1 delete_volume_later (a durable cast: deletes the
+volume once it is no longer being created, so a server deleted while its build makes its
+boot volume leaves none behind, even when the volume service is down meanwhile).
 """
 from __future__ import annotations
 
@@ -83,3 +85,9 @@ class VolumeAPI(RpcClient):
     async def delete_volume(self, ctx: RequestContext, *, volume_id: str) -> None:
         """Delete an ``available`` volume (missing is fine)."""
         await self.call(ctx, "delete_volume", volume_id=volume_id)
+
+    async def delete_volume_later(self, ctx: RequestContext, *, volume_id: str) -> None:
+        """As ``delete_volume``, as a durable cast that waits in the queue while the volume
+        service is down and, once received, waits for a volume still ``creating`` to be
+        made before deleting it (missing is fine). 1.1."""
+        await self.cast(ctx, "delete_volume_later", version="1.1", volume_id=volume_id)

@@ -14,7 +14,6 @@ Imports no transport: the volume service is ``peers.volume``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -169,5 +168,7 @@ class BootVolumes:
                 await self.peers.volume.attachment_delete_later(
                     ctx, attachment_id=mapping["attachment_id"], delete_volume=delete)
             elif delete and mapping.get("volume_id") and mapping["source_type"] != "volume":
-                with contextlib.suppress(errors.OvercastError, *TRANSIENT):
-                    await self.peers.volume.delete_volume(ctx, volume_id=mapping["volume_id"])
+                # Possibly still being made: deleted once it is, even if the volume service
+                # is down now.
+                await self.peers.volume.delete_volume_later(ctx,
+                                                            volume_id=mapping["volume_id"])

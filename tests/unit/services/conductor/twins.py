@@ -197,6 +197,7 @@ class VolumeTwin:
         self.attachments: dict[str, Attachment] = {}
         self.deleted_later: list[tuple[str, bool]] = []  # (attachment, delete_volume)
         self.created: list[VolumeRequest] = []
+        self.volumes_deleted_later: list[str] = []
         self.ready_after = 0
         self.fail_creates = False
         self.refuse_creates: errors.OvercastError | None = None
@@ -273,6 +274,11 @@ class VolumeTwin:
                 "bootable": request.image_id is not None, "image_id": request.image_id,
                 "status": "creating", "looks": 0}
         return self._summary(self.volumes[request.id])
+
+    async def delete_volume_later(self, ctx, *, volume_id: str) -> None:
+        """The durable cast: the volume goes once it is made (here: at once)."""
+        self.volumes_deleted_later.append(volume_id)
+        self.volumes.pop(volume_id, None)
 
     async def delete_volume(self, ctx, *, volume_id: str) -> None:
         volume = self.volumes.get(volume_id)

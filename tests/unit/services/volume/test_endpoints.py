@@ -3,6 +3,7 @@ JSON envelope (as over the bus), answers with the contract's types, is idempoten
 a project to its own volumes."""
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -114,6 +115,24 @@ async def test_boot_volumes_are_created_once_and_deleted_with_their_server(api, 
         await api.get_volume(DEMO, volume_id=VOLUME_ID)
     await api.delete_volume(DEMO, volume_id=VOLUME_ID)  # already gone: fine
     await api.attachment_delete_later(DEMO, attachment_id=attachment.id, delete_volume=True)
+
+
+async def test_a_boot_volume_still_being_made_is_deleted_once_made(api, manager, backend):
+    release = backend.switches.hold("create")
+    request = VolumeRequest(id=VOLUME_ID, size=1, name="root")
+    assert (await api.create_volume(DEMO, request=request)).status == "creating"
+    with pytest.raises(errors.BadRequest):
+        await api.delete_volume(DEMO, volume_id=VOLUME_ID)  # Cinder's rule for a call
+    later = asyncio.get_running_loop().create_task(
+        api.delete_volume_later(DEMO, volume_id=VOLUME_ID))
+    await asyncio.sleep(0)
+    assert not later.done()  # it waits for the creation
+    release.set()
+    await asyncio.wait_for(later, timeout=10)
+    await manager.drain()
+    with pytest.raises(errors.NotFound):
+        await api.get_volume(DEMO, volume_id=VOLUME_ID)
+    await api.delete_volume_later(DEMO, volume_id=VOLUME_ID)  # already gone: fine
 
 
 async def test_detach_later_keeps_the_volume_unless_asked(api, manager):

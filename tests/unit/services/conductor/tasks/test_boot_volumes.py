@@ -106,6 +106,19 @@ async def test_the_build_makes_the_root_volume_from_the_image_then_boots(conduct
     assert volumes.status(made.id) is None  # delete_on_termination
 
 
+async def test_a_server_deleted_while_its_boot_volume_is_made_leaves_no_volume(conductor):
+    volumes = conductor.peers.volume
+    volumes.ready_after = 10**6  # the volume stays ``creating``
+    [inst] = await conductor.create_servers(_ctx(), request=_from_image())
+    [template] = inst["block_device_mapping"]
+    await eventually(lambda: volumes.status(template["volume_id"]) == "creating", timeout=5)
+    await conductor.operations.delete_server(_ctx(), instance_id=inst["id"])
+    await eventually(lambda: conductor.store.get(inst["id"]) is None, timeout=5)
+    # Deleted by a durable cast that waits for the creation to end, never refused for it.
+    assert volumes.volumes_deleted_later == [template["volume_id"]]
+    assert volumes.status(template["volume_id"]) is None
+
+
 async def test_a_volume_that_is_not_made_fails_the_build_with_the_reason(conductor):
     conductor.peers.volume.fail_creates = True
     [inst] = await conductor.create_servers(_ctx(), request=_from_image())
