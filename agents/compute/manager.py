@@ -120,6 +120,14 @@ class ComputeManager(GuestActionHandlers, VolumeHandlers):
                                                   host=self.host, reason=reason)
                 return
             logger.info("spawned %s", instance_id)
+        elif instance.block_device_mapping:
+            # A build delivered again (this host died between spawning and completing): the
+            # guest runs with its volumes mounted; complete them, which is idempotent.
+            try:
+                await self.complete_attachments(ctx, instance.block_device_mapping)
+            except Exception as exc:  # noqa: BLE001 - the guest runs; the sweeper settles it
+                logger.warning("completing the volumes of running %s failed: %s",
+                               instance_id, exc)
         if stopped:
             await self.driver.power_off(instance_id)
         power_state = self._power_state(instance_id)

@@ -218,6 +218,15 @@ async def test_a_build_whose_volumes_fail_leaves_no_guest(manager, failing):
     assert (kind, report["reason"]) == ("build_failed", "Volume could not be found.")
 
 
+async def test_a_build_delivered_again_completes_the_running_guests_volumes(manager):
+    built = instance(2, bdm(VOL_A, "vdb"))
+    await manager.build_and_run_instance(CTX, instance=built)
+    manager.volumes.calls.clear()
+    await manager.build_and_run_instance(CTX, instance=built)  # redelivered
+    assert manager.volumes.names() == ["complete"]  # not mounted twice, completed again
+    assert [kind for kind, _ in manager.conductor.reports] == ["built", "built"]
+
+
 async def test_a_respawn_attaches_the_volumes_again(manager):
     moved = instance(1, bdm(VOL_A, "vdb"))
     await manager.build_and_run_instance(CTX, instance=moved, respawn=True)
