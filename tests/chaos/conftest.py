@@ -15,8 +15,8 @@ from overcast.testing.stack import ServiceWatch
 # The stack's last log lines, kept for the terminal summary when a chaos test fails (the
 # stack is gone by then).
 _STACK_LOGS: list[str] = []
-_LOGGED_SERVICES = ("conductor", "scheduler", "hypervisor", "object-proxy", "storage-1",
-                    "storage-2", "storage-3")
+_LOGGED_SERVICES = ("conductor", "scheduler", "hypervisor", "volume", "object-proxy",
+                    "storage-1", "storage-2", "storage-3")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
