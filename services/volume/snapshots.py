@@ -146,7 +146,8 @@ class Snapshots:
         clean = check.metadata(metadata)
         with self.db.session() as session:
             snapshot = access.load_snapshot(session, ctx, snapshot_id)
-            snapshot.metadata_ = clean if replace else {**(snapshot.metadata_ or {}), **clean}
+            snapshot.metadata_ = clean if replace else check.metadata_count(
+                {**(snapshot.metadata_ or {}), **clean})
             return dict(snapshot.metadata_)
 
     def delete_metadata_key(self, ctx: RequestContext, snapshot_id: str, key: str) -> None:

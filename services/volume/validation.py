@@ -11,6 +11,9 @@ from overcast.errors import excerpt
 from services.volume import faults
 
 MAX_SIZE_GB = 2**31 - 1
+# The items a volume's, snapshot's or backup's metadata may hold (Nova's metadata_items
+# default): one request is bounded by the body limit, but merges add up without end.
+MAX_METADATA_ITEMS = 128
 _TRUE = ("1", "t", "true", "on", "y", "yes")
 _FALSE = ("0", "f", "false", "off", "n", "no")
 
@@ -79,6 +82,7 @@ def metadata(value: object, *, field: str = "metadata") -> dict[str, str]:
         return {}
     if not isinstance(value, Mapping):
         raise invalid_field(field, value, f"{excerpt(value)} is not of type 'object'")
+    metadata_count(value, field=field)
     clean: dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not 0 < len(key) <= 255:
@@ -89,6 +93,15 @@ def metadata(value: object, *, field: str = "metadata") -> dict[str, str]:
                                              "255 characters.")
         clean[key] = item
     return clean
+
+
+def metadata_count(items: Mapping[str, Any], *, field: str = "metadata") -> dict[str, Any]:
+    """``items`` (metadata as it would be stored, after a merge too) if it holds at most
+    ``MAX_METADATA_ITEMS`` items; a 400 otherwise."""
+    if len(items) > MAX_METADATA_ITEMS:
+        raise errors.BadRequest(f"Invalid input for field/attribute {field}. Maximum number "
+                                f"of metadata items exceeds {MAX_METADATA_ITEMS}.")
+    return dict(items)
 
 
 def boolean(value: object, *, field: str) -> bool:

@@ -264,7 +264,8 @@ class Volumes:
         clean = check.metadata(metadata)
         with self.db.session() as session:
             volume = access.load_volume(session, ctx, volume_id)
-            volume.metadata_ = clean if replace else {**(volume.metadata_ or {}), **clean}
+            volume.metadata_ = clean if replace else check.metadata_count(
+                {**(volume.metadata_ or {}), **clean})
             return dict(volume.metadata_)
 
     def delete_metadata_key(self, ctx: RequestContext, volume_id: str, key: str) -> None:
@@ -287,7 +288,8 @@ class Volumes:
         clean = check.metadata(metadata)
         with self.db.session() as session:
             volume = access.load_volume(session, ctx, volume_id)
-            volume.image_metadata = {**(volume.image_metadata or {}), **clean}
+            volume.image_metadata = check.metadata_count(
+                {**(volume.image_metadata or {}), **clean})
             return dict(volume.image_metadata)
 
     def unset_image_metadata(self, ctx: RequestContext, volume_id: str, key: object) -> None:
