@@ -14,6 +14,7 @@ HEALTH = {
     "compute": "/compute/v2.1/flavors",
     "image": "/image/v2/images?limit=1",
     "network": "/network/v2.0/networks?limit=1",
+    "volume": "/volume/v3/volumes?limit=1",
 }
 
 
@@ -47,7 +48,8 @@ def _error_format_holds(api: str, code: int, document: object) -> bool:
         return isinstance(error, dict) and {"type", "message", "detail"} <= error.keys()
     if api == "image":
         return document.get("code") == code and "message" in document
-    # compute: {"badRequest": {"code": 400, "message": ...}}, one key
+    # compute and volume (Cinder's faults): {"badRequest": {"code": 400, "message": ...}},
+    # one key
     if len(document) != 1:
         return False
     (error,) = document.values()

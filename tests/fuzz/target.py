@@ -41,6 +41,7 @@ class Cloud:
 
     api_url: str          # identity, compute, image and network, each under its prefix
     object_url: str       # the Swift proxy
+    volume_url: str       # the volume service (Cinder's /volume/v3) on its own port
     # "admin", "member", "unscoped", "garbage", "non-ascii" (raw UTF-8 bytes), "none"
     tokens: dict[str, str | bytes | None]
     projects: dict[str, str]       # "admin", "member" -> project id
@@ -48,12 +49,15 @@ class Cloud:
     http: httpx.Client
 
     def __repr__(self) -> str:  # falsifying examples print it: no tokens there
-        return f"Cloud({self.api_url}, {self.object_url})"
+        return f"Cloud({self.api_url}, {self.object_url}, {self.volume_url})"
 
     def url(self, path: str) -> str:
-        """The absolute URL of ``path`` (``/v1/...`` and ``/info`` go to the Swift proxy)."""
+        """The absolute URL of ``path`` (``/v1/...`` and ``/info`` go to the Swift proxy,
+        ``/volume...`` to the volume service)."""
         if path.startswith(("/v1", "/info", "/healthcheck", "/auth/v1.0")):
             return self.object_url + path
+        if path.startswith("/volume"):
+            return self.volume_url + path
         return self.api_url + path
 
     def request(self, method: str, path: str, *, token: str | None = "admin",
@@ -89,7 +93,8 @@ def _unscoped_token(api_url: str, name: str, password: str) -> str:
 def connect(test_cloud: TestCloud) -> Cloud:
     """Log in as the cloud's admin and demo users; only loopback URLs of this cloud."""
     api_url, object_url = test_cloud.cloud.api_url, test_cloud.cloud.object_url
-    assert api_url.startswith("http://127.0.0.1:") and object_url.startswith("http://127.0.0.1:")
+    volume_url = test_cloud.volume_url
+    assert all(url.startswith("http://127.0.0.1:") for url in (api_url, object_url, volume_url))
     tokens: dict[str, str | bytes | None] = {"none": None, "garbage": "gAAAAA-not-a-token",
                                              "non-ascii": "tökén-☃".encode()}
     projects, users = {}, {}
@@ -100,5 +105,6 @@ def connect(test_cloud: TestCloud) -> Cloud:
         users[role] = conn.current_user_id
         conn.close()
     tokens["unscoped"] = _unscoped_token(api_url, "demo", test_cloud.passwords["demo_password"])
-    return Cloud(api_url=api_url, object_url=object_url, tokens=tokens, projects=projects,
+    return Cloud(api_url=api_url, object_url=object_url, volume_url=volume_url,
+                 tokens=tokens, projects=projects,
                  user_ids=users, http=httpx.Client(timeout=60))
