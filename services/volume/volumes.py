@@ -365,7 +365,9 @@ class Volumes:
 
     def reset_status(self, ctx: RequestContext, volume_id: str, *, status: object = None,
                      attach_status: object = None) -> None:
-        """Set the status an admin says the volume is in (Cinder's os-reset_status)."""
+        """Set the status an admin says the volume is in (Cinder's os-reset_status). An
+        ``attach_status`` of ``detached`` also drops the volume's attachments, as Cinder's
+        does: how an admin frees a volume whose attachment only Nova may delete."""
         access.require_admin(ctx, "volume_extension:volume_admin_actions:reset_status")
         if status is None and attach_status is None:
             raise errors.BadRequest("Must specify 'status', 'attach_status' or "
@@ -381,6 +383,10 @@ class Volumes:
                 volume.status = status
             if attach_status is not None:
                 volume.attach_status = attach_status
+            if attach_status == states.DETACHED:
+                for attachment in list(volume.attachments):
+                    volume.attachments.remove(attachment)
+                    session.delete(attachment)
         logger.info("volume %s reset to %s/%s by an admin", volume_id, status, attach_status)
 
     # -- delete ----------------------------------------------------------------------------

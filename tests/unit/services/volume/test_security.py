@@ -189,3 +189,27 @@ async def test_snapshot_metadata_is_bounded_across_merges(client, manager):
     assert (await client.get(path, headers=DEMO_H)).json()["metadata"] == _items(limit)
     fault(await client.post(f"{V3}/snapshots", headers=DEMO_H, json={"snapshot": {
         "volume_id": volume_id, "metadata": _items(limit + 1)}}), 400, "badRequest")
+
+
+async def test_a_volume_wedged_by_its_owner_is_freed_by_an_admin_reset(client, manager):
+    """A member's own attachment with a connector and an instance only Nova may delete (409
+    for users, admins too); an admin's reset to ``detached`` drops it, as Cinder's does."""
+    volume_id = await _volume(client)
+    await manager.drain()
+    made = await client.post(f"{V3}/attachments", headers=auth("demo-token", "3.54"), json={
+        "attachment": {"volume_uuid": volume_id, "instance_uuid": "no-such-server",
+                       "connector": {"host": "nowhere"}}})
+    assert made.status_code == 200, made.text
+    attachment = f"{V3}/attachments/{made.json()['attachment']['id']}"
+    for token in ("demo-token", "admin-token"):
+        fault(await client.delete(attachment, headers=auth(token, "3.54")), 409,
+              "conflictingRequest")
+    fault(await client.delete(f"{V3}/volumes/{volume_id}", headers=DEMO_H), 400, "badRequest")
+
+    reset = await client.post(f"{V3}/volumes/{volume_id}/action", headers=ADMIN_H, json={
+        "os-reset_status": {"status": "available", "attach_status": "detached"}})
+    assert reset.status_code == 202, reset.text
+    fault(await client.get(attachment, headers=auth("demo-token", "3.54")), 404, "itemNotFound")
+    shown = (await client.get(f"{V3}/volumes/{volume_id}", headers=DEMO_H)).json()["volume"]
+    assert (shown["status"], shown["attachments"]) == ("available", [])
+    assert (await client.delete(f"{V3}/volumes/{volume_id}", headers=DEMO_H)).status_code == 202
