@@ -432,7 +432,7 @@ def report(result: dict) -> None:
     print(f"volumes: process mode, {c['hosts']} hypervisor (process driver), "
           f"{c['storage_nodes']} storage nodes; {c['cpus']} cpus, {c['mem_gib']} GiB, "
           f"Linux {c['kernel']}, Python {c['python']}, commit {c['commit']}, {c['date']}")
-    for section in ("create", "attach", "backup"):
+    for section in (s for s in ("create", "attach", "backup") if s in result):
         before, after = result[section]["before"], result[section]["after"]
         loaded = max(before["loadavg"][0], after["loadavg"][0]) > 2
         print(f"  [{section}] load {before['loadavg'][0]} -> {after['loadavg'][0]}, CPUs "
@@ -440,14 +440,20 @@ def report(result: dict) -> None:
               f"{before['docker_containers']}; other overcast processes "
               f"{before['other_overcast_processes']}"
               + ("  (MACHINE LOADED: load > 2)" if loaded else ""))
-    print(line("create 1 GiB -> available", result["create"]["figures"],
-               TARGET["create_p50_s"]))
-    attach = result["attach"]["figures"]
-    print(line("attach -> in-use (API)", attach["in_use"], TARGET["attach_p50_s"]))
-    print(line("attach -> written in the guest", attach["guest_write"],
-               TARGET["attach_p50_s"]))
-    print(line("attach -> mount seen in the guest", attach["guest_mount_seen"]))
-    b = result["backup"]["figures"]
+    if "create" in result:
+        print(line("create 1 GiB -> available", result["create"]["figures"],
+                   TARGET["create_p50_s"]))
+    if "attach" in result:
+        attach = result["attach"]["figures"]
+        print(line("attach -> in-use (API)", attach["in_use"], TARGET["attach_p50_s"]))
+        print(line("attach -> written in the guest", attach["guest_write"],
+                   TARGET["attach_p50_s"]))
+        print(line("attach -> mount seen in the guest", attach["guest_mount_seen"]))
+    if "backup" in result:
+        report_backup(result["backup"]["figures"])
+
+
+def report_backup(b: dict) -> None:
     full, inc, restore = b["full"], b["incremental"], b["restore"]
     print(f"  backup, 1 GiB volume with {b['data_mib']} MiB random: {full['seconds']:.2f} s, "
           f"{full['bytes_stored'] / MiB:.0f} MiB in {full['objects']} objects: "
@@ -484,6 +490,8 @@ def main() -> None:
     parser.add_argument("--backup-mb", type=int, default=256)
     parser.add_argument("--changed-mb", type=int, default=4)
     parser.add_argument("--output", type=Path, default=ROOT / "bench/results/volumes.json")
+    parser.add_argument("--parts", default="create,attach,backup",
+                        help="which parts to run, comma separated (default: all)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the cloud's state directory (its logs) afterwards")
     args = parser.parse_args()
@@ -496,12 +504,17 @@ def main() -> None:
         own = set(local.read_pids(cloud.cloud).values())
         conn = cloud.connect()
         api = Api(conn)
-        result["create"] = measured(own, bench_create, api, args.creates)
-        server_id = boot_guest(conn, "volume-bench")
-        result["attach"] = measured(own, bench_attach, cloud, api, server_id, args.attaches)
-        conn.compute.delete_server(server_id)
-        result["backup"] = measured(own, bench_backup, cloud, api, args.backup_mb,
-                                    args.changed_mb)
+        parts = args.parts.split(",")
+        if "create" in parts:
+            result["create"] = measured(own, bench_create, api, args.creates)
+        if "attach" in parts:
+            server_id = boot_guest(conn, "volume-bench")
+            result["attach"] = measured(own, bench_attach, cloud, api, server_id,
+                                        args.attaches)
+            conn.compute.delete_server(server_id)
+        if "backup" in parts:
+            result["backup"] = measured(own, bench_backup, cloud, api, args.backup_mb,
+                                        args.changed_mb)
     report(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
