@@ -85,7 +85,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
             raise check.invalid_field("extra_specs", specs, "It must be an object.")
         made = types.create(ctx, name=body.get("name"), description=body.get("description"),
                             is_public=is_public, extra_specs=specs)
-        return {"volume_type": views.type_view(made, ctx)}
+        return {"volume_type": views.type_view(made, ctx, answer="create")}
 
     @router.put("/types/{type_id}")
     async def update_type(type_id: str, ctx: AdminCaller, version: Version,
@@ -99,7 +99,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
         made = types.update(ctx, type_id, name=body.get("name"),
                             description=body.get("description"), is_public=is_public,
                             set_description="description" in body)
-        return {"volume_type": views.type_view(made, ctx)}
+        return {"volume_type": views.type_view(made, ctx, answer="update")}
 
     @router.delete("/types/{type_id}", status_code=202)
     async def delete_type(type_id: str, ctx: AdminCaller, version: Version) -> Response:

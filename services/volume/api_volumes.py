@@ -11,6 +11,7 @@ from overcast.context import RequestContext
 from overcast.rest.body import JsonPayload
 from overcast.rest.routing import JSONRoute
 from services.volume import api_common as common
+from services.volume import microversion as mv
 from services.volume import validation as check
 from services.volume import views
 from services.volume.api_common import Caller
@@ -31,9 +32,13 @@ def build_router(manager: VolumeManager) -> APIRouter:
     router = APIRouter(route_class=JSONRoute)
     volumes = manager.volumes
 
-    def detail(record: dict, request: Request, ctx: RequestContext, version: tuple) -> dict:
+    def detail(record: dict, request: Request, ctx: RequestContext, version: tuple, *,
+               extended: bool = True) -> dict:
+        """The detailed view; create and update answer it without the extensions'
+        attributes (``extended=False``), as Cinder does."""
         return views.volume_detail(record, links=common.links(request), version=version,
-                                   ctx=ctx, host=manager.settings.volume_host)
+                                   ctx=ctx, host=manager.settings.volume_host,
+                                   extended=extended)
 
     async def _list(request: Request, ctx: RequestContext, version: tuple[int, int], *,
                     detailed: bool) -> dict:
@@ -54,6 +59,16 @@ def build_router(manager: VolumeManager) -> APIRouter:
     @router.get("/volumes/detail")
     async def list_volumes_detail(request: Request, ctx: Caller, version: Version) -> dict:
         return await _list(request, ctx, version, detailed=True)
+
+    @router.get("/volumes/summary")
+    async def volumes_summary(request: Request, ctx: Caller, version: Version) -> dict:
+        """3.12+: count and total size; 3.36+ with the volumes' metadata by key."""
+        mv.require(version, mv.VOLUME_SUMMARY)
+        summary = volumes.summary(
+            ctx, all_tenants=common.all_tenants(common.query(request), ctx))
+        if version < mv.VOLUME_SUMMARY_METADATA:
+            del summary["metadata"]
+        return {"volume-summary": summary}
 
     @router.post("/volumes", status_code=202)
     async def create_volume(request: Request, ctx: Caller, version: Version,
@@ -82,7 +97,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
             availability_zone=body.get("availability_zone"),
             snapshot_id=body.get("snapshot_id"), source_volid=body.get("source_volid"),
             image_id=_image_id(body.get("imageRef", body.get("image_id"))))
-        return {"volume": detail(record, request, ctx, version)}
+        return {"volume": detail(record, request, ctx, version, extended=False)}
 
     @router.get("/volumes/{volume_id}")
     async def show_volume(request: Request, volume_id: str, ctx: Caller,
@@ -102,7 +117,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
         description = body.get("description", body.get("display_description", UNSET))
         record = volumes.update(ctx, volume_id, name=name, description=description,
                                 metadata=body.get("metadata", UNSET))
-        return {"volume": detail(record, request, ctx, version)}
+        return {"volume": detail(record, request, ctx, version, extended=False)}
 
     @router.delete("/volumes/{volume_id}", status_code=202)
     async def delete_volume(request: Request, volume_id: str, ctx: Caller,

@@ -71,7 +71,12 @@ def volume_summary(record: Mapping[str, Any], links: Links) -> dict[str, Any]:
 
 
 def volume_detail(record: Mapping[str, Any], *, links: Links, version: tuple[int, int],
-                  ctx: RequestContext, host: str) -> dict[str, Any]:
+                  ctx: RequestContext, host: str, extended: bool = True) -> dict[str, Any]:
+    """Cinder's detailed volume view. ``extended`` (show and the detailed list) adds what
+    Cinder's API extensions add to those two answers only, never to create or update:
+    the project (``os-vol-tenant-attr``), and for admins the host and the migration
+    attributes (``os-vol-host-attr``, ``os-vol-mig-status-attr``), and the image metadata
+    of a volume made from an image (``os-vol-image-meta``)."""
     view: dict[str, Any] = {
         "id": record["id"], "status": record["status"], "size": record["size"],
         "availability_zone": record["availability_zone"],
@@ -83,15 +88,17 @@ def volume_detail(record: Mapping[str, Any], *, links: Links, version: tuple[int
         "bootable": str(record["bootable"]).lower(), "encrypted": False,
         "replication_status": "disabled", "consistencygroup_id": None, "multiattach": False,
         "attachments": _volume_attachments(record, ctx),
-        "os-vol-tenant-attr:tenant_id": record["project_id"],
     }
     if ctx.is_admin:
         view["migration_status"] = None
-        view["os-vol-host-attr:host"] = f"{host}#file"
-        view["os-vol-mig-status-attr:migstat"] = None
-        view["os-vol-mig-status-attr:name_id"] = None
-    if record["image_metadata"]:
-        view["volume_image_metadata"] = record["image_metadata"]
+    if extended:
+        view["os-vol-tenant-attr:tenant_id"] = record["project_id"]
+        if ctx.is_admin:
+            view["os-vol-host-attr:host"] = f"{host}#file"
+            view["os-vol-mig-status-attr:migstat"] = None
+            view["os-vol-mig-status-attr:name_id"] = None
+        if record["image_metadata"]:
+            view["volume_image_metadata"] = record["image_metadata"]
     if version >= mv.GROUP_VOLUME:
         view["group_id"] = None
     if ctx.is_admin and version >= mv.VOLUME_DETAIL_PROVIDER_ID:
@@ -167,11 +174,17 @@ def backup_detail(record: Mapping[str, Any], *, links: Links, version: tuple[int
 # -- types, attachments, services ---------------------------------------------------------
 
 
-def type_view(record: Mapping[str, Any], ctx: RequestContext) -> dict[str, Any]:
+def type_view(record: Mapping[str, Any], ctx: RequestContext, *, answer: str = "show"
+              ) -> dict[str, Any]:
+    """A volume type as Cinder answers it. ``show`` (show, default and list: the v3 view)
+    adds ``qos_specs_id`` for admins and the type-access extension's
+    ``os-volume-type-access:is_public``; ``create`` (the types-manage controller's v2 view)
+    has the latter only, ``update`` neither."""
     view = {"id": record["id"], "name": record["name"], "is_public": record["is_public"],
-            "extra_specs": record["extra_specs"], "description": record["description"],
-            "os-volume-type-access:is_public": record["is_public"]}
-    if ctx.is_admin:
+            "extra_specs": record["extra_specs"], "description": record["description"]}
+    if answer in ("show", "create"):
+        view["os-volume-type-access:is_public"] = record["is_public"]
+    if answer == "show" and ctx.is_admin:
         view["qos_specs_id"] = None
     return view
 

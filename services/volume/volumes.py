@@ -73,6 +73,24 @@ class Volumes:
         matching = [r for r in records if _matches(r, filters)]
         return paging.apply(matching, page), len(matching)
 
+    def summary(self, ctx: RequestContext, *, all_tenants: bool = False) -> dict[str, Any]:
+        """Cinder's volume summary: how many volumes, their total size in GiB, and every
+        metadata key with the distinct values the volumes give it. A project sums its own;
+        an admin with ``all_tenants`` sums every project's."""
+        with self.db.session() as session:
+            query = select(Volume.size, Volume.metadata_)
+            if not (ctx.is_admin and all_tenants):
+                query = query.where(Volume.project_id == access.owner(ctx))
+            rows = session.execute(query).all()
+        metadata: dict[str, list[str]] = {}
+        for _, meta in rows:
+            for key, value in (meta or {}).items():
+                values = metadata.setdefault(key, [])
+                if value not in values:
+                    values.append(value)
+        return {"total_count": len(rows), "total_size": sum(size for size, _ in rows),
+                "metadata": metadata}
+
     # -- create ----------------------------------------------------------------------------
 
     async def create(self, ctx: RequestContext, *, size: object = None, name: object = None,

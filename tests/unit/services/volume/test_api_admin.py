@@ -19,6 +19,12 @@ async def test_volume_types(client):
     fault(await client.post(f"{V3}/types", headers=DEMO_H, json=body), 403, "forbidden")
     gold = (await client.post(f"{V3}/types", headers=ADMIN_H, json=body)).json()["volume_type"]
     assert gold["extra_specs"] == {"volume_backend_name": "file"}
+    # Cinder's types-manage answers (v2 view): no qos_specs_id; the access flag on create.
+    assert "qos_specs_id" not in gold and gold["os-volume-type-access:is_public"] is True
+    shown = (await client.get(f"{V3}/types/{gold['id']}", headers=ADMIN_H)).json()
+    assert shown["volume_type"]["qos_specs_id"] is None  # show and list: admins see it
+    assert "qos_specs_id" not in (await client.get(f"{V3}/types/{gold['id']}",
+                                                   headers=DEMO_H)).json()["volume_type"]
     fault(await client.post(f"{V3}/types", headers=ADMIN_H, json=body), 409,
           "conflictingRequest", "Volume Type gold already exists.")
     specs = f"{V3}/types/{gold['id']}/extra_specs"
@@ -32,6 +38,8 @@ async def test_volume_types(client):
     renamed = await client.put(f"{V3}/types/{gold['id']}", headers=ADMIN_H,
                                json={"volume_type": {"name": "platinum"}})
     assert renamed.json()["volume_type"]["name"] == "platinum"
+    assert not {"qos_specs_id", "os-volume-type-access:is_public"} & set(
+        renamed.json()["volume_type"])
     assert (await client.delete(f"{V3}/types/{gold['id']}", headers=ADMIN_H)
             ).status_code == 202
     fault(await client.delete(f"{V3}/types/{default['id']}", headers=ADMIN_H), 400,

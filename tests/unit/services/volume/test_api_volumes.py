@@ -39,11 +39,11 @@ async def test_create_answers_202_creating_then_the_volume_is_available(client, 
     assert (volume["status"], volume["name"], volume["size"], volume["bootable"]) == (
         "creating", "data", 1, "false")
     assert volume["volume_type"] == "__DEFAULT__" and volume["attachments"] == []
-    assert volume["os-vol-tenant-attr:tenant_id"] == "demo"
-    assert "os-vol-host-attr:host" not in volume  # admins only
     await manager.drain()
     shown = await show(client, volume["id"])
     assert shown["status"] == "available" and shown["metadata"] == {"k": "v"}
+    assert shown["os-vol-tenant-attr:tenant_id"] == "demo"
+    assert "os-vol-host-attr:host" not in shown  # admins only
     assert shown["created_at"] and "T" in shown["created_at"]
     as_admin = await show(client, volume["id"], ADMIN_H)
     assert as_admin["os-vol-host-attr:host"] == "volume@file#file"
@@ -51,6 +51,33 @@ async def test_create_answers_202_creating_then_the_volume_is_available(client, 
                               headers=auth(version="3.65"))).json()["volume"]
     assert newer["volume_type_id"] and newer["consumes_quota"] is True
     assert newer["group_id"] is None and newer["shared_targets"] is False
+
+
+async def test_extension_attributes_on_show_and_detail_only(client, manager, images,
+                                                           tmp_path):
+    """Cinder's extensions (tenant, host, migration, image metadata) extend the show and
+    detailed-list answers, not those of create and update (tempest's schemas forbid them
+    there)."""
+    from tests.unit.services.volume.twins import rootfs_tar
+    images.add("img", rootfs_tar(tmp_path), name="cirros")
+    extension_keys = {"os-vol-tenant-attr:tenant_id", "os-vol-host-attr:host",
+                      "os-vol-mig-status-attr:migstat", "os-vol-mig-status-attr:name_id",
+                      "volume_image_metadata"}
+    made = await client.post(f"{V3}/volumes", headers=ADMIN_H,
+                             json={"volume": {"size": 1, "imageRef": "img"}})
+    assert made.status_code == 202
+    volume = made.json()["volume"]
+    assert not extension_keys & set(volume)
+    assert volume["migration_status"] is None  # the base view's, for admins
+    await manager.drain()
+    updated = await client.put(f"{V3}/volumes/{volume['id']}", headers=ADMIN_H,
+                               json={"volume": {"name": "renamed"}})
+    assert updated.status_code == 200 and updated.json()["volume"]["name"] == "renamed"
+    assert not extension_keys & set(updated.json()["volume"])
+    shown = await show(client, volume["id"], ADMIN_H)
+    assert extension_keys <= set(shown)
+    [listed] = (await client.get(f"{V3}/volumes/detail", headers=ADMIN_H)).json()["volumes"]
+    assert extension_keys <= set(listed)
 
 
 async def test_list_summary_detail_filters_and_pages(client, manager):
@@ -237,3 +264,26 @@ async def test_image_metadata_actions(client, manager, images, tmp_path):
     assert "os_distro" not in listed.json()["metadata"]
     fault(await client.post(action, headers=DEMO_H, json={
         "os-unset_image_metadata": {"key": "os_distro"}}), 404, "itemNotFound")
+
+
+async def test_volumes_summary_counts_sizes_and_metadata_by_microversion(client, manager):
+    await create(client, manager, size=1, metadata={"tier": "gold", "app": "db"})
+    await create(client, manager, size=2, metadata={"tier": "silver"})
+    await create(client, manager, size=3, metadata={"tier": "gold"})
+    await create(client, manager, OTHER_H, size=5)
+    url = f"{V3}/volumes/summary"
+    fault(await client.get(url, headers=DEMO_H), 404, "itemNotFound")  # 3.12+
+    plain = await client.get(url, headers=auth(version="3.12"))
+    assert plain.status_code == 200
+    assert plain.json() == {"volume-summary": {"total_count": 3, "total_size": 6}}
+    summary = (await client.get(url, headers=auth(version="3.36"))).json()["volume-summary"]
+    assert (summary["total_count"], summary["total_size"]) == (3, 6)
+    assert {k: sorted(v) for k, v in summary["metadata"].items()} == {
+        "tier": ["gold", "silver"], "app": ["db"]}
+    # all_tenants counts for admins only.
+    everyone = (await client.get(url, params={"all_tenants": "1"},
+                                 headers=auth("admin-token", "3.12"))).json()
+    assert everyone["volume-summary"] == {"total_count": 4, "total_size": 11}
+    member = (await client.get(url, params={"all_tenants": "1"},
+                               headers=auth(version="3.12"))).json()
+    assert member["volume-summary"]["total_count"] == 3
