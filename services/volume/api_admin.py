@@ -193,9 +193,20 @@ def build_router(manager: VolumeManager) -> APIRouter:
             raise errors.NotFound(f"Unknown action {excerpt(action)}")
         body = payload if isinstance(payload, dict) else {}
         binary = body.get("binary") or body.get("service")
-        return manager.heartbeats.set_enabled(
-            ctx, host=body.get("host"), binary=binary, enabled=action == "enable",
-            reason=body.get("disabled_reason") if action == "disable-log-reason" else None)
+        reason = body.get("disabled_reason") if action == "disable-log-reason" else None
+        if action == "disable-log-reason" and "disabled_reason" in body and reason is None:
+            raise errors.BadRequest("Invalid input for field/attribute disabled_reason. "
+                                    "Value: None. None is not of type 'string'")
+        done = manager.heartbeats.set_enabled(ctx, host=body.get("host"), binary=binary,
+                                              enabled=action == "enable", reason=reason)
+        # Cinder's answer: the keys as the request gave them (``service`` is the older
+        # name of ``binary``), the new status, and the reason for disable-log-reason.
+        answer = {"host": done["host"], "service": body.get("service") or "",
+                  "binary": body.get("binary") or "", "status": done["status"],
+                  "disabled": done["disabled"]}
+        if action == "disable-log-reason":
+            answer["disabled_reason"] = reason
+        return answer
 
     @router.get("/os-availability-zone")
     async def availability_zones(ctx: Caller, version: Version) -> dict:

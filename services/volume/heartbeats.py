@@ -29,6 +29,19 @@ VOLUME_BINARY = "cinder-volume"
 BACKUP_BINARY = "cinder-backup"
 
 
+def host_matches(host: str, wanted: str) -> bool:
+    """Cinder's host filter (``_filter_host``): ``wanted`` names a pool when it has a
+    ``#`` (exact match), a backend when it has an ``@`` (that backend's pools too), and
+    otherwise a host (its backends and pools too): ``volume`` matches ``volume@file``."""
+    if host == wanted:
+        return True
+    if "#" in wanted:
+        return False
+    if host.startswith(wanted + "#"):
+        return True
+    return "@" not in wanted and host.startswith(wanted + "@")
+
+
 class Heartbeats:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
@@ -90,15 +103,13 @@ class Heartbeats:
         now = utcnow()
         with self.db.session() as session:
             query = select(ServiceRecord).order_by(ServiceRecord.id)
-            if host:
-                query = query.where(ServiceRecord.host == host)
             if binary:
                 query = query.where(ServiceRecord.binary == binary)
             return [{"binary": r.binary, "host": r.host, "zone": r.availability_zone,
                      "status": "disabled" if r.disabled else "enabled",
                      "state": "up" if self.is_up(r, now) else "down",
                      "updated_at": r.updated_at, "disabled_reason": r.disabled_reason}
-                    for r in session.scalars(query)]
+                    for r in session.scalars(query) if not host or host_matches(r.host, host)]
 
     def set_enabled(self, ctx: RequestContext, *, host: object, binary: object,
                     enabled: bool, reason: object = None) -> dict[str, Any]:
@@ -108,9 +119,11 @@ class Heartbeats:
             raise faults.InvalidInput("Missing required element 'host' in request body.")
         if not isinstance(binary, str) or not binary:
             raise faults.InvalidInput("Missing required element 'binary' in request body.")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 255
+                                   or not reason.strip()):
             raise errors.BadRequest(f"Invalid input for field/attribute disabled_reason. "
-                                    f"Value: {excerpt(reason)}.")
+                                    f"Value: {excerpt(reason)}. It must be a string of 1 to "
+                                    "255 characters, not only spaces.")
         with self.db.session() as session:
             row = session.scalar(select(ServiceRecord).where(ServiceRecord.host == host,
                                                              ServiceRecord.binary == binary))

@@ -119,3 +119,37 @@ async def test_services_zone_extensions_and_pools(client, manager):
     assert pools[0]["name"] == "volume@file#file" and "capabilities" in pools[0]
     fault(await client.get(f"{V3}/scheduler-stats/get_pools", headers=DEMO_H), 403,
           "forbidden")
+
+
+async def test_services_host_filter_and_update_answers_as_cinders(client):
+    """``host`` filters as Cinder's _filter_host (a host names its backends and pools);
+    enable/disable answer host, service, binary, status and disabled, and
+    disable-log-reason its reason too, refusing a null or blank one."""
+    async def hosts(**params):
+        listed = (await client.get(f"{V3}/os-services", headers=ADMIN_H, params=params)
+                  ).json()["services"]
+        return sorted((s["binary"], s["host"]) for s in listed)
+    both = [("cinder-backup", "volume"), ("cinder-volume", "volume@file")]
+    assert await hosts(host="volume") == both
+    assert await hosts(host="volume@file") == [("cinder-volume", "volume@file")]
+    assert await hosts(host="volume@file#file") == []
+    assert await hosts(host="volume", binary="cinder-volume") == [
+        ("cinder-volume", "volume@file")]
+    assert await hosts(host="volum") == []
+    url = f"{V3}/os-services"
+    enabled = await client.put(f"{url}/enable", headers=ADMIN_H,
+                               json={"host": "volume", "service": "cinder-backup"})
+    assert enabled.json() == {"host": "volume", "service": "cinder-backup", "binary": "",
+                              "status": "enabled", "disabled": False}
+    reasoned = await client.put(f"{url}/disable-log-reason", headers=ADMIN_H, json={
+        "host": "volume", "binary": "cinder-backup", "disabled_reason": "maintenance"})
+    assert reasoned.json() == {"host": "volume", "service": "", "binary": "cinder-backup",
+                               "status": "disabled", "disabled": True,
+                               "disabled_reason": "maintenance"}
+    for bad in (None, "   ", "x" * 256):
+        fault(await client.put(f"{url}/disable-log-reason", headers=ADMIN_H, json={
+            "host": "volume", "binary": "cinder-volume", "disabled_reason": bad}), 400,
+            "badRequest")
+    listed = (await client.get(url, headers=ADMIN_H, params={"binary": "cinder-volume"})
+              ).json()["services"]
+    assert [s["status"] for s in listed] == ["enabled"]  # the refused ones changed nothing
