@@ -2,8 +2,9 @@
 API of one real process-mode cloud with object storage (``conftest.target``).
 
 APIs: identity (``/identity/v3``), compute (``/compute/v2.1``), image (``/image/v2``),
-network (``/network/v2.0``) and Swift (``/v1/AUTH_...``, ``/info``, ``/auth/v1.0``), plus
-random paths and methods under each root. Requests are OpenStack-shaped bodies with one or
+network (``/network/v2.0``), Swift (``/v1/AUTH_...``, ``/info``, ``/auth/v1.0``) and block
+storage (``/volume/v3``, on the volume service's own port), plus random paths and methods
+under each root. Requests are OpenStack-shaped bodies with one or
 two fields gone wrong (types, numbers past 32 and 64 bits, odd strings, nesting, missing),
 query strings (limits, markers, sort keys, filters) and headers (microversions, tokens, Swift
 headers), sent as admin, as a member, with an unscoped token, a garbage one and none.
