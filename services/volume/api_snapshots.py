@@ -62,7 +62,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
             description=body.get("description", body.get("display_description")),
             force=body.get("force", False), metadata=body.get("metadata"),
             allow_in_use=version >= mv.SNAPSHOT_IN_USE)
-        return {"snapshot": views.snapshot_view(record, version=version)}
+        return {"snapshot": views.snapshot_view(record, version=version, extended=False)}
 
     @router.get("/snapshots/{snapshot_id}")
     async def show_snapshot(snapshot_id: str, ctx: Caller, version: Version) -> dict:
@@ -80,7 +80,7 @@ def build_router(manager: VolumeManager) -> APIRouter:
         record = snapshots.update(
             ctx, snapshot_id, name=body.get("name", body.get("display_name", UNSET)),
             description=body.get("description", body.get("display_description", UNSET)))
-        return {"snapshot": views.snapshot_view(record, version=version)}
+        return {"snapshot": views.snapshot_view(record, version=version, extended=False)}
 
     @router.delete("/snapshots/{snapshot_id}", status_code=202)
     async def delete_snapshot(snapshot_id: str, ctx: Caller, version: Version) -> Response:

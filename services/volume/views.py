@@ -119,7 +119,10 @@ def volume_detail(record: Mapping[str, Any], *, links: Links, version: tuple[int
 
 
 def snapshot_view(record: Mapping[str, Any], *, version: tuple[int, int],
-                  detail: bool = True) -> dict[str, Any]:
+                  detail: bool = True, extended: bool = True) -> dict[str, Any]:
+    """A snapshot as Cinder answers it: the summary (plain list), or the v3 detail (the
+    rest), to which show and the detailed list (``extended``), not create or update, add
+    the extended-snapshot-attributes extension's project and progress."""
     view: dict[str, Any] = {
         "id": record["id"], "created_at": when(record["created_at"]),
         "updated_at": when(record["updated_at"]), "name": record["name"],
@@ -128,8 +131,9 @@ def snapshot_view(record: Mapping[str, Any], *, version: tuple[int, int],
     }
     if not detail:
         return view
-    view["os-extended-snapshot-attributes:project_id"] = record["project_id"]
-    view["os-extended-snapshot-attributes:progress"] = record["progress"]
+    if extended:
+        view["os-extended-snapshot-attributes:project_id"] = record["project_id"]
+        view["os-extended-snapshot-attributes:progress"] = record["progress"]
     if version >= mv.GROUP_SNAPSHOTS:
         view["group_snapshot_id"] = None
     if version >= mv.SNAPSHOT_LIST_USER_ID:
