@@ -32,9 +32,15 @@ ERROR_RESTORING = "error_restoring"
 ERROR_EXTENDING = "error_extending"
 ERROR_MANAGING = "error_managing"
 DOWNLOADING = "downloading"
+MAINTENANCE = "maintenance"
+# Every status Cinder knows (``VolumeStatus.ALL``): what an admin may reset a volume to.
+# The ones no operation here sets (maintenance, uploading, ...) only block what their
+# status does not allow, as in Cinder.
 VOLUME_STATUSES = frozenset({CREATING, AVAILABLE, RESERVED, ATTACHING, IN_USE, DETACHING,
                              DELETING, ERROR, ERROR_DELETING, EXTENDING, ERROR_EXTENDING,
-                             BACKING_UP, RESTORING_BACKUP, ERROR_RESTORING, DOWNLOADING})
+                             BACKING_UP, RESTORING_BACKUP, ERROR_RESTORING, DOWNLOADING,
+                             MAINTENANCE, ERROR_MANAGING, "managing", "awaiting-transfer",
+                             "error_backing-up", "uploading", "retyping"})
 ATTACH_STATUSES = frozenset({ATTACHED, DETACHED, ATTACHING, DETACHING, RESERVED,
                              "error_attaching", "error_detaching"})
 

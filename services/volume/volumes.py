@@ -392,11 +392,17 @@ class Volumes:
                                     "'migration_status' for update.")
         if status is not None and status not in states.VOLUME_STATUSES:
             raise errors.BadRequest(f"Must specify a valid status: {excerpt(status)}")
+        if status == states.DELETING:
+            # Nothing would ever finish the deletion (Cinder refuses it too).
+            raise errors.BadRequest("Cannot reset-state to deleting")
         if attach_status is not None and attach_status not in states.ATTACH_STATUSES:
             raise errors.BadRequest(f"Must specify a valid attach status: "
                                     f"{excerpt(attach_status)}")
         with self.db.session() as session:
             volume = access.load_volume(session, ctx, volume_id)
+            if status == states.IN_USE and not volume.attachments:
+                raise errors.BadRequest("Cannot reset-state to in-use because volume does "
+                                        "not have any attachments.")
             if status is not None:
                 volume.status = status
             if attach_status is not None:

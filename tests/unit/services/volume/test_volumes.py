@@ -288,6 +288,27 @@ async def test_force_delete_and_reset_status_are_for_admins(manager, backend):
     assert backend.files() == set()
 
 
+async def test_reset_status_takes_cinders_statuses_but_not_deleting_or_a_bare_in_use(
+        manager):
+    """Any of Cinder's volume statuses (maintenance among them), except ``deleting`` (no
+    deletion would ever run) and ``in-use`` for a volume with no attachment (Cinder's
+    400s); a maintenance volume refuses what its status does not allow."""
+    made = await volume(manager, DEMO)
+    manager.volumes.reset_status(ADMIN, made["id"], status="maintenance")
+    assert manager.volumes.get(DEMO, made["id"])["status"] == "maintenance"
+    with pytest.raises(faults.InvalidVolume):
+        manager.volumes.delete(DEMO, made["id"])
+    with pytest.raises(faults.InvalidVolume):
+        manager.attachments.reserve(DEMO, volume_id=made["id"], instance_id="vm")
+    for refused in ("deleting", "in-use"):
+        with pytest.raises(errors.BadRequest, match="Cannot reset-state"):
+            manager.volumes.reset_status(ADMIN, made["id"], status=refused)
+    assert manager.volumes.get(DEMO, made["id"])["status"] == "maintenance"
+    manager.volumes.reset_status(ADMIN, made["id"], status="available")
+    await attached(manager, DEMO, made["id"])
+    manager.volumes.reset_status(ADMIN, made["id"], status="in-use")  # it has one now
+
+
 async def test_a_force_delete_during_creation_waits_for_the_file_then_removes_it(
         manager, backend):
     hold = backend.switches.hold("create")
