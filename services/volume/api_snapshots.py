@@ -56,6 +56,9 @@ def build_router(manager: VolumeManager) -> APIRouter:
             raise errors.BadRequest(f"Invalid input for field/attribute snapshot. Additional "
                                     f"properties are not allowed ({sorted(unknown)[0]!r:.60} "
                                     "was unexpected)")
+        if "volume_id" not in body:
+            raise errors.BadRequest("Invalid input for field/attribute snapshot. "
+                                    "'volume_id' is a required property")
         record = snapshots.create(
             ctx, volume_id=body.get("volume_id"),
             name=body.get("name", body.get("display_name")),

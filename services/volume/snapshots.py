@@ -67,10 +67,9 @@ class Snapshots:
         description = check.description(description)
         metadata = check.metadata(metadata)
         force = check.boolean(force, field="force") if force is not None else False
-        if volume_id is None:
-            raise errors.BadRequest("Invalid input for field/attribute snapshot. Value: "
-                                    "'volume_id' is a required property")
         with self.db.session() as session:
+            # A null volume_id names no volume: 404, as Cinder answers (its schema allows
+            # null; only a missing key is a 400, which the API checks).
             volume = access.load_volume(session, ctx, volume_id)
             valid = (states.AVAILABLE, states.IN_USE) if force or allow_in_use \
                 else (states.AVAILABLE,)

@@ -82,3 +82,14 @@ async def test_snapshot_admin_actions(client, manager):
                               json={"os-force_delete": {}})).status_code == 202
     await manager.drain()
     assert counts(manager)["snapshots"] == 0
+
+
+async def test_create_without_volume_id_is_400_and_a_null_one_404(client, manager):
+    """Cinder's schema requires the key but allows null, which then names no volume."""
+    fault(await client.post(f"{V3}/snapshots", headers=DEMO_H,
+                            json={"snapshot": {"name": "s"}}), 400, "badRequest",
+          "Invalid input for field/attribute snapshot. 'volume_id' is a required property")
+    fault(await client.post(f"{V3}/snapshots", headers=DEMO_H,
+                            json={"snapshot": {"volume_id": None, "name": "s"}}), 404,
+          "itemNotFound")
+    assert counts(manager)["snapshots"] == 0

@@ -31,7 +31,7 @@ async def test_a_snapshot_of_a_missing_or_foreign_volume_is_not_found(manager):
     theirs = await volume(manager, OTHER)
     with pytest.raises(errors.NotFound):
         manager.snapshots.create(DEMO, volume_id=theirs["id"])
-    with pytest.raises(errors.BadRequest, match="'volume_id' is a required property"):
+    with pytest.raises(errors.NotFound):  # a null volume_id names no volume (Cinder: 404)
         manager.snapshots.create(DEMO, volume_id=None)
     assert counts(manager)["snapshots"] == 0
 
