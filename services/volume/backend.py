@@ -21,25 +21,20 @@ creation or deletion of the same volume or snapshot removes what an interrupted 
 """
 from __future__ import annotations
 
-import bz2
 import collections
 import contextlib
-import copy
 import errno
-import gzip
 import logging
-import lzma
 import os
-import posixpath
 import shutil
 import subprocess
-import tarfile
 import threading
 import uuid
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from overcast import archives
+from overcast.archives import ArchiveError
 from overcast.fs import fsync_dir
 from services.volume.contract import FILE_NAME
 
@@ -50,7 +45,6 @@ _TOOL_DIRS = ("/usr/sbin", "/sbin")
 # Lazy init: the inode tables and the journal are not zeroed (the file is sparse, so they
 # read as zeros anyway), which makes a volume of any size in a few hundredths of a second.
 _MKFS_EXTENDED = "lazy_itable_init=1,lazy_journal_init=1,nodiscard"
-_FS_BLOCK = 4096
 _COPY_BLOCK = 8 << 20
 
 
@@ -145,115 +139,20 @@ def _fsync_file(path: Path) -> None:
 
 # -- root filesystem archives ---------------------------------------------------------------
 
-_OPENERS: dict[str, Callable[..., object]] = {"tar.gz": gzip.open, "tar.xz": lzma.open,
-                                              "tar.bz2": bz2.open}
-_MAGIC = ((b"\x1f\x8b", "tar.gz"), (b"\xfd7zXZ\x00", "tar.xz"), (b"BZh", "tar.bz2"))
-_ARCHIVE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, ValueError)
-# Python 3.11.4+ warns unless an extraction filter is named; members are checked by _guard.
-_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-
-
-def _is_tar_header(block: bytes) -> bool:
-    return len(block) >= 263 and block[257:262] == b"ustar"
-
-
-def sniff(path: Path) -> str:
-    """The archive format of ``path`` (``tar``, ``tar.gz``, ``tar.xz``, ``tar.bz2``) from its
-    bytes; ``InvalidImage`` for anything else."""
-    with open(path, "rb") as raw:
-        head = raw.read(512)
-    if _is_tar_header(head):
-        return "tar"
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            try:
-                with _OPENERS[kind](path, "rb") as stream:  # type: ignore[attr-defined]
-                    inner = stream.read(512)
-            except _ARCHIVE_ERRORS as exc:
-                raise InvalidImage(f"the image is a corrupt {kind} file: {exc}") from None
-            if _is_tar_header(inner):
-                return kind
-            raise InvalidImage(f"the image is {kind.split('.')[1]}-compressed but not a tar "
-                               "archive of a root filesystem")
-    raise InvalidImage("the image is not a root filesystem archive (tar, tar.gz, tar.xz or "
-                       "tar.bz2)")
-
-
-def _clean_name(name: str) -> str:
-    """``name`` relative to the archive's root (a leading ``/`` dropped, as tar does);
-    ``InvalidImage`` when it climbs out with ``..``."""
-    name = name.lstrip("/")
-    while name.startswith("./"):
-        name = name[2:].lstrip("/")
-    normal = posixpath.normpath(name) if name else "."
-    if normal == ".." or normal.startswith("../") or "/../" in f"/{name}/":
-        raise InvalidImage(f"the archive's member {name!r} climbs out of the root")
-    return normal
-
-
-def _guard(root: Path, member: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    """A copy of ``member`` under a clean relative name to extract into ``root``, or None to
-    skip it (device nodes, the root itself); ``InvalidImage`` for a member that would write
-    outside ``root`` or link out of it."""
-    if member.ischr() or member.isblk():
-        return None  # a data volume holds no devices; a guest gets its own /dev
-    name = _clean_name(member.name)
-    if name == ".":
-        return None
-    # Nothing is written through a symlink: every parent must be a real directory in root.
-    real_parent = os.path.realpath(root / posixpath.dirname(name))
-    if real_parent != str(root) and not real_parent.startswith(f"{root}/"):
-        raise InvalidImage(f"the archive's member {name!r} is reached through a symlink")
-    safe = copy.copy(member)
-    safe.name = name
-    if member.islnk():
-        link = _clean_name(member.linkname)
-        source = root / link
-        if source.is_symlink() or not source.is_file() or \
-                not os.path.realpath(source).startswith(f"{root}/"):
-            raise InvalidImage(f"the archive's hard link {name!r} does not point at a file "
-                               "inside the archive")
-        safe.linkname = link
-    elif member.issym() and not member.linkname.startswith("/"):
-        # Absolute targets are resolved inside the volume by whoever mounts it; relative
-        # ones must not climb above its root.
-        joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
-        if joined == ".." or joined.startswith("../"):
-            raise InvalidImage(f"the archive's symlink {name!r} points out of the root")
-    existing = root / name
-    if existing.is_symlink() and not member.issym():
-        existing.unlink()  # an archive may replace a symlink; never write through it
-    return safe
-
 
 def extract_tree(archive: Path, dest: Path, *, max_bytes: int) -> str:
     """Unpack root filesystem archive ``archive`` into the existing empty directory ``dest``
-    and return its format. ``InvalidImage`` when it is no such archive, is unsafe, or holds
-    more than ``max_bytes`` (checked before each file is written, so a small compressed
-    archive cannot fill the disk). On error ``dest`` may hold part of the tree."""
-    kind = sniff(archive)
-    root = Path(os.path.realpath(dest))
-    total = 0
-
-    def members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-        nonlocal total
-        for member in tar:  # guarded one at a time: each check sees the tree so far
-            total += -(-max(member.size, 1) // _FS_BLOCK) * _FS_BLOCK
-            if total > max_bytes:
-                raise InvalidImage(f"the image's tree does not fit in {max_bytes // GIB} GiB")
-            safe = _guard(root, member)
-            if safe is not None:
-                yield safe
-
+    and return its format. ``InvalidImage`` when it is no such archive, is unsafe (the checks
+    are ``overcast.archives``'; device nodes are skipped), or holds more than ``max_bytes``
+    (checked before each file is written, so a small compressed archive cannot fill the
+    disk). On error ``dest`` may hold part of the tree."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            # extractall sets directory modes last, so a read-only directory still gets its
-            # files when this runs without root.
-            tar.extractall(root, members=members(tar), numeric_owner=True, **_TRUSTED)
-    except InvalidImage:
-        raise
-    except _ARCHIVE_ERRORS as exc:
-        raise InvalidImage(f"the image archive cannot be read: {exc}") from None
+        kind = archives.sniff(archive)
+        # Directories' modes are set last, so a read-only directory still gets its files
+        # when this runs without root.
+        archives.unpack(archive, dest, max_bytes=max_bytes, directories_last=True)
+    except ArchiveError as exc:
+        raise InvalidImage(str(exc)) from None
     return kind
 
 

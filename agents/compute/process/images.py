@@ -1,147 +1,50 @@
 """Base images: root filesystem archives, recognised by their bytes and unpacked safely once.
 
 An image is a tar archive (plain, gzip, xz or bzip2) of a root filesystem that has
-``bin/sh``. ``ImageCache.tree`` extracts each image once into ``<cache>/<key>/rootfs``, which
-guests only ever use as the read-only lower layer of their overlay.
+``bin/sh``, checked and unpacked by ``overcast.archives``. ``ImageCache.tree`` extracts each
+image once into ``<cache>/<key>/rootfs``, which guests only ever use as the read-only lower
+layer of their overlay.
 """
 from __future__ import annotations
 
-import bz2
-import copy
-import gzip
 import hashlib
 import logging
-import lzma
 import os
-import posixpath
 import re
 import shutil
-import tarfile
 import threading
 import uuid
-import zlib
 from pathlib import Path
 
 from agents.compute.driver import InvalidImage
 from agents.compute.process.paths import resolve_in_root
+from overcast import archives
+from overcast.archives import ArchiveError
 
 logger = logging.getLogger(__name__)
 
-_OPENERS = {"tar.gz": gzip.open, "tar.xz": lzma.open, "tar.bz2": bz2.open}
-_MAGIC = ((b"\x1f\x8b", "tar.gz"), (b"\xfd7zXZ\x00", "tar.xz"), (b"BZh", "tar.bz2"))
-_COMPRESSED_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError,
-                      ValueError)
 
-
-def _is_tar_header(block: bytes) -> bool:
-    return len(block) >= 263 and block[257:262] == b"ustar"
-
-
-def sniff(path: Path) -> str:
-    """The archive's format (``tar``, ``tar.gz``, ``tar.xz``, ``tar.bz2``), from its bytes;
-    raises ``InvalidImage`` for anything else."""
-    with open(path, "rb") as raw:
-        head = raw.read(512)
-    if _is_tar_header(head):
-        return "tar"
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            try:
-                with _OPENERS[kind](path, "rb") as stream:
-                    inner = stream.read(512)
-            except _COMPRESSED_ERRORS as exc:
-                raise InvalidImage(f"the image is a corrupt {kind} file: {exc}") from None
-            if _is_tar_header(inner):
-                return kind
-            raise InvalidImage(f"the image is {kind.split('.')[1]}-compressed but not a tar "
-                               "archive of a root filesystem")
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        raise InvalidImage("zstd-compressed archives are not supported; use gzip or xz")
-    raise InvalidImage("the image is not a root filesystem archive (tar, tar.gz, tar.xz or "
-                       "tar.bz2)")
-
-
-def _clean_name(name: str) -> str:
-    name = name.lstrip("/")
-    while name.startswith("./"):
-        name = name[2:].lstrip("/")
-    normal = posixpath.normpath(name) if name else "."
-    if normal == ".." or normal.startswith("../") or "/../" in f"/{name}/":
-        raise InvalidImage(f"the archive's member {name!r} climbs out of the root")
-    return normal
-
-
-def _renamed(member: tarfile.TarInfo, name: str, *, linkname: str | None = None
-             ) -> tarfile.TarInfo:
-    """A copy of ``member`` under ``name`` (TarInfo.replace is only in Python 3.11.4+)."""
-    renamed = copy.copy(member)
-    renamed.name = name
-    if linkname is not None:
-        renamed.linkname = linkname
-    return renamed
-
-
-# Python 3.11.4+ warns unless an extraction filter is named; the members are already checked.
-_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-
-
-def _guard(root: Path, member: tarfile.TarInfo) -> tarfile.TarInfo | None:
-    """The member to extract (renamed to a clean relative name), or None to skip it; raises
-    ``InvalidImage`` for a member that would write outside ``root``."""
-    if member.ischr() or member.isblk():
-        return None  # the driver gives every guest its own /dev
-    name = _clean_name(member.name)
-    if name == ".":
-        return None
-    # Nothing is written through a symlink: every parent must be a real directory in root.
-    real_parent = os.path.realpath(root / posixpath.dirname(name))
-    if not (real_parent + "/").startswith(str(root) + "/") and real_parent != str(root):
-        raise InvalidImage(f"the archive's member {name!r} is reached through a symlink")
-    if member.islnk():
-        link = _clean_name(member.linkname)
-        source = root / link
-        if source.is_symlink() or not source.is_file() or \
-                not os.path.realpath(source).startswith(str(root) + "/"):
-            raise InvalidImage(f"the archive's hard link {name!r} does not point at a file "
-                               "inside the archive")
-        member = _renamed(member, name, linkname=link)
-    elif member.issym():
-        target = member.linkname
-        if not target.startswith("/"):
-            joined = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
-            if joined == ".." or joined.startswith("../"):
-                raise InvalidImage(f"the archive's symlink {name!r} points out of the root")
-        member = _renamed(member, name)
-    else:
-        member = _renamed(member, name)
-    existing = root / name
-    if existing.is_symlink() and not member.issym():
-        existing.unlink()  # an archive may replace a symlink; never write through it
-    return member
+def _require_shell(root: Path) -> None:
+    if not resolve_in_root(root, "bin/sh").is_file():
+        raise ArchiveError("the archive has no bin/sh: a guest needs a shell to boot")
 
 
 def extract(archive: Path, dest: Path) -> str:
     """Unpack ``archive`` into the new directory ``dest`` and return its format. Raises
     ``InvalidImage`` (leaving ``dest`` removed) for an unsafe archive or one without a
-    shell."""
-    kind = sniff(archive)
-    dest.mkdir(parents=True)
-    root = Path(os.path.realpath(dest))
+    shell (the checks are ``overcast.archives``')."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                safe = _guard(root, member)
-                if safe is not None:
-                    tar.extract(safe, root, numeric_owner=True, **_TRUSTED)
-        shell = resolve_in_root(root, "bin/sh")
-        if not shell.is_file():
-            raise InvalidImage("the archive has no bin/sh: a guest needs a shell to boot")
-    except InvalidImage:
+        kind = archives.sniff(archive, name_unsupported=True)
+    except ArchiveError as exc:
+        raise InvalidImage(str(exc)) from None
+    dest.mkdir(parents=True)
+    try:
+        # Member by member, as the cache always has: it runs as root, so a directory whose
+        # mode is set as it comes still takes its files.
+        archives.unpack(archive, dest, directories_last=False, check=_require_shell)
+    except ArchiveError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        raise
-    except _COMPRESSED_ERRORS as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise InvalidImage(f"the image archive cannot be read: {exc}") from None
+        raise InvalidImage(str(exc)) from None
     return kind
 
 

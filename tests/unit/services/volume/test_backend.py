@@ -279,50 +279,28 @@ def test_an_image_bigger_than_the_volume_is_refused_before_it_is_unpacked(
     assert entries(root) == []
 
 
-def test_files_that_add_up_past_the_size_are_refused(
-        backend: FileBackend, root: Path, tmp_path: Path) -> None:
-    small, big = member("small"), member("big")
-    small.size, big.size = 1 << 20, GIB  # each fits; together they do not
-    image = tmp_path / "parts.tar"
-    with open(image, "wb") as out:
-        for info in (small, big):  # headers followed by holes for their data
-            out.write(info.tobuf(format=tarfile.GNU_FORMAT))
-            out.seek(info.size, os.SEEK_CUR)
-        out.write(bytes(1024))
-    with pytest.raises(InvalidImage, match="does not fit"):
-        backend.create_from_image(new_id(), 1, image)
-    assert entries(root) == []
-
-
+# Every unsafe member is refused by overcast.archives (tests/unit/overcast/test_archives.py,
+# which also counts the sizes); here, that the refusal is an InvalidImage and leaves nothing.
+# Absolute link targets point at ``outside``, a directory of the test's own, never at /.
 @pytest.mark.parametrize("members", [
-    [(member("../escaped"), b"x")],
-    [(member("etc/../../escaped"), b"x")],
-    [(member("link", tarfile.SYMTYPE, linkname="../../"), None)],
-    [(member("etc/link", tarfile.SYMTYPE, linkname="../../escaped"), None)],
-    [(member("etc", tarfile.SYMTYPE, linkname="/"), None),
-     (member("etc/escaped"), b"x")],
-    [(member("out", tarfile.SYMTYPE, linkname="."), None),
-     (member("hard", tarfile.LNKTYPE, linkname="../escaped"), None)],
-    [(member("hard", tarfile.LNKTYPE, linkname="/etc/passwd"), None)],
-], ids=["dotdot", "dotdot-inside", "symlink-up", "nested-symlink-up", "through-symlink",
-        "hardlink-up", "hardlink-absent"])
+    lambda outside: [(member("../escaped"), b"x")],
+    lambda outside: [(member("etc", tarfile.SYMTYPE, linkname=str(outside)), None),
+                     (member("etc/escaped"), b"x")],
+    lambda outside: [(member("hard", tarfile.LNKTYPE, linkname=str(outside / "secret")),
+                      None)],
+], ids=["dotdot", "through-symlink", "hardlink-absent"])
 def test_an_archive_that_reaches_out_of_its_root_is_refused(
         backend: FileBackend, root: Path, tmp_path: Path, members) -> None:
-    image = make_archive(tmp_path / "evil.tar", members, "w")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret")
+    image = make_archive(tmp_path / "evil.tar", members(outside), "w")
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(InvalidImage):
         backend.create_from_image(new_id(), 1, image)
     assert entries(root) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    assert not Path("/escaped").exists()
-
-
-def test_absolute_member_names_land_inside_the_volume(
-        backend: FileBackend, tmp_path: Path) -> None:
-    image = make_archive(tmp_path / "abs.tar", [(member("/etc/hostname"), b"vol\n")], "w")
-    ident = new_id()
-    backend.create_from_image(ident, 1, image)
-    assert read(backend.volume_path(ident), "/etc/hostname") == b"vol\n"
+    assert entries(outside) == ["secret"]
 
 
 def test_a_missing_image_file_is_a_backend_error(backend: FileBackend, root: Path,
