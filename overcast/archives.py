@@ -131,8 +131,13 @@ def _checked(root: Path, member: tarfile.TarInfo) -> tarfile.TarInfo | None:
                 raise ArchiveError(f"the archive's symlink {name!r} points out of the root")
         safe = _renamed(member, name)
     existing = root / name
-    if existing.is_symlink() and not member.issym():
-        existing.unlink()  # an archive may replace a symlink; never write through it
+    if existing.is_dir() and not existing.is_symlink() and not member.isdir():
+        # tarfile would follow a symlink replacing its own directory round and round.
+        raise ArchiveError(f"the archive's member {name!r} replaces a directory")
+    if os.path.lexists(existing) and not existing.is_dir() and not member.issym():
+        # An archive may replace what it wrote; never write through a symlink, and never
+        # open a FIFO it made (the open would wait for a reader forever).
+        existing.unlink()
     return safe
 
 

@@ -276,3 +276,25 @@ def test_an_os_error_in_the_check_is_an_unreadable_archive(tmp_path: Path) -> No
     dest.mkdir()
     with pytest.raises(ArchiveError, match=r"cannot be read: .*Not a directory"):
         archives.unpack(path, dest, check=lambda root: os.lstat(root / "bin/sh"))
+
+
+def test_a_fifo_replaced_by_a_file_is_never_opened(tmp_path: Path,
+                                                   directories_last: bool) -> None:
+    """Opening a FIFO the archive made, to write the file that follows it, would wait for a
+    reader forever (an image that hangs the host's image cache)."""
+    path = archive(tmp_path / "fifo.tar", [member("x", tarfile.FIFOTYPE),
+                                           member("x", data=b"plain")])
+    dest = tmp_path / "root"
+    dest.mkdir()
+    archives.unpack(path, dest, directories_last=directories_last)
+    assert (dest / "x").read_bytes() == b"plain"
+
+
+def test_a_directory_replaced_by_a_symlink_to_itself_is_refused(
+        tmp_path: Path, directories_last: bool) -> None:
+    path = archive(tmp_path / "loop.tar", [member("x", tarfile.DIRTYPE, mode=0o755),
+                                           member("x", tarfile.SYMTYPE, linkname="x")])
+    dest = tmp_path / "root"
+    dest.mkdir()
+    with pytest.raises(ArchiveError, match="replaces a directory"):
+        archives.unpack(path, dest, directories_last=directories_last)
