@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from overcast import errors
+from overcast import archives, errors
 from overcast.errors import excerpt
 from overcast.rest import paging
 
@@ -244,7 +244,7 @@ def console_length(value: Any) -> int | None:
     return None if length == -1 else length
 
 
-ROOTFS_FORMATS = ("tar", "tar.gz", "tar.xz", "tar.bz2")  # the image service's rootfs.FORMATS
+ROOTFS_FORMATS = archives.FORMATS  # what the image service's rootfs detection names
 
 
 def bootable_image(image: dict) -> None:
