@@ -20,7 +20,8 @@ What is measured (all times from ``time.perf_counter`` in this process):
   follows each attach.
 - **backup**: a 1 GiB volume filled with a 256 MiB file of random data (written on the host
   through a loop mount before any attach), ``POST /backups`` until the backup is
-  ``available``; MB/s (10^6 bytes a second) counts the bytes stored as chunk objects
+  ``available`` (polled every 50 ms: tighter polling costs the service measurable CPU
+  over tens of seconds); MB/s (10^6 bytes a second) counts the bytes stored as chunk objects
   (listed from the object store), and separately the file's 256 MiB. Then 4 MiB of the
   file are rewritten and an incremental backup is timed the same way. For comparison, the
   object store's own rates in the same run: 8 x 32 MiB objects PUT then GET 4 at a time
@@ -41,6 +42,7 @@ import hashlib
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -155,7 +157,7 @@ class Api:
             time.sleep(poll)
         raise TimeoutError(f"volume {volume_id} never {status or 'gone'}")
 
-    def wait_backup(self, backup_id: str, *, poll: float = 0.01, timeout: float = 600) -> float:
+    def wait_backup(self, backup_id: str, *, poll: float = 0.05, timeout: float = 600) -> float:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             backup = self.call("GET", f"{self.volume}/backups/{backup_id}").json()["backup"]
@@ -347,7 +349,7 @@ def stored_bytes(api: Api, container: str, volume_id: str, backup_id: str) -> tu
     return sum(item["bytes"] for item in listing), len(listing)
 
 
-def backup(api: Api, volume_id: str, name: str, *, incremental: bool) -> dict:
+def backup(api: Api, volume_id: str, name: str, incremental: bool) -> dict:
     started = time.perf_counter()
     backup_id = api.call("POST", f"{api.volume}/backups", json={"backup": {
         "volume_id": volume_id, "name": name, "incremental": incremental}}).json()["backup"]["id"]
@@ -358,7 +360,7 @@ def backup(api: Api, volume_id: str, name: str, *, incremental: bool) -> dict:
             "mb_s": sent / MB / took, "is_incremental": record["is_incremental"]}
 
 
-def plain_transfers(api: Api, *, count: int, size: int, concurrency: int) -> dict:
+def plain_transfers(api: Api, count: int, size: int, concurrency: int) -> dict:
     """The object store's own rates in this run: ``count`` objects of ``size`` bytes PUT,
     then GET, ``concurrency`` at a time."""
     container = f"{api.objects}/bench-plain"
@@ -385,26 +387,46 @@ def plain_transfers(api: Api, *, count: int, size: int, concurrency: int) -> dic
     return {"objects": count, "object_mib": size / MiB, "concurrency": concurrency, **rates}
 
 
+def cloud_pids(cloud) -> dict[str, int]:
+    return {**local.read_pids(cloud.cloud), "bench": os.getpid()}
+
+
+def with_cpu(cloud, function, *args) -> dict:
+    """``function(*args)`` (a dict) with ``cpu_seconds``: what each of this cloud's
+    processes and this bench spent meanwhile."""
+    pids = cloud_pids(cloud)
+    before = cpu_seconds(pids)
+    figures = function(*args)
+    after = cpu_seconds(pids)
+    figures["cpu_seconds"] = {name: round(after[name] - before[name], 2) for name in
+                              sorted(after, key=lambda n: before.get(n, 0) - after[n])
+                              if name in before and after[name] > before[name]}
+    return figures
+
+
+def restore(api: Api, full: dict) -> dict:
+    started = time.perf_counter()
+    restored_id = api.call("POST", f"{api.volume}/backups/{full['id']}/restore", json={
+        "restore": {"name": "restored"}}).json()["restore"]["volume_id"]
+    took = api.wait_volume(restored_id, "available", poll=0.05, timeout=600) - started
+    return {"volume_id": restored_id, "seconds": took, "bytes_read": full["bytes_stored"],
+            "mb_s": full["bytes_stored"] / MB / took}
+
+
 def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
     volume_id = api.create_volume("to-back-up")
     api.wait_volume(volume_id, "available", poll=0.01)
     volume_file = cloud.cloud.volumes_dir() / f"volume-{volume_id}"
     original = fill(volume_file, megabytes)
-    full = backup(api, volume_id, "full", incremental=False)
+    full = with_cpu(cloud, backup, api, volume_id, "full", False)
     rewrite(volume_file, changed_mb, offset_mb=megabytes // 2)
-    incremental = backup(api, volume_id, "incremental", incremental=True)
+    incremental = with_cpu(cloud, backup, api, volume_id, "incremental", True)
+    restored = with_cpu(cloud, restore, api, full)
+    with loop_mounted(cloud.cloud.volumes_dir() / f"volume-{restored['volume_id']}") as point:
+        restored["data_identical"] = md5_of(point / "blob") == original
 
-    started = time.perf_counter()
-    restored_id = api.call("POST", f"{api.volume}/backups/{full['id']}/restore", json={
-        "restore": {"name": "restored"}}).json()["restore"]["volume_id"]
-    took = api.wait_volume(restored_id, "available", poll=0.01, timeout=600) - started
-    with loop_mounted(cloud.cloud.volumes_dir() / f"volume-{restored_id}") as point:
-        same = md5_of(point / "blob") == original
-    restore = {"seconds": took, "bytes_read": full["bytes_stored"],
-               "mb_s": full["bytes_stored"] / MB / took, "data_identical": same}
-
-    chunked = plain_transfers(api, count=megabytes // 32, size=32 * MiB, concurrency=4)
-    single = plain_transfers(api, count=1, size=megabytes * MiB, concurrency=1)
+    chunked = with_cpu(cloud, plain_transfers, api, megabytes // 32, 32 * MiB, 4)
+    single = with_cpu(cloud, plain_transfers, api, 1, megabytes * MiB, 1)
     for backup_id in (incremental["id"], full["id"]):  # a parent goes after its child
         api.call("DELETE", f"{api.volume}/backups/{backup_id}")
         deadline = time.perf_counter() + 120
@@ -413,7 +435,7 @@ def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
                 raise TimeoutError(f"backup {backup_id} never deleted")
             time.sleep(0.05)
     return {"data_mib": megabytes, "changed_mib": changed_mb, "full": full,
-            "incremental": incremental, "restore": restore,
+            "incremental": incremental, "restore": restored,
             "plain_32mib_x4": chunked, "plain_single": single}
 
 
@@ -425,6 +447,10 @@ def line(name: str, figures: dict, target: float | None = None) -> str:
     if target is not None:
         text += f"  target p50 <= {target} s: {'met' if figures['p50_s'] <= target else 'MISSED'}"
     return f"  {name}: {text}"
+
+
+def cpu_line(spent: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.1f}" for name, value in spent.items() if value >= 0.05)
 
 
 def report(result: dict) -> None:
@@ -440,6 +466,7 @@ def report(result: dict) -> None:
               f"{before['docker_containers']}; other overcast processes "
               f"{before['other_overcast_processes']}"
               + ("  (MACHINE LOADED: load > 2)" if loaded else ""))
+        print("      CPU seconds: " + cpu_line(result[section]["cpu_seconds"]))
     if "create" in result:
         print(line("create 1 GiB -> available", result["create"]["figures"],
                    TARGET["create_p50_s"]))
@@ -463,6 +490,8 @@ def report_backup(b: dict) -> None:
           f"{inc['bytes_stored'] / MiB:.0f} MiB in {inc['objects']} objects")
     print(f"  restore of the full backup into a new volume: {restore['seconds']:.2f} s, "
           f"{restore['mb_s']:.0f} MB/s, data identical: {restore['data_identical']}")
+    for phase in ("full", "incremental", "restore"):
+        print(f"      CPU seconds, {phase}: " + cpu_line(b[phase]["cpu_seconds"]))
     chunked, single = b["plain_32mib_x4"], b["plain_single"]
     print(f"  object store, plain: {chunked['objects']} x 32 MiB 4 at once PUT "
           f"{chunked['put_mb_s']:.0f} MB/s, GET {chunked['get_mb_s']:.0f} MB/s; one "
@@ -470,15 +499,57 @@ def report_backup(b: dict) -> None:
           f"{single['get_mb_s']:.0f} MB/s")
 
 
-def measured(own: set[int], function, *args) -> dict:
-    """``function(*args)`` with the machine's state before and after, and how busy its CPUs
-    were meanwhile (everything: this cloud, this bench and whatever else runs)."""
-    before = conditions_now(own)
+@contextlib.contextmanager
+def profiled(cloud, directory: Path | None, py_spy: str) -> Iterator[None]:
+    """With ``directory``: py-spy samples the volume service, the object proxy and one
+    storage node meanwhile (collapsed stacks, idle frames included, in DIRECTORY/NAME.txt)."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    pids = local.read_pids(cloud.cloud)
+    spies = [subprocess.Popen(
+        [py_spy, "record", "--pid", str(pids[name]), "--rate", "100", "--idle",
+         "--nonblocking", "--format", "raw", "--output", str(directory / f"{name}.txt")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name in ("volume", "object-proxy", "storage-1") if name in pids]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            spy.wait(60)
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system, children included) of each named process so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[name] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return seconds
+
+
+def measured(cloud, function, *args) -> dict:
+    """``function(*args)`` with the machine's state before and after, how busy its CPUs
+    were meanwhile (everything: this cloud, this bench and whatever else runs), and the CPU
+    seconds each of this cloud's processes and this bench spent."""
+    pids = cloud_pids(cloud)
+    own = set(pids.values())
+    before, cpu_before = conditions_now(own), cpu_seconds(pids)
     figures = function(*args)
-    after = conditions_now(own)
+    after, cpu_after = conditions_now(own), cpu_seconds(pids)
     (busy0, total0), (busy1, total1) = before.pop("cpu_ticks"), after.pop("cpu_ticks")
+    spent = {name: round(cpu_after[name] - cpu_before[name], 2)
+             for name in cpu_after if name in cpu_before}
     return {"before": before, "after": after,
             "cpu_busy_percent": round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
+            "cpu_seconds": dict(sorted(spent.items(), key=lambda kv: -kv[1])),
             "figures": figures}
 
 
@@ -492,6 +563,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "bench/results/volumes.json")
     parser.add_argument("--parts", default="create,attach,backup",
                         help="which parts to run, comma separated (default: all)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample the backup part's services with py-spy into DIR")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy program")
     parser.add_argument("--keep", action="store_true",
                         help="keep the cloud's state directory (its logs) afterwards")
     args = parser.parse_args()
@@ -501,20 +575,20 @@ def main() -> None:
     with running_cloud(hosts=1, driver="process", storage_nodes=3, keep=args.keep) as cloud:
         if args.keep:
             print(f"state and logs kept in {cloud.cloud.state_dir}")
-        own = set(local.read_pids(cloud.cloud).values())
         conn = cloud.connect()
         api = Api(conn)
         parts = args.parts.split(",")
         if "create" in parts:
-            result["create"] = measured(own, bench_create, api, args.creates)
+            result["create"] = measured(cloud, bench_create, api, args.creates)
         if "attach" in parts:
             server_id = boot_guest(conn, "volume-bench")
-            result["attach"] = measured(own, bench_attach, cloud, api, server_id,
+            result["attach"] = measured(cloud, bench_attach, cloud, api, server_id,
                                         args.attaches)
             conn.compute.delete_server(server_id)
         if "backup" in parts:
-            result["backup"] = measured(own, bench_backup, cloud, api, args.backup_mb,
-                                        args.changed_mb)
+            with profiled(cloud, args.profile, args.py_spy):
+                result["backup"] = measured(cloud, bench_backup, cloud, api, args.backup_mb,
+                                            args.changed_mb)
     report(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2))
