@@ -52,7 +52,7 @@ def observed(target: Cloud, response, label: str = "") -> None:
     """The suite's invariants, and the answer counted in Hypothesis' statistics (run with
     ``--hypothesis-show-statistics`` to see how many requests got past the checks)."""
     event(f"{label or response.request.method} -> {response.status_code}")
-    observed(target, response)
+    check(target, response)
 
 
 # -- what exists now ----------------------------------------------------------------------
