@@ -83,6 +83,12 @@ def _hosts_mounting(cloud, volume_id: str) -> list[str]:
     return [host for host in HOSTS if f"volume-{volume_id}" in _mounted_volumes(cloud, host)]
 
 
+def _all_hosts_in_pool(watch) -> None:
+    """Every host up, enabled and not fenced (a test before may have killed one)."""
+    for host in HOSTS:
+        watch.wait(host, back_in_pool, timeout=90)
+
+
 def _disagreements(cloud, conn, server_hosts: dict[str, str], volume_ids: list[str]
                    ) -> list[str]:
     """Whatever is not settled or not consistent: a volume in a transient state, an
@@ -238,7 +244,8 @@ class Storm:
         return attachments[0]["server_id"] if attachments else None
 
 
-def test_volume_service_killed_during_attach_detach_storm(cloud, conn, make_volume):
+def test_volume_service_killed_during_attach_detach_storm(cloud, conn, watch, make_volume):
+    _all_hosts_in_pool(watch)
     servers = _boot(conn, [f"storm-{n}" for n in range(STORM_GUESTS)])
     hosts = {server.id: server.compute_host for server in servers}
     volumes = [make_volume(f"storm-{n}") for n in range(STORM_VOLUMES)]
@@ -275,7 +282,7 @@ def test_volume_service_killed_during_attach_detach_storm(cloud, conn, make_volu
         finally:
             cloud.start("volume")
         logger.info("volume service down %.1fs", time.monotonic() - killed)
-        cloud.wait_volume(timeout=90)
+        cloud.wait_volume(timeout=180)
         for worker in workers:
             worker.result()
     logger.info("storm: %s", dict(storm.outcomes))
@@ -347,6 +354,7 @@ def _mounted_only_on(cloud, watch, volume_id: str, host: str, victim: str) -> No
 
 def test_killed_host_guest_comes_back_with_its_volume_and_data(cloud, conn, watch,
                                                                make_volume):
+    _all_hosts_in_pool(watch)
     victim = HOSTS[0]
     with _only(conn, victim):
         [server] = _boot(conn, ["vol-evacuee"])
@@ -367,6 +375,7 @@ def test_killed_host_guest_comes_back_with_its_volume_and_data(cloud, conn, watc
 
 
 def test_killed_host_volume_backed_guest_comes_back_with_its_root(cloud, conn, watch):
+    _all_hosts_in_pool(watch)
     victim = HOSTS[1]
     image = conn.image.find_image("cirros")
     with _only(conn, victim):
