@@ -10,10 +10,10 @@ from overcast import errors
 from overcast.context import RequestContext
 from overcast.rest.body import JsonPayload
 from overcast.rest.routing import JSONRoute
+from services.volume import access, views
 from services.volume import api_common as common
 from services.volume import microversion as mv
 from services.volume import validation as check
-from services.volume import views
 from services.volume.api_common import Caller
 from services.volume.manager import VolumeManager
 from services.volume.microversion import Version
@@ -211,7 +211,52 @@ def build_router(manager: VolumeManager) -> APIRouter:
     def show_image_metadata(ctx: RequestContext, volume_id: str, args: Any) -> dict:
         return {"metadata": volumes.image_metadata(ctx, volume_id)}
 
-    actions = {"os-set_image_metadata": set_image_metadata,
+    # The legacy attach actions (before 3.27's attachments): bookkeeping only, 202.
+    attachments = manager.attachments
+
+    def reserve(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        attachments.begin_attaching(ctx, volume_id)
+        return Response(status_code=202)
+
+    def unreserve(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        attachments.unreserve(ctx, volume_id)
+        return Response(status_code=202)
+
+    def begin_detaching(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        attachments.begin_detaching(ctx, volume_id)
+        return Response(status_code=202)
+
+    def roll_detaching(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        attachments.roll_detaching(ctx, volume_id)
+        return Response(status_code=202)
+
+    def attach(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        body = _only(check.action_args(args, "os-attach"), "os-attach",
+                     {"instance_uuid", "host_name", "mountpoint", "mode"})
+        attachments.attach_record(ctx, volume_id, instance_id=body.get("instance_uuid"),
+                                  host_name=body.get("host_name"),
+                                  mountpoint=body.get("mountpoint"),
+                                  mode=body.get("mode", "rw"))
+        return Response(status_code=202)
+
+    def detach(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        body = _only(check.action_args(args, "os-detach"), "os-detach", {"attachment_id"})
+        attachments.detach_record(ctx, volume_id, _attachment_id(body))
+        return Response(status_code=202)
+
+    def force_detach(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        access.require_admin(ctx, "volume_extension:volume_admin_actions:force_detach")
+        body = _only(check.action_args(args, "os-force_detach"), "os-force_detach",
+                     {"connector", "attachment_id"})
+        # The connector names a host whose connection Cinder would end; here a host is
+        # connected only through an attachment the compute side owns, which this refuses.
+        attachments.detach_record(ctx, volume_id, _attachment_id(body))
+        return Response(status_code=202)
+
+    actions = {"os-reserve": reserve, "os-unreserve": unreserve,
+               "os-begin_detaching": begin_detaching, "os-roll_detaching": roll_detaching,
+               "os-attach": attach, "os-detach": detach, "os-force_detach": force_detach,
+               "os-set_image_metadata": set_image_metadata,
                "os-unset_image_metadata": unset_image_metadata,
                "os-show_image_metadata": show_image_metadata,
                "os-extend": extend, "os-set_bootable": set_bootable,
@@ -233,6 +278,23 @@ def _image_id(ref: object) -> object:
     if isinstance(ref, str) and "/" in ref:
         return ref.rstrip("/").rsplit("/", 1)[-1]
     return ref
+
+
+def _only(body: dict, action: str, allowed: set[str]) -> dict:
+    """``body`` when it has no key outside ``allowed`` (Cinder's schemas: 400)."""
+    unknown = set(body) - allowed
+    if unknown:
+        raise errors.BadRequest(f"Invalid input for field/attribute {action}. Additional "
+                                f"properties are not allowed ({sorted(unknown)[0]!r:.60} was "
+                                "unexpected)")
+    return body
+
+
+def _attachment_id(body: dict) -> str | None:
+    value = body.get("attachment_id")
+    if value is not None and not check.is_uuid(value):
+        raise check.invalid_field("attachment_id", value, "It is not a valid UUID.")
+    return value
 
 
 def _metadata_body(payload: object) -> dict:

@@ -3,6 +3,7 @@ wording. Every check returns the clean value or raises a 400; none echoes more t
 excerpt of the input."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -126,3 +127,14 @@ def optional_id(value: object, *, field: str) -> str | None:
     if not isinstance(value, str) or not 0 < len(value) <= 255:
         raise invalid_field(field, value, f"{excerpt(value)} is not a valid id.")
     return value
+
+
+def is_uuid(value: object) -> bool:
+    """A UUID as Cinder's ``uuid`` format takes it (oslo's is_uuid_like: 32 hex digits,
+    dashes optional)."""
+    if not isinstance(value, str) or len(value) not in (32, 36):
+        return False
+    try:
+        return uuid.UUID(value).hex == value.replace("-", "").lower()
+    except ValueError:
+        return False

@@ -287,3 +287,39 @@ async def test_volumes_summary_counts_sizes_and_metadata_by_microversion(client,
     member = (await client.get(url, params={"all_tenants": "1"},
                                headers=auth(version="3.12"))).json()
     assert member["volume-summary"]["total_count"] == 3
+
+
+async def test_legacy_attach_actions_over_rest(client, manager):
+    """os-reserve/os-unreserve/os-attach/os-detach/os-force_detach answer 202 and move the
+    volume as Cinder's do; bad bodies are 400, force_detach is an admin's."""
+    vm = "0b5b7e4e-3c3e-4d7b-9d43-5a1c2f3e4d5f"
+    volume = await create(client, manager)
+    action = f"{V3}/volumes/{volume['id']}/action"
+
+    async def act(body, headers=DEMO_H):
+        return await client.post(action, headers=headers, json=body)
+
+    assert (await act({"os-reserve": None})).status_code == 202
+    assert (await show(client, volume["id"]))["status"] == "attaching"
+    assert (await act({"os-unreserve": {}})).status_code == 202
+    assert (await show(client, volume["id"]))["status"] == "available"
+    fault(await act({"os-attach": {"instance_uuid": vm}}), 400, "badRequest")
+    fault(await act({"os-attach": {"instance_uuid": vm, "mountpoint": "/dev/vdb",
+                                   "extra": 1}}), 400, "badRequest")
+    made = await act({"os-attach": {"instance_uuid": vm, "mountpoint": "/dev/vdb"}})
+    assert made.status_code == 202 and made.content == b""
+    shown = await show(client, volume["id"])
+    [att] = shown["attachments"]
+    assert (shown["status"], att["server_id"], att["device"], att["id"]) == (
+        "in-use", vm, "/dev/vdb", volume["id"])
+    fault(await act({"os-force_detach": {"attachment_id": att["attachment_id"]}}), 403,
+          "forbidden")
+    fault(await act({"os-detach": {"attachment_id": "nope"}}), 400, "badRequest")
+    assert (await act({"os-detach": {"attachment_id": att["attachment_id"]}})
+            ).status_code == 202
+    assert (await show(client, volume["id"]))["status"] == "available"
+    await act({"os-attach": {"instance_uuid": vm, "mountpoint": "/dev/vdb"}})
+    forced = await act({"os-force_detach": {"connector": None}}, ADMIN_H)
+    assert forced.status_code == 202
+    shown = await show(client, volume["id"])
+    assert (shown["status"], shown["attachments"]) == ("available", [])

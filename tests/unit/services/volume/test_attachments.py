@@ -120,3 +120,102 @@ async def test_read_only_attachments_say_so(manager):
                                            mode="ro")
     _, info = manager.attachments.update(DEMO, reserved["id"], HOST)
     assert info.read_only is True
+
+
+# -- the legacy volume actions (os-reserve, os-attach, os-detach, ...) ----------------------
+
+VM = "0b5b7e4e-3c3e-4d7b-9d43-5a1c2f3e4d5f"
+
+
+async def test_legacy_reserve_unreserve_and_detaching_follow_cinders_states(manager):
+    made = await volume(manager, DEMO)
+    manager.attachments.begin_attaching(DEMO, made["id"])
+    assert status(manager, made["id"]) == "attaching"
+    with pytest.raises(faults.InvalidVolume, match="must be available to reserve"):
+        manager.attachments.begin_attaching(DEMO, made["id"])
+    manager.attachments.unreserve(DEMO, made["id"])
+    assert status(manager, made["id"]) == "available"
+    manager.attachments.unreserve(DEMO, made["id"])  # not reserved: nothing to do
+    assert status(manager, made["id"]) == "available"
+    with pytest.raises(faults.InvalidVolume, match="must be 'in-use'"):
+        manager.attachments.begin_detaching(DEMO, made["id"])
+    manager.attachments.attach_record(DEMO, made["id"], instance_id=VM,
+                                      mountpoint="/dev/vdb")
+    manager.attachments.begin_detaching(DEMO, made["id"])
+    assert status(manager, made["id"]) == "detaching"
+    manager.attachments.roll_detaching(DEMO, made["id"])
+    assert status(manager, made["id"]) == "in-use"
+    with pytest.raises(errors.NotFound):
+        manager.attachments.begin_attaching(OTHER, made["id"])
+
+
+async def test_legacy_attach_records_and_detach_forgets(manager):
+    made = await volume(manager, DEMO)
+    manager.attachments.begin_attaching(DEMO, made["id"])  # Nova reserved it first
+    first = manager.attachments.attach_record(DEMO, made["id"], instance_id=VM,
+                                              host_name="compute-1", mountpoint="/dev/vdb")
+    again = manager.attachments.attach_record(DEMO, made["id"], instance_id=VM,
+                                              mountpoint="/dev/vdb")
+    assert again["id"] == first["id"]  # the same instance: the same attachment
+    shown = manager.volumes.get(DEMO, made["id"])
+    assert (shown["status"], shown["attach_status"]) == ("in-use", "attached")
+    [att] = shown["attachments"]
+    assert (att["instance_id"], att["mountpoint"], att["attached_host"], att["status"]) == (
+        VM, "/dev/vdb", "compute-1", "attached")
+    with pytest.raises(faults.InvalidVolume, match="already attached"):
+        manager.attachments.attach_record(DEMO, made["id"], instance_id=VM.replace("0", "1"),
+                                          mountpoint="/dev/vdc")
+    with pytest.raises(faults.InvalidVolume):
+        manager.volumes.delete(DEMO, made["id"])  # attached: refused
+    manager.attachments.detach_record(DEMO, made["id"])  # its only attachment
+    shown = manager.volumes.get(DEMO, made["id"])
+    assert (shown["status"], shown["attach_status"], shown["attachments"]) == (
+        "available", "detached", [])
+
+
+async def test_legacy_attach_refusals_leave_nothing(manager):
+    made = await volume(manager, DEMO)
+    bad = [{"instance_id": VM},  # no mountpoint
+           {"mountpoint": "/dev/vdb"},  # neither instance nor host
+           {"instance_id": "not-a-uuid", "mountpoint": "/dev/vdb"},
+           {"instance_id": VM, "mountpoint": "/dev/vdb", "mode": "rx"},
+           {"host_name": ["h"], "mountpoint": "/dev/vdb"}]
+    for args in bad:
+        with pytest.raises(errors.BadRequest):
+            manager.attachments.attach_record(DEMO, made["id"], **args)
+    manager.volumes.set_readonly(DEMO, made["id"], True)
+    with pytest.raises(faults.InvalidVolume, match="Invalid attaching mode 'rw'"):
+        manager.attachments.attach_record(DEMO, made["id"], instance_id=VM,
+                                          mountpoint="/dev/vdb")
+    manager.volumes.set_readonly(DEMO, made["id"], False)
+    manager.volumes.reset_status(ADMIN, made["id"], status="maintenance")
+    with pytest.raises(faults.InvalidVolume, match="maintenance"):
+        manager.attachments.attach_record(DEMO, made["id"], instance_id=VM,
+                                          mountpoint="/dev/vdb")
+    manager.volumes.reset_status(ADMIN, made["id"], status="error")
+    with pytest.raises(faults.InvalidVolume, match="status must be available or attaching"):
+        manager.attachments.attach_record(DEMO, made["id"], instance_id=VM,
+                                          mountpoint="/dev/vdb")
+    assert counts(manager)["attachments"] == 0
+    assert status(manager, made["id"]) == "error"
+
+
+async def test_legacy_detach_never_removes_what_a_host_is_connected_to(manager):
+    """An attachment the compute side connected a host to is removed only by the compute
+    side (409, Cinder's bug #2004555 rule), also for an admin's os-force_detach; a recorded
+    one goes, whatever the volume's status (Cinder's volume_detached)."""
+    made = await volume(manager, DEMO)
+    connected = await attached(manager, DEMO, made["id"])
+    for ctx in (DEMO, ADMIN):
+        with pytest.raises(errors.Conflict, match="ConflictNovaUsingAttachment"):
+            manager.attachments.detach_record(ctx, made["id"], connected["id"])
+    assert status(manager, made["id"]) == "in-use"
+    other = await volume(manager, DEMO)
+    with pytest.raises(faults.InvalidInput, match="Mismatched volume and attachment"):
+        manager.attachments.detach_record(DEMO, other["id"], connected["id"])
+    recorded = manager.attachments.attach_record(DEMO, other["id"], instance_id=VM,
+                                                 mountpoint="/dev/vdb")
+    manager.volumes.reset_status(ADMIN, other["id"], status="error")
+    manager.attachments.detach_record(ADMIN, other["id"], recorded["id"])
+    shown = manager.volumes.get(DEMO, other["id"])
+    assert (shown["status"], shown["attachments"]) == ("available", [])
