@@ -18,13 +18,14 @@ What is measured (all times from ``time.perf_counter`` in this process):
   directory under it). The console is not on the timed path; once, the guest's console
   reads the file back to prove the host's write is what the guest sees. A detach (untimed)
   follows each attach.
-- **backup**: a 1 GiB volume filled with a 256 MiB file of random data (written on the host
-  through a loop mount before any attach), ``POST /backups`` until the backup is
+- **backup**: a new 1 GiB volume backed up empty (what its fresh ext4 costs), then filled
+  with a 256 MiB file of random data (written on the host through a loop mount before any
+  attach) and backed up in full: ``POST /backups`` until the backup is
   ``available`` (polled every 50 ms: tighter polling costs the service measurable CPU
   over tens of seconds); MB/s (10^6 bytes a second) counts the bytes stored as chunk objects
   (listed from the object store), and separately the file's 256 MiB. Then 4 MiB of the
   file are rewritten and an incremental backup is timed the same way. For comparison, the
-  object store's own rates in the same run: 8 x 32 MiB objects PUT then GET 4 at a time
+  object store's own rates in the same run: 64 x 4 MiB objects PUT then GET 4 at a time
   (the backup's chunk size and concurrency), and one 256 MiB object PUT then GET.
 - **restore**: ``POST /backups/{id}/restore`` of the full backup into a new volume until that
   volume is ``available`` (MB/s of the chunk bytes read back); the restored file's MD5 is
@@ -62,6 +63,7 @@ from overcast.cli import local  # noqa: E402 - after the sys.path entry
 from overcast.testing.cloud import running_cloud  # noqa: E402 - likewise
 
 MiB = 2**20
+CHUNK_MIB = 4  # the backups' chunk size (services/volume/backups.py), for the plain transfers
 MB = 1e6  # rates are in MB/s (10^6 bytes), as bench/objects.py reports them
 TARGET = {"create_p50_s": 0.5, "attach_p50_s": 1.0, "backup_mb_s": 50.0}
 VOLUME_ERRORS = {"error", "error_restoring", "error_extending", "error_deleting"}
@@ -417,6 +419,7 @@ def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
     volume_id = api.create_volume("to-back-up")
     api.wait_volume(volume_id, "available", poll=0.01)
     volume_file = cloud.cloud.volumes_dir() / f"volume-{volume_id}"
+    empty = with_cpu(cloud, backup, api, volume_id, "empty", False)
     original = fill(volume_file, megabytes)
     full = with_cpu(cloud, backup, api, volume_id, "full", False)
     rewrite(volume_file, changed_mb, offset_mb=megabytes // 2)
@@ -425,18 +428,19 @@ def bench_backup(cloud, api: Api, megabytes: int, changed_mb: int) -> dict:
     with loop_mounted(cloud.cloud.volumes_dir() / f"volume-{restored['volume_id']}") as point:
         restored["data_identical"] = md5_of(point / "blob") == original
 
-    chunked = with_cpu(cloud, plain_transfers, api, megabytes // 32, 32 * MiB, 4)
+    chunked = with_cpu(cloud, plain_transfers, api, megabytes // CHUNK_MIB, CHUNK_MIB * MiB,
+                       4)
     single = with_cpu(cloud, plain_transfers, api, 1, megabytes * MiB, 1)
-    for backup_id in (incremental["id"], full["id"]):  # a parent goes after its child
+    for backup_id in (incremental["id"], full["id"], empty["id"]):  # children first
         api.call("DELETE", f"{api.volume}/backups/{backup_id}")
         deadline = time.perf_counter() + 120
         while api.http.get(f"{api.volume}/backups/{backup_id}").status_code != 404:
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"backup {backup_id} never deleted")
             time.sleep(0.05)
-    return {"data_mib": megabytes, "changed_mib": changed_mb, "full": full,
+    return {"data_mib": megabytes, "changed_mib": changed_mb, "empty": empty, "full": full,
             "incremental": incremental, "restore": restored,
-            "plain_32mib_x4": chunked, "plain_single": single}
+            "plain_chunks": chunked, "plain_single": single}
 
 
 # -- report ------------------------------------------------------------------------------
@@ -481,7 +485,9 @@ def report(result: dict) -> None:
 
 
 def report_backup(b: dict) -> None:
-    full, inc, restore = b["full"], b["incremental"], b["restore"]
+    full, inc, restore, empty = b["full"], b["incremental"], b["restore"], b["empty"]
+    print(f"  backup of the same volume empty (fresh ext4): {empty['seconds']:.2f} s, "
+          f"{empty['bytes_stored'] / MiB:.0f} MiB in {empty['objects']} objects")
     print(f"  backup, 1 GiB volume with {b['data_mib']} MiB random: {full['seconds']:.2f} s, "
           f"{full['bytes_stored'] / MiB:.0f} MiB in {full['objects']} objects: "
           f"{full['mb_s']:.0f} MB/s stored, {b['data_mib'] * MiB / MB / full['seconds']:.0f} "
@@ -492,8 +498,9 @@ def report_backup(b: dict) -> None:
           f"{restore['mb_s']:.0f} MB/s, data identical: {restore['data_identical']}")
     for phase in ("full", "incremental", "restore"):
         print(f"      CPU seconds, {phase}: " + cpu_line(b[phase]["cpu_seconds"]))
-    chunked, single = b["plain_32mib_x4"], b["plain_single"]
-    print(f"  object store, plain: {chunked['objects']} x 32 MiB 4 at once PUT "
+    chunked, single = b["plain_chunks"], b["plain_single"]
+    print(f"  object store, plain: {chunked['objects']} x {chunked['object_mib']:.0f} MiB "
+          f"4 at once PUT "
           f"{chunked['put_mb_s']:.0f} MB/s, GET {chunked['get_mb_s']:.0f} MB/s; one "
           f"{single['object_mib']:.0f} MiB object PUT {single['put_mb_s']:.0f} MB/s, GET "
           f"{single['get_mb_s']:.0f} MB/s")
