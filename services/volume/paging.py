@@ -16,6 +16,9 @@ from services.volume import faults
 MAX_LIMIT = 1000  # Cinder's osapi_max_limit
 
 
+_ALIASES = {"display_name": "name", "display_description": "description"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Page:
     sort: tuple[tuple[str, str], ...] = (("created_at", "desc"),)
@@ -41,6 +44,9 @@ def parse(query: Mapping[str, str], *, keys: Sequence[str]) -> Page:
     else:
         pairs.append((query.get("sort_key", "created_at").strip(),
                       query.get("sort_dir", "desc").strip()))
+    # Cinder sorts by its columns, so ``display_name`` names what the API calls ``name``.
+    pairs = [(_ALIASES.get(key, key) if _ALIASES.get(key) in keys else key, direction)
+             for key, direction in pairs]
     for key, direction in pairs:
         if key not in keys:
             raise faults.InvalidInput(f"Invalid sort key {excerpt(key)}")

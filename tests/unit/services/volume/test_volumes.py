@@ -171,6 +171,13 @@ async def test_filters_sorting_and_pages(manager):
         manager.volumes.list(DEMO, page=paging.Page(marker="nope"))
     with pytest.raises(faults.InvalidInput, match="Invalid sort key"):
         paging.parse({"sort": "password"}, keys=("size",))
+    # Cinder's column names sort as the API's names (display_name is name).
+    by_name = paging.parse({"sort_key": "display_name", "sort_dir": "asc"},
+                           keys=("size", "name"))
+    assert by_name.sort == (("name", "asc"),)
+    assert [v["name"] for v in manager.volumes.list(DEMO, page=by_name)[0]] == ["a", "b", "c"]
+    with pytest.raises(faults.InvalidInput, match="Invalid sort key display_name"):
+        paging.parse({"sort": "display_name"}, keys=("size",))  # no name to sort by
 
 
 async def test_update_and_metadata(manager):
