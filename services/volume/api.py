@@ -87,4 +87,7 @@ def build_app(manager: VolumeManager, *, authenticator: TokenValidator,
     # as project "volumes".
     app.include_router(v3, prefix=f"{PREFIX}/v3")
     app.include_router(v3, prefix=f"{PREFIX}/v3/{{project_id}}")
+    # A path Cinder does not route is 404, also with a trailing slash: ``/volumes/`` names
+    # no volume (and must not be redirected to the list, or to a DELETE of the list).
+    app.router.redirect_slashes = False
     return app

@@ -67,3 +67,14 @@ async def test_routes_with_and_without_the_project(client):
 async def test_unknown_paths_and_methods_are_cinder_faults(client):
     fault(await client.get(f"{V3}/nothing-here", headers=DEMO_H), 404, "itemNotFound")
     fault(await client.patch(f"{V3}/volumes", headers=DEMO_H), 405, "badMethod")
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+async def test_a_trailing_slash_names_nothing(client, method):
+    """``/volumes/`` is no route (Cinder: 404), never redirected to the list: an empty id
+    names no volume, and a DELETE there must not turn into one of ``/volumes``."""
+    for path in (f"{V3}/volumes/", f"{V3}/demo/volumes/", f"{V3}/snapshots/"):
+        response = await client.request(method, path, headers=DEMO_H,
+                                        json={"volume": {"name": "x"}})
+        fault(response, 404, "itemNotFound")
+    assert (await client.get(f"{V3}/volumes", headers=DEMO_H)).status_code == 200
