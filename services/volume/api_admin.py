@@ -22,9 +22,11 @@ EXTENSIONS = (
     ("os-admin-actions", "AdminActions", "Enable admin actions."),
     ("os-availability-zone", "AvailabilityZones", "Describe Availability Zones."),
     ("backups", "Backups", "Backups support."),
+    ("capabilities", "Capabilities", "Capabilities support."),
     ("os-extended-services", "ExtendedServices", "Extended services support."),
     ("os-extended-snapshot-attributes", "ExtendedSnapshotAttributes",
      "Extended SnapshotAttributes support."),
+    ("os-hosts", "Hosts", "Admin-only host administration."),
     ("os-quota-sets", "Quotas", "Quota management support."),
     ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
     ("os-services", "Services", "Services support."),
@@ -219,6 +221,25 @@ def build_router(manager: VolumeManager) -> APIRouter:
         return {"extensions": [{"alias": alias, "name": name, "description": description,
                                 "links": [], "updated": _UPDATED}
                                for alias, name, description in EXTENSIONS]}
+
+    @router.get("/os-hosts")
+    async def list_hosts(request: Request, ctx: AdminCaller, version: Version) -> dict:
+        return {"hosts": [{**h, "last-update": views.when(h["last-update"])}
+                          for h in manager.hosts.list(ctx,
+                                                      zone=request.query_params.get("zone"))]}
+
+    @router.get("/os-hosts/{host}")
+    async def show_host(host: str, ctx: AdminCaller, version: Version) -> dict:
+        return {"host": [{"resource": r} for r in manager.hosts.usage(ctx, host)]}
+
+    @router.get("/capabilities/{host}")
+    async def capabilities(host: str, ctx: AdminCaller, version: Version) -> dict:
+        """The backend's capabilities (what its pool reports, and the extra specs a type
+        may set for it). A pool name's ``#pool`` never arrives: clients send it as a URL
+        fragment."""
+        backend = manager.hosts.volume_host(ctx, host)
+        [pool] = await manager.pools()
+        return views.capabilities_view(pool["capabilities"], backend)
 
     @router.get("/scheduler-stats/get_pools")
     async def pools(request: Request, ctx: AdminCaller, version: Version) -> dict:

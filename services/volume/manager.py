@@ -31,6 +31,7 @@ from services.volume.attachments import Attachments
 from services.volume.backups_manager import Backups
 from services.volume.contract import FILE_NAME, OVERCAST_FILE, VolumeRequest, VolumeSummary
 from services.volume.heartbeats import VOLUME_BINARY, Heartbeats
+from services.volume.hosts import Hosts
 from services.volume.interfaces import BackupStore, ImageSource, VolumeBackend
 from services.volume.models import ServiceRecord, Volume
 from services.volume.quotas import QuotaDefaults, Quotas
@@ -74,6 +75,7 @@ class VolumeManager:
         self.snapshots = Snapshots(self.shared)
         self.backups = Backups(self.shared, self.types, self.heartbeats)
         self.attachments = Attachments(self.shared)
+        self.hosts = Hosts(self.shared, self.heartbeats)
 
     @property
     def settings(self) -> Settings:

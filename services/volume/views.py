@@ -207,6 +207,24 @@ def attachment_detail(record: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+# The extra specs a volume type may set for the file backend (Cinder's standard
+# capabilities it supports): its files are sparse. No compression, QoS or replication.
+BACKEND_PROPERTIES = {"thin_provisioning": {"title": "Thin Provisioning",
+                                            "description": "Sets thin provisioning.",
+                                            "type": "boolean"}}
+
+
+def capabilities_view(stats: Mapping[str, Any], host: str) -> dict[str, Any]:
+    """Cinder's capabilities view of a backend: its stats and its standard properties."""
+    return {"namespace": f"OS::Storage::Capabilities::{host}",
+            "vendor_name": stats["vendor_name"],
+            "volume_backend_name": stats["volume_backend_name"], "pool_name": None,
+            "driver_version": stats["driver_version"],
+            "storage_protocol": stats["storage_protocol"], "display_name": None,
+            "description": None, "visibility": None, "replication_targets": [],
+            "properties": BACKEND_PROPERTIES}
+
+
 def service_view(record: Mapping[str, Any], *, version: tuple[int, int]) -> dict[str, Any]:
     view = {"binary": record["binary"], "host": record["host"], "zone": record["zone"],
             "status": record["status"], "state": record["state"],

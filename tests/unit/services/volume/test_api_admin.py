@@ -153,3 +153,31 @@ async def test_services_host_filter_and_update_answers_as_cinders(client):
     listed = (await client.get(url, headers=ADMIN_H, params={"binary": "cinder-volume"})
               ).json()["services"]
     assert [s["status"] for s in listed] == ["enabled"]  # the refused ones changed nothing
+
+
+async def test_hosts_and_capabilities_over_rest(client, manager):
+    await manager.heartbeats.run_once()
+    hosts = (await client.get(f"{V3}/os-hosts", headers=ADMIN_H)).json()["hosts"]
+    assert {(h["host_name"], h["service"]) for h in hosts} == {
+        ("volume", "cinder-backup"), ("volume@file", "cinder-volume")}
+    assert set(hosts[0]) == {"host_name", "service", "zone", "service-status",
+                             "service-state", "last-update"}
+    assert "T" in hosts[0]["last-update"]
+    fault(await client.get(f"{V3}/os-hosts", headers=DEMO_H), 403, "forbidden")
+    shown = (await client.get(f"{V3}/os-hosts/volume@file", headers=ADMIN_H)).json()
+    assert shown["host"][0]["resource"]["project"] == "(total)"
+    fault(await client.get(f"{V3}/os-hosts/volume", headers=ADMIN_H), 404, "itemNotFound")
+    caps = (await client.get(f"{V3}/capabilities/volume@file", headers=ADMIN_H)).json()
+    pools = (await client.get(f"{V3}/scheduler-stats/get_pools", headers=ADMIN_H,
+                              params={"detail": "true"})).json()["pools"]
+    assert caps["namespace"] == "OS::Storage::Capabilities::volume@file"
+    for key in ("vendor_name", "volume_backend_name", "storage_protocol", "driver_version"):
+        assert caps[key] == pools[0]["capabilities"][key]
+    assert caps["properties"]["thin_provisioning"]["type"] == "boolean"
+    fault(await client.get(f"{V3}/capabilities/elsewhere", headers=ADMIN_H), 404,
+          "itemNotFound")
+    fault(await client.get(f"{V3}/capabilities/volume@file", headers=DEMO_H), 403,
+          "forbidden")
+    aliases = {e["alias"] for e in (await client.get(f"{V3}/extensions",
+                                                      headers=DEMO_H)).json()["extensions"]}
+    assert {"os-hosts", "capabilities"} <= aliases
