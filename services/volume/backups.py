@@ -59,7 +59,6 @@ class _Chunk:
 
     data: bytes | None
     sha256: str
-    md5: str = ""
 
 
 @functools.lru_cache(maxsize=8)
@@ -105,8 +104,13 @@ def _read_chunk(path: Path, offset: int, length: int) -> _Chunk:
         raise BackupError(f"the volume file shrank during the backup (at {offset})")
     if _all_zero(data):
         return _Chunk(None, _zero_sha256(length))
-    return _Chunk(data, hashlib.sha256(data).hexdigest(),
-                  hashlib.md5(data, usedforsecurity=False).hexdigest())
+    return _Chunk(data, hashlib.sha256(data).hexdigest())
+
+
+def _md5(data: bytes) -> str:
+    """The ETag of an object holding ``data``; only for chunks that are uploaded (an
+    incremental reads and hashes every chunk, and MD5 costs twice SHA-256's CPU)."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _write_chunk(path: Path, entry: dict[str, Any], data: bytes) -> None:
@@ -361,8 +365,9 @@ class SwiftBackupStore:
                 name = entry["object"] = f"{prefix}chunk-{index:08d}"
                 url = self._url(project_id, container, name)
 
-                async def put(url: str = url, name: str = name, data: bytes = chunk.data,
-                              md5: str = chunk.md5) -> None:
+                async def put(url: str = url, name: str = name, data: bytes = chunk.data
+                              ) -> None:
+                    md5 = await asyncio.to_thread(_md5, data)
                     await self._put_object(token, url, name, data, md5)
 
                 uploaded.append(name)  # before it is sent: a failure removes it too
