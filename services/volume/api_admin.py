@@ -27,6 +27,7 @@ EXTENSIONS = (
     ("os-extended-snapshot-attributes", "ExtendedSnapshotAttributes",
      "Extended SnapshotAttributes support."),
     ("os-hosts", "Hosts", "Admin-only host administration."),
+    ("os-quota-class-sets", "QuotaClasses", "Quota classes management support."),
     ("os-quota-sets", "Quotas", "Quota management support."),
     ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
     ("os-services", "Services", "Services support."),
@@ -167,6 +168,17 @@ def build_router(manager: VolumeManager) -> APIRouter:
     async def delete_quotas(target_id: str, ctx: AdminCaller, version: Version) -> Response:
         manager.reset_quotas(ctx, target_id)
         return Response(status_code=200)
+
+    @router.get("/os-quota-class-sets/{class_name}")
+    async def show_quota_class(class_name: str, ctx: AdminCaller, version: Version) -> dict:
+        return {"quota_class_set": {**manager.quota_class(ctx, class_name),
+                                    "id": class_name}}
+
+    @router.put("/os-quota-class-sets/{class_name}")
+    async def update_quota_class(class_name: str, ctx: AdminCaller, version: Version,
+                                 payload: JsonPayload) -> dict:
+        body = check.body_of(payload, "quota_class_set")
+        return {"quota_class_set": manager.update_quota_class(ctx, class_name, body)}
 
     @router.get("/limits")
     async def limits(request: Request, ctx: Caller, version: Version) -> dict:

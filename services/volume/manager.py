@@ -175,6 +175,19 @@ class VolumeManager:
         logger.info("quotas of project %s set: %s", project_id, values)
         return limits
 
+    def quota_class(self, ctx: RequestContext, class_name: str) -> dict[str, int]:
+        access.require_admin(ctx, "volume_extension:quota_classes")
+        with self.db.session() as session:
+            return self.quotas.class_limits(session, class_name)
+
+    def update_quota_class(self, ctx: RequestContext, class_name: str,
+                           values: dict[str, Any]) -> dict[str, int]:
+        access.require_admin(ctx, "volume_extension:quota_classes:update")
+        with self.db.session() as session:
+            limits = self.quotas.update_class(session, class_name, values)
+        logger.info("quota class %s set: %s", class_name, values)
+        return limits
+
     def reset_quotas(self, ctx: RequestContext, project_id: str) -> None:
         access.require_admin(ctx, "volume_extension:quotas:delete")
         with self.db.session() as session:

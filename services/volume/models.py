@@ -202,6 +202,19 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class QuotaClass(Base):
+    """A quota class's limit for one resource (Cinder's quota_classes): the ``default``
+    class's limits are every project's defaults, over the configuration's."""
+
+    __tablename__ = "quota_classes"
+    __table_args__ = (UniqueConstraint("class_name", "resource"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    class_name: Mapped[str] = mapped_column(String(255), index=True)
+    resource: Mapped[str] = mapped_column(String(300))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class ServiceRecord(Base):
     """One of this process's services (``cinder-volume``, ``cinder-backup``) and its last
     heartbeat, written by the process itself after checking what the service needs."""

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from overcast import errors
 from overcast.errors import excerpt
 from services.volume import faults
-from services.volume.models import Backup, Quota, Snapshot, Volume, VolumeType
+from services.volume.models import Backup, Quota, QuotaClass, Snapshot, Volume, VolumeType
 
 UNLIMITED = -1
+DEFAULT_CLASS = "default"
 TYPE_RESOURCES = ("volumes", "gigabytes", "snapshots")
 
 
@@ -56,8 +57,20 @@ class Quotas:
         return names
 
     def default_limits(self, session: Session) -> dict[str, int]:
+        """Every project's defaults: the ``default`` quota class's limits where it has
+        them, else the configuration's (per-type resources: unlimited)."""
+        return self.class_limits(session, DEFAULT_CLASS)
+
+    def class_limits(self, session: Session, class_name: str) -> dict[str, int]:
+        """A quota class's limits: its own where set, else the configuration's defaults
+        (Cinder's get_class_quotas)."""
         base = self.defaults.as_dict()
-        return {name: base.get(name, UNLIMITED) for name in self.resource_names(session)}
+        limits = {name: base.get(name, UNLIMITED) for name in self.resource_names(session)}
+        for row in session.scalars(select(QuotaClass).where(
+                QuotaClass.class_name == class_name)):
+            if row.resource in limits:
+                limits[row.resource] = row.hard_limit
+        return limits
 
     def limits(self, session: Session, project_id: str) -> dict[str, int]:
         """The project's limit for every resource: its own where set, else the default."""
@@ -180,6 +193,29 @@ class Quotas:
         session.flush()
         return self.limits(session, project_id)
 
+    def update_class(self, session: Session, class_name: str, values: Mapping[str, object]
+                     ) -> dict[str, int]:
+        """Set a quota class's limits (Cinder's quota-class-set update): known resources
+        only, whole numbers from -1. Nothing is written unless every value is good."""
+        if not isinstance(class_name, str) or not 0 < len(class_name) <= 255:
+            raise errors.BadRequest("quota_class_name has to be a string of 1 to 255 "
+                                    "characters.")
+        known = set(self.resource_names(session))
+        checked: dict[str, int] = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise errors.BadRequest(f"Bad key(s) {excerpt(key)} in quota_class_set")
+            checked[key] = _whole(key, raw)
+        for key, limit in checked.items():
+            row = session.scalar(select(QuotaClass).where(QuotaClass.class_name == class_name,
+                                                          QuotaClass.resource == key))
+            if row is None:
+                session.add(QuotaClass(class_name=class_name, resource=key, hard_limit=limit))
+            else:
+                row.hard_limit = limit
+        session.flush()
+        return self.class_limits(session, class_name)
+
     @staticmethod
     def reset(session: Session, project_id: str) -> None:
         """Forget the project's own limits: the defaults apply again."""
@@ -191,11 +227,16 @@ class Quotas:
         for part in TYPE_RESOURCES:
             for row in session.scalars(select(Quota).where(Quota.resource == f"{part}_{old}")):
                 row.resource = f"{part}_{new}"
+            for kept in session.scalars(select(QuotaClass).where(
+                    QuotaClass.resource == f"{part}_{old}")):
+                kept.resource = f"{part}_{new}"
 
     @staticmethod
     def forget_type(session: Session, name: str) -> None:
         session.execute(delete(Quota).where(
             Quota.resource.in_([f"{part}_{name}" for part in TYPE_RESOURCES])))
+        session.execute(delete(QuotaClass).where(
+            QuotaClass.resource.in_([f"{part}_{name}" for part in TYPE_RESOURCES])))
 
 
 def _whole(key: str, raw: object) -> int:

@@ -181,3 +181,23 @@ async def test_hosts_and_capabilities_over_rest(client, manager):
     aliases = {e["alias"] for e in (await client.get(f"{V3}/extensions",
                                                       headers=DEMO_H)).json()["extensions"]}
     assert {"os-hosts", "capabilities"} <= aliases
+
+
+async def test_quota_class_sets_over_rest(client):
+    url = f"{V3}/os-quota-class-sets/default"
+    shown = (await client.get(url, headers=ADMIN_H)).json()["quota_class_set"]
+    assert shown["id"] == "default" and shown["volumes"] == 10
+    fault(await client.get(url, headers=DEMO_H), 403, "forbidden")
+    fault(await client.put(url, headers=DEMO_H, json={"quota_class_set": {"volumes": 1}}),
+          403, "forbidden")
+    updated = await client.put(url, headers=ADMIN_H,
+                               json={"quota_class_set": {"volumes": 12}})
+    assert updated.status_code == 200
+    assert updated.json()["quota_class_set"]["volumes"] == 12
+    assert "id" not in updated.json()["quota_class_set"]  # as Cinder's update answers
+    defaults = (await client.get(f"{V3}/os-quota-sets/demo/defaults", headers=DEMO_H)
+                ).json()["quota_set"]
+    assert defaults["volumes"] == 12
+    fault(await client.put(url, headers=ADMIN_H, json={"quota_class_set": {"x": 1}}), 400,
+          "badRequest")
+    fault(await client.put(url, headers=ADMIN_H, json={"volumes": 1}), 400, "badRequest")

@@ -97,3 +97,34 @@ async def test_admins_set_and_reset_limits_within_usage(manager):
     manager.reset_quotas(ADMIN, "demo")
     assert manager.quota_set("demo")["volumes"] == 10
     assert manager.quota_defaults()["gigabytes"] == 1000
+
+
+async def test_the_default_quota_class_sets_every_projects_defaults(tight):
+    """The ``default`` class's limits replace the configuration's for every project that
+    has none of its own, and are enforced; a project's own limits still win."""
+    assert tight.quota_class(ADMIN, "default")["volumes"] == 2  # the configuration's
+    gold = tight.types.create(ADMIN, name="gold")
+    updated = tight.update_quota_class(ADMIN, "default", {"volumes": 3, "gigabytes": "6",
+                                                          "volumes_gold": 1})
+    assert (updated["volumes"], updated["gigabytes"], updated["volumes_gold"]) == (3, 6, 1)
+    assert updated["snapshots"] == 1  # untouched: still the configuration's
+    assert tight.quota_defaults()["volumes"] == 3
+    assert tight.quota_set("a-new-project")["volumes"] == 3
+    for _ in range(3):
+        await volume(tight, DEMO, size=1)
+    with pytest.raises(faults.QuotaError):
+        await tight.volumes.create(DEMO, size=1)
+    tight.update_quotas(ADMIN, "demo", {"volumes": 5})
+    assert tight.quota_set("demo")["volumes"] == 5  # its own limit wins
+    for bad in ({"nope": 1}, {"volumes": -2}, {"volumes": "many"}, {"volumes": True}):
+        with pytest.raises(errors.BadRequest):
+            tight.update_quota_class(ADMIN, "default", bad)
+    assert tight.quota_class(ADMIN, "default")["volumes"] == 3  # the refusals wrote nothing
+    with pytest.raises(errors.Forbidden):
+        tight.update_quota_class(DEMO, "default", {"volumes": 100})
+    with pytest.raises(errors.Forbidden):
+        tight.quota_class(DEMO, "default")
+    tight.types.update(ADMIN, gold["id"], name="platinum")
+    assert tight.quota_class(ADMIN, "default")["volumes_platinum"] == 1  # follows the type
+    tight.types.delete(ADMIN, gold["id"])
+    assert "volumes_platinum" not in tight.quota_class(ADMIN, "default")
