@@ -168,13 +168,15 @@ class Snapshots:
 
     def delete(self, ctx: RequestContext, snapshot_id: str, *, force: bool = False) -> None:
         """Mark the snapshot ``deleting`` and remove it in the background; refused (400)
-        unless it is available or in error (``force``, an admin's, skips that)."""
+        unless it is available or in error. ``force`` (an admin's) skips that, from any
+        status, as Cinder's: also ``deleting`` (a removal already running makes the repeat
+        find nothing left to do; one an admin's reset left waiting runs now)."""
         if force:
             access.require_admin(ctx, "volume_extension:snapshot_admin_actions:force_delete")
         with self.db.session() as session:
             snapshot = access.load_snapshot(session, ctx, snapshot_id)
-            if snapshot.status == states.DELETING or (
-                    not force and snapshot.status not in states.SNAPSHOT_DELETABLE):
+            if not force and (snapshot.status == states.DELETING
+                              or snapshot.status not in states.SNAPSHOT_DELETABLE):
                 raise faults.InvalidSnapshot(
                     f"Snapshot status must be {states.either(states.SNAPSHOT_DELETABLE)} and "
                     "must not be part of a group.")

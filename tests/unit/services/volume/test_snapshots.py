@@ -94,3 +94,20 @@ async def test_isolation_update_metadata_and_admin_actions(manager):
     manager.snapshots.reset_status(ADMIN, snap["id"], "error")
     assert manager.snapshots.get(DEMO, snap["id"])["status"] == "error"
     assert len(manager.snapshots.list(ADMIN, all_tenants=True)[0]) == 1
+
+
+async def test_an_admins_force_delete_takes_any_status_even_deleting(manager, backend):
+    """Cinder's force delete skips the status check: a snapshot an admin reset to
+    ``deleting`` (nothing removing it) or ``creating`` is removed, file and record."""
+    made = await volume(manager, DEMO)
+    for status_now in ("deleting", "creating", "error_deleting"):
+        snap = await snapshot(manager, DEMO, made["id"])
+        manager.snapshots.reset_status(ADMIN, snap["id"], status_now)
+        if status_now == "deleting":
+            with pytest.raises(faults.InvalidSnapshot):
+                manager.snapshots.delete(DEMO, snap["id"])  # not without force
+        manager.snapshots.delete(ADMIN, snap["id"], force=True)
+        await manager.drain()
+        with pytest.raises(errors.NotFound):
+            manager.snapshots.get(ADMIN, snap["id"])
+        assert not backend.snapshot_path(snap["id"]).exists()
