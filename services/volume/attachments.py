@@ -274,6 +274,9 @@ class Attachments:
             volume.attachments.append(attachment)
             volume.status = states.IN_USE
             volume.attach_status = states.ATTACHED
+            # As Cinder's: the read-only flag set (False unless it was), and the mode.
+            volume.admin_metadata = {"readonly": "False", **(volume.admin_metadata or {}),
+                                     "attached_mode": mode}
             session.flush()
             logger.info("volume %s recorded attached to %s at %s (attachment %s)", volume.id,
                         instance_id or host_name, mountpoint, attachment.id)
@@ -297,6 +300,9 @@ class Attachments:
                                                "attachment, but no attachment_id provided.")
                 if not volume.attachments:
                     _settle(volume, [])
+                    volume.admin_metadata = {k: v for k, v in
+                                             (volume.admin_metadata or {}).items()
+                                             if k != "attached_mode"}
                     return
                 attachment = volume.attachments[0]
             else:
@@ -308,6 +314,8 @@ class Attachments:
                                       f"instance {attachment.instance_id} using the Compute "
                                       "API")
             _forget(session, volume, attachment, settle=True)
+            volume.admin_metadata = {k: v for k, v in (volume.admin_metadata or {}).items()
+                                     if k != "attached_mode"}
             logger.info("attachment %s of volume %s detached (volume %s)", attachment.id,
                         volume.id, volume.status)
 

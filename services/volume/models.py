@@ -62,6 +62,10 @@ class Volume(Base):
     volume_type_id: Mapped[str] = mapped_column(String(36), index=True)
     bootable: Mapped[bool] = mapped_column(Boolean, default=False)
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Cinder's admin metadata the API shows among the metadata once set: ``readonly``
+    # ("True"/"False", from os-update_readonly_flag or an os-attach) and ``attached_mode``
+    # (while an os-attach's attachment lasts). None until something sets one.
+    admin_metadata: Mapped[dict | None] = mapped_column(JSON)
     # Where the data comes from (kept so that an interrupted creation can run again).
     snapshot_id: Mapped[str | None] = mapped_column(String(36))
     source_volid: Mapped[str | None] = mapped_column(String(36))
@@ -89,6 +93,7 @@ class Volume(Base):
                 "read_only": self.read_only, "snapshot_id": self.snapshot_id,
                 "source_volid": self.source_volid, "image_id": self.image_id,
                 "metadata": dict(self.metadata_ or {}),
+                "admin_metadata": dict(self.admin_metadata or {}),
                 "image_metadata": dict(self.image_metadata or {}),
                 "created_at": self.created_at, "updated_at": self.updated_at,
                 "fail_reason": self.fail_reason,

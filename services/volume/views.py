@@ -65,6 +65,9 @@ def _volume_attachments(record: Mapping[str, Any], ctx: RequestContext) -> list[
             for a in record["attachments"] if a["status"] == "attached"]
 
 
+VISIBLE_ADMIN = ("readonly", "attached_mode")
+
+
 def volume_summary(record: Mapping[str, Any], links: Links) -> dict[str, Any]:
     return {"id": record["id"], "name": record["name"],
             "links": links.resource("volumes", record["id"])}
@@ -83,7 +86,11 @@ def volume_detail(record: Mapping[str, Any], *, links: Links, version: tuple[int
         "created_at": when(record["created_at"]), "updated_at": when(record["updated_at"]),
         "name": record["name"], "description": record["description"],
         "volume_type": record["volume_type"], "snapshot_id": record["snapshot_id"],
-        "source_volid": record["source_volid"], "metadata": record["metadata"],
+        "source_volid": record["source_volid"],
+        # The admin metadata users may see is shown among the metadata, over it (Cinder's
+        # add_visible_admin_metadata).
+        "metadata": {**record["metadata"], **{
+            k: v for k, v in record.get("admin_metadata", {}).items() if k in VISIBLE_ADMIN}},
         "links": links.resource("volumes", record["id"]), "user_id": record["user_id"],
         "bootable": str(record["bootable"]).lower(), "encrypted": False,
         "replication_status": "disabled", "consistencygroup_id": None, "multiattach": False,

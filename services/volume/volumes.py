@@ -380,6 +380,7 @@ class Volumes:
                 raise faults.InvalidVolume(f"Volume {volume.id} status must be available or "
                                            f"in-use, but current status is: {volume.status}.")
             volume.read_only = flag
+            volume.admin_metadata = {**(volume.admin_metadata or {}), "readonly": str(flag)}
 
     def reset_status(self, ctx: RequestContext, volume_id: str, *, status: object = None,
                      attach_status: object = None) -> None:

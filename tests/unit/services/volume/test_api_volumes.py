@@ -323,3 +323,29 @@ async def test_legacy_attach_actions_over_rest(client, manager):
     assert forced.status_code == 202
     shown = await show(client, volume["id"])
     assert (shown["status"], shown["attachments"]) == ("available", [])
+
+
+async def test_the_readonly_flag_and_attached_mode_show_among_the_metadata(client, manager):
+    """Cinder's visible admin metadata: ``readonly`` once set, ``attached_mode`` while an
+    os-attach lasts, shown (over user metadata) by show, detail and update, never stored
+    as user metadata."""
+    volume = await create(client, manager, metadata={"k": "v"})
+    assert "readonly" not in (await show(client, volume["id"]))["metadata"]  # never set
+    action = f"{V3}/volumes/{volume['id']}/action"
+    for flag in (True, False):
+        done = await client.post(action, headers=DEMO_H,
+                                 json={"os-update_readonly_flag": {"readonly": flag}})
+        assert done.status_code == 202
+        assert (await show(client, volume["id"]))["metadata"] == {"k": "v",
+                                                                 "readonly": str(flag)}
+    vm = "0b5b7e4e-3c3e-4d7b-9d43-5a1c2f3e4d5f"
+    await client.post(action, headers=DEMO_H, json={"os-attach": {
+        "instance_uuid": vm, "mountpoint": "/dev/vdb", "mode": "rw"}})
+    [listed] = (await client.get(f"{V3}/volumes/detail", headers=DEMO_H)).json()["volumes"]
+    assert listed["metadata"] == {"k": "v", "readonly": "False", "attached_mode": "rw"}
+    own = (await client.get(f"{V3}/volumes/{volume['id']}/metadata", headers=DEMO_H)).json()
+    assert own == {"metadata": {"k": "v"}}
+    await client.post(action, headers=DEMO_H, json={"os-detach": {}})
+    updated = await client.put(f"{V3}/volumes/{volume['id']}", headers=DEMO_H,
+                               json={"volume": {"name": "n"}})
+    assert updated.json()["volume"]["metadata"] == {"k": "v", "readonly": "False"}
