@@ -41,6 +41,7 @@ EXTENSIONS = (
     ("os-vol-tenant-attr", "VolumeTenantAttribute", "Expose the internal project_id as an "
                                                     "attribute of a volume."),
     ("os-volume-actions", "VolumeActions", "Enable volume actions."),
+    ("os-volume-type-access", "VolumeTypeAccess", "Volume type access support."),
 )
 _LIMIT_NAMES = {"volumes": "maxTotalVolumes", "snapshots": "maxTotalSnapshots",
                 "gigabytes": "maxTotalVolumeGigabytes", "backups": "maxTotalBackups",
@@ -107,6 +108,27 @@ def build_router(manager: VolumeManager) -> APIRouter:
     @router.delete("/types/{type_id}", status_code=202)
     async def delete_type(type_id: str, ctx: AdminCaller, version: Version) -> Response:
         types.delete(ctx, type_id)
+        return Response(status_code=202)
+
+    @router.get("/types/{type_id}/os-volume-type-access")
+    async def list_type_access(type_id: str, ctx: AdminCaller, version: Version) -> dict:
+        return {"volume_type_access": [{"volume_type_id": type_id, "project_id": p}
+                                       for p in types.access_list(ctx, type_id)]}
+
+    @router.post("/types/{type_id}/action", status_code=202)
+    async def type_action(type_id: str, ctx: AdminCaller, version: Version,
+                          payload: JsonPayload) -> Response:
+        """``addProjectAccess`` / ``removeProjectAccess`` of a private type."""
+        name, args = common.action_of(payload, {"addProjectAccess": types.add_access,
+                                                "removeProjectAccess": types.remove_access})
+        body = check.action_args(args, name)
+        if set(body) != {"project"}:
+            raise errors.BadRequest(f"Invalid input for field/attribute {name}. 'project' is "
+                                    "a required property and the only one")
+        if name == "addProjectAccess":
+            types.add_access(ctx, type_id, body["project"])
+        else:
+            types.remove_access(ctx, type_id, body["project"])
         return Response(status_code=202)
 
     @router.get("/types/{type_id}/extra_specs")

@@ -207,6 +207,17 @@ class Quota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class VolumeTypeAccess(Base):
+    """A project that may use a private volume type (Cinder's volume_type_projects)."""
+
+    __tablename__ = "volume_type_access"
+    __table_args__ = (UniqueConstraint("volume_type_id", "project_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    volume_type_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+
+
 class QuotaClass(Base):
     """A quota class's limit for one resource (Cinder's quota_classes): the ``default``
     class's limits are every project's defaults, over the configuration's."""

@@ -1,6 +1,7 @@
 """Volume types: ``__DEFAULT__`` exists from the first start and is the default; admins
 create, update and delete others and set their extra specs. A private type (``is_public``
-false) is seen by admins only (type access lists are not implemented)."""
+false) is seen by admins and by the projects an admin gave access to (Cinder's type
+access)."""
 from __future__ import annotations
 
 import logging
@@ -8,14 +9,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from overcast import errors
 from overcast.context import RequestContext
 from overcast.errors import excerpt
 from services.volume import access, faults
-from services.volume.models import Snapshot, Volume, VolumeType
+from services.volume.models import Snapshot, Volume, VolumeType, VolumeTypeAccess
 from services.volume.shared import Shared
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,14 @@ class VolumeTypes:
 
     # -- lookups ---------------------------------------------------------------------------
 
-    def _visible(self, ctx: RequestContext, row: VolumeType) -> bool:
-        return row.is_public or ctx.is_admin
+    @staticmethod
+    def _visible(session: Session, ctx: RequestContext, row: VolumeType) -> bool:
+        """Public types for all; a private one for admins and the projects given access."""
+        if row.is_public or ctx.is_admin:
+            return True
+        return bool(ctx.project_id) and session.scalar(select(VolumeTypeAccess.id).where(
+            VolumeTypeAccess.volume_type_id == row.id,
+            VolumeTypeAccess.project_id == ctx.project_id)) is not None
 
     def find(self, session: Session, ctx: RequestContext, name_or_id: object) -> VolumeType:
         """The type named or identified by ``name_or_id`` (Cinder's get_by_name_or_id)."""
@@ -75,11 +82,11 @@ class VolumeTypes:
         row = session.get(VolumeType, name_or_id)
         if row is None:
             row = session.scalar(select(VolumeType).where(VolumeType.name == name_or_id))
-            if row is None or not self._visible(ctx, row):
+            if row is None or not self._visible(session, ctx, row):
                 if len(name_or_id) == _UUID_LIKE and name_or_id.count("-") == 4:
                     raise faults.type_not_found(name_or_id)
                 raise faults.type_name_not_found(name_or_id)
-        if not self._visible(ctx, row):
+        if not self._visible(session, ctx, row):
             raise faults.type_not_found(name_or_id)
         return row
 
@@ -99,14 +106,63 @@ class VolumeTypes:
             return self.default_row(session).as_dict()
 
     def list(self, ctx: RequestContext, *, is_public: bool | None = True) -> list[dict]:
-        """Public types for everyone; for an admin ``is_public`` None means all, False only
-        private ones (Cinder's ``is_public`` query)."""
+        """Public types, and the private ones the caller's project was given access to;
+        for an admin ``is_public`` None means all, False only private ones (Cinder's
+        ``is_public`` query)."""
         with self.db.session() as session:
             rows = session.scalars(select(VolumeType).order_by(VolumeType.created_at,
                                                                VolumeType.name)).all()
             if not ctx.is_admin:
-                is_public = True
+                return [r.as_dict() for r in rows if self._visible(session, ctx, r)]
             return [r.as_dict() for r in rows if is_public is None or r.is_public == is_public]
+
+    # -- access to private types -----------------------------------------------------------
+
+    def access_list(self, ctx: RequestContext, type_id: str) -> list[str]:
+        """The projects given access to a private type (404 for a public one)."""
+        access.require_admin(ctx, "volume_extension:volume_type_access:get_all_for_type")
+        with self.db.session() as session:
+            row = self.find(session, ctx, type_id)
+            if row.is_public:
+                raise errors.NotFound("Access list not available for public volume types.")
+            return list(session.scalars(select(VolumeTypeAccess.project_id).where(
+                VolumeTypeAccess.volume_type_id == row.id).order_by(VolumeTypeAccess.id)))
+
+    def add_access(self, ctx: RequestContext, type_id: str, project_id: object) -> None:
+        """Let ``project_id`` use a private type (409 when it may already, 400 for a
+        public type)."""
+        access.require_admin(ctx, "volume_extension:volume_type_access:addProjectAccess")
+        project = _project(project_id)
+        with self.db.session() as session:
+            row = self.find(session, ctx, type_id)
+            if row.is_public:
+                raise faults.InvalidVolumeType("Type access modification is not applicable "
+                                               "to public volume type.")
+            if session.scalar(select(VolumeTypeAccess.id).where(
+                    VolumeTypeAccess.volume_type_id == row.id,
+                    VolumeTypeAccess.project_id == project)) is not None:
+                raise errors.Conflict(f"Volume type access for {row.id} / {project} "
+                                      "combination already exists.")
+            session.add(VolumeTypeAccess(volume_type_id=row.id, project_id=project))
+        logger.info("volume type %s: access for project %s", type_id, project)
+
+    def remove_access(self, ctx: RequestContext, type_id: str, project_id: object) -> None:
+        """Take a private type's access away from ``project_id`` (404 when it had none)."""
+        access.require_admin(ctx, "volume_extension:volume_type_access:removeProjectAccess")
+        project = _project(project_id)
+        with self.db.session() as session:
+            row = self.find(session, ctx, type_id)
+            if row.is_public:
+                raise faults.InvalidVolumeType("Type access modification is not applicable "
+                                               "to public volume type.")
+            grant = session.scalar(select(VolumeTypeAccess).where(
+                VolumeTypeAccess.volume_type_id == row.id,
+                VolumeTypeAccess.project_id == project))
+            if grant is None:
+                raise errors.NotFound(f"Volume type access not found for {row.id} / "
+                                      f"{project} combination.")
+            session.delete(grant)
+        logger.info("volume type %s: access of project %s removed", type_id, project)
 
     # -- administration --------------------------------------------------------------------
 
@@ -162,6 +218,8 @@ class VolumeTypes:
             if used:
                 raise errors.BadRequest("Target volume type is still in use.")
             self.shared.quotas.forget_type(session, row.name)
+            session.execute(delete(VolumeTypeAccess).where(
+                VolumeTypeAccess.volume_type_id == row.id))
             session.delete(row)
         logger.info("volume type %s deleted", type_id)
 
@@ -210,3 +268,11 @@ def _description(description: object) -> str | None:
                                 f"{excerpt(description)}. It must be a string of at most 255 "
                                 "characters.")
     return description
+
+
+def _project(project_id: object) -> str:
+    if not isinstance(project_id, str) or not 0 < len(project_id) <= 255:
+        raise errors.BadRequest(f"Invalid input for field/attribute project. Value: "
+                                f"{excerpt(project_id)}. It must be a string of 1 to 255 "
+                                "characters.")
+    return project_id

@@ -201,3 +201,38 @@ async def test_quota_class_sets_over_rest(client):
     fault(await client.put(url, headers=ADMIN_H, json={"quota_class_set": {"x": 1}}), 400,
           "badRequest")
     fault(await client.put(url, headers=ADMIN_H, json={"volumes": 1}), 400, "badRequest")
+
+
+async def test_type_access_over_rest(client):
+    made = await client.post(f"{V3}/types", headers=ADMIN_H, json={"volume_type": {
+        "name": "secret", "os-volume-type-access:is_public": False}})
+    secret = made.json()["volume_type"]
+    assert secret["os-volume-type-access:is_public"] is False
+    action = f"{V3}/types/{secret['id']}/action"
+    fault(await client.post(f"{V3}/volumes", headers=DEMO_H, json={"volume": {
+        "size": 1, "volume_type": secret["id"]}}), 404, "itemNotFound")
+    added = await client.post(action, headers=ADMIN_H,
+                              json={"addProjectAccess": {"project": "demo"}})
+    assert added.status_code == 202
+    fault(await client.post(action, headers=ADMIN_H,
+                            json={"addProjectAccess": {"project": "demo"}}), 409,
+          "conflictingRequest")
+    fault(await client.post(action, headers=DEMO_H,
+                            json={"addProjectAccess": {"project": "demo"}}), 403, "forbidden")
+    fault(await client.post(action, headers=ADMIN_H, json={"addProjectAccess": {}}), 400,
+          "badRequest")
+    listed = (await client.get(f"{V3}/types/{secret['id']}/os-volume-type-access",
+                               headers=ADMIN_H)).json()
+    assert listed == {"volume_type_access": [{"volume_type_id": secret["id"],
+                                              "project_id": "demo"}]}
+    assert [t["name"] for t in (await client.get(f"{V3}/types", headers=DEMO_H)
+                                ).json()["volume_types"]] == ["__DEFAULT__", "secret"]
+    used = await client.post(f"{V3}/volumes", headers=DEMO_H, json={"volume": {
+        "size": 1, "volume_type": secret["id"]}})
+    assert used.status_code == 202 and used.json()["volume"]["volume_type"] == "secret"
+    removed = await client.post(action, headers=ADMIN_H,
+                                json={"removeProjectAccess": {"project": "other"}})
+    fault(removed, 404, "itemNotFound")
+    aliases = {e["alias"] for e in (await client.get(f"{V3}/extensions",
+                                                      headers=DEMO_H)).json()["extensions"]}
+    assert "os-volume-type-access" in aliases

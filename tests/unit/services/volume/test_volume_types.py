@@ -3,9 +3,12 @@ rules that keep a type in use or the default from going away."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from overcast import errors
-from tests.unit.services.volume.conftest import ADMIN, DEMO
+from services.volume import faults
+from services.volume.models import VolumeTypeAccess
+from tests.unit.services.volume.conftest import ADMIN, DEMO, OTHER
 from tests.unit.services.volume.helpers import volume
 
 
@@ -59,3 +62,44 @@ async def test_private_types_are_for_admins(manager):
         manager.types.get(DEMO, secret["id"])
     with pytest.raises(errors.NotFound):
         await manager.volumes.create(DEMO, size=1, volume_type="secret")
+
+
+def grants(manager) -> int:
+    with manager.db.session() as session:
+        return session.scalar(select(func.count()).select_from(VolumeTypeAccess))
+
+
+async def test_an_admin_gives_projects_access_to_a_private_type(manager):
+    """Cinder's type access: a project given access lists, shows and uses the private
+    type; another does not; the list of projects is the admin's; public types have none."""
+    secret = manager.types.create(ADMIN, name="secret", is_public=False)
+    manager.types.add_access(ADMIN, secret["id"], "demo")
+    with pytest.raises(errors.Conflict):
+        manager.types.add_access(ADMIN, secret["id"], "demo")
+    assert [t["name"] for t in manager.types.list(DEMO)] == ["__DEFAULT__", "secret"]
+    assert [t["name"] for t in manager.types.list(OTHER)] == ["__DEFAULT__"]
+    assert manager.types.get(DEMO, "secret")["id"] == secret["id"]
+    made = await volume(manager, DEMO, volume_type="secret")
+    assert made["volume_type"] == "secret"
+    with pytest.raises(errors.NotFound):
+        await manager.volumes.create(OTHER, size=1, volume_type=secret["id"])
+    assert manager.types.access_list(ADMIN, secret["id"]) == ["demo"]
+    with pytest.raises(errors.Forbidden):
+        manager.types.access_list(DEMO, secret["id"])
+    with pytest.raises(errors.Forbidden):
+        manager.types.add_access(DEMO, secret["id"], "other")
+    default = manager.types.default(ADMIN)
+    with pytest.raises(errors.NotFound, match="public volume types"):
+        manager.types.access_list(ADMIN, default["id"])
+    with pytest.raises(faults.InvalidVolumeType):
+        manager.types.add_access(ADMIN, default["id"], "demo")
+    manager.types.remove_access(ADMIN, secret["id"], "demo")
+    with pytest.raises(errors.NotFound):
+        manager.types.remove_access(ADMIN, secret["id"], "demo")
+    with pytest.raises(errors.NotFound):
+        manager.types.get(DEMO, secret["id"])
+    other_secret = manager.types.create(ADMIN, name="other-secret", is_public=False)
+    manager.types.add_access(ADMIN, other_secret["id"], "other")
+    assert grants(manager) == 1
+    manager.types.delete(ADMIN, other_secret["id"])  # its grants go with it
+    assert grants(manager) == 0
