@@ -253,7 +253,16 @@ def build_router(manager: VolumeManager) -> APIRouter:
         attachments.detach_record(ctx, volume_id, _attachment_id(body))
         return Response(status_code=202)
 
-    actions = {"os-reserve": reserve, "os-unreserve": unreserve,
+    def retype(ctx: RequestContext, volume_id: str, args: Any) -> Response:
+        body = _only(check.action_args(args, "os-retype"), "os-retype",
+                     {"new_type", "migration_policy"})
+        if "new_type" not in body:
+            raise errors.BadRequest("Invalid input for field/attribute os-retype. "
+                                    "'new_type' is a required property")
+        volumes.retype(ctx, volume_id, body["new_type"], body.get("migration_policy"))
+        return Response(status_code=202)
+
+    actions = {"os-retype": retype, "os-reserve": reserve, "os-unreserve": unreserve,
                "os-begin_detaching": begin_detaching, "os-roll_detaching": roll_detaching,
                "os-attach": attach, "os-detach": detach, "os-force_detach": force_detach,
                "os-set_image_metadata": set_image_metadata,

@@ -367,6 +367,38 @@ class Volumes:
                      extend_to=None)
         logger.info("volume %s extended to %s GiB", volume_id, size)
 
+    def retype(self, ctx: RequestContext, volume_id: str, new_type: object,
+               migration_policy: object = None) -> None:
+        """Give an ``available`` or ``in-use`` volume another type (Cinder's os-retype).
+        Every type lives on the one file backend, so a retype never needs a migration:
+        the volume stays where it is and only its type (and the per-type quota usage it
+        counts in) changes, whatever ``migration_policy`` allows. 400 for an unknown type
+        or the volume's own, 413 when the new type's quotas do not allow the volume."""
+        if migration_policy not in (None, "never", "on-demand"):
+            raise check.invalid_field("migration_policy", migration_policy,
+                                      "It must be 'never' or 'on-demand'.")
+        if not isinstance(new_type, str):
+            raise check.invalid_field("new_type", new_type, "It must be a string.")
+        with self.db.session() as session:
+            volume = access.load_volume(session, ctx, volume_id)
+            try:
+                row = self.types.find(session, ctx, new_type)
+            except errors.NotFound:
+                raise faults.InvalidInput(f"Invalid volume_type passed: "
+                                          f"{excerpt(new_type)}.") from None
+            if volume.status not in (states.AVAILABLE, states.IN_USE) \
+                    or row.id == volume.volume_type_id:
+                raise faults.InvalidVolume(
+                    "Retype needs volume to be in available or in-use state, not be part of "
+                    "an active migration or a consistency group, requested type has to be "
+                    "different that the one from the volume, and for in-use volumes "
+                    "front-end qos specs cannot change.")
+            deltas = {f"volumes_{row.name}": 1, f"gigabytes_{row.name}": volume.size}
+            self.shared.quotas.check(session, volume.project_id, deltas, kind="volumes",
+                                     size=volume.size)
+            volume.volume_type_id = row.id
+        logger.info("volume %s retyped to %s", volume_id, row.name)
+
     def set_bootable(self, ctx: RequestContext, volume_id: str, bootable: object) -> None:
         flag = check.boolean(bootable, field="bootable")
         with self.db.session() as session:

@@ -349,3 +349,15 @@ async def test_the_readonly_flag_and_attached_mode_show_among_the_metadata(clien
     updated = await client.put(f"{V3}/volumes/{volume['id']}", headers=DEMO_H,
                                json={"volume": {"name": "n"}})
     assert updated.json()["volume"]["metadata"] == {"k": "v", "readonly": "False"}
+
+
+async def test_retype_over_rest(client, manager):
+    volume = await create(client, manager)
+    await client.post(f"{V3}/types", headers=ADMIN_H, json={"volume_type": {"name": "gold"}})
+    action = f"{V3}/volumes/{volume['id']}/action"
+    fault(await client.post(action, headers=DEMO_H, json={"os-retype": {}}), 400,
+          "badRequest")
+    done = await client.post(action, headers=DEMO_H, json={"os-retype": {
+        "new_type": "gold", "migration_policy": "on-demand"}})
+    assert done.status_code == 202
+    assert (await show(client, volume["id"]))["volume_type"] == "gold"

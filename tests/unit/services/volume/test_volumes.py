@@ -348,3 +348,35 @@ async def test_create_for_compute_is_idempotent_by_id(manager):
     with pytest.raises(errors.Conflict):
         await manager.create_for_compute(OTHER, request)
     await eventually(lambda: status(manager, request.id) == "available")
+
+
+async def test_retype_changes_the_type_in_place_within_the_new_types_quotas(manager, backend):
+    """Every type is on the one backend: a retype keeps the volume (file and all) and moves
+    its per-type quota usage; refused for its own type, an unknown one, a bad policy, a
+    volume neither available nor in use, or past the new type's quota."""
+    made = await volume(manager, DEMO, size=2)
+    before = backend.volume_path(made["id"]).stat().st_size
+    gold = manager.types.create(ADMIN, name="gold")
+    manager.volumes.retype(DEMO, made["id"], "gold", "never")
+    shown = manager.volumes.get(DEMO, made["id"])
+    assert (shown["volume_type"], shown["status"], shown["size"]) == ("gold", "available", 2)
+    assert backend.volume_path(made["id"]).stat().st_size == before
+    used = manager.quota_set("demo", usage=True)
+    assert used["volumes_gold"]["in_use"] == 1 and used["gigabytes_gold"]["in_use"] == 2
+    assert used["volumes___DEFAULT__"]["in_use"] == 0
+    with pytest.raises(faults.InvalidVolume):
+        manager.volumes.retype(DEMO, made["id"], gold["id"])  # its own type
+    with pytest.raises(faults.InvalidInput, match="Invalid volume_type passed"):
+        manager.volumes.retype(DEMO, made["id"], "nope")
+    with pytest.raises(errors.BadRequest):
+        manager.volumes.retype(DEMO, made["id"], "__DEFAULT__", "sometimes")
+    manager.update_quotas(ADMIN, "demo", {"gigabytes___DEFAULT__": 1})
+    with pytest.raises(faults.QuotaError):
+        manager.volumes.retype(DEMO, made["id"], "__DEFAULT__")
+    manager.volumes.reset_status(ADMIN, made["id"], status="error")
+    manager.update_quotas(ADMIN, "demo", {"gigabytes___DEFAULT__": -1})
+    with pytest.raises(faults.InvalidVolume):
+        manager.volumes.retype(DEMO, made["id"], "__DEFAULT__")
+    assert manager.volumes.get(DEMO, made["id"])["volume_type"] == "gold"
+    with pytest.raises(errors.NotFound):
+        manager.volumes.retype(OTHER, made["id"], "__DEFAULT__")
