@@ -137,6 +137,7 @@ class Backups:
                             size=volume.size, container=container or BACKUP_CONTAINER,
                             availability_zone=zone, parent_id=parent.id if parent else None,
                             is_incremental=parent is not None, metadata_=metadata,
+                            volume_meta=_volume_meta(volume),
                             data_timestamp=snapshot.created_at if snapshot else utcnow())
             session.add(backup)
             if snapshot is not None:
@@ -337,6 +338,8 @@ class Backups:
             if volume is not None and volume.status == states.RESTORING_BACKUP:
                 volume.status = volume_status
                 volume.fail_reason = fail_reason
+                if volume_status == states.AVAILABLE and backup is not None:
+                    _restore_volume_meta(volume, backup.volume_meta or {})
                 if volume.previous_status == states.CREATING and \
                         volume_status == states.AVAILABLE:
                     volume.launched_at = utcnow()
@@ -418,3 +421,25 @@ class Backups:
                         backup.fail_reason = INTERRUPTED
             logger.warning("backup %s was %s when the service stopped", backup_id, status)
         return len(rows)
+
+
+def _volume_meta(volume: Volume) -> dict[str, Any]:
+    """What a backup keeps of its volume besides the data (Cinder's backup metadata)."""
+    return {"name": volume.name, "description": volume.description,
+            "metadata": dict(volume.metadata_ or {}),
+            "image_metadata": dict(volume.image_metadata or {})}
+
+
+def _restore_volume_meta(volume: Volume, kept: dict[str, Any]) -> None:
+    """Give the restored volume what its backup kept, as Cinder's BackupMetadataAPI: the
+    name and description when the volume was made for the restore and not named by the
+    caller; the metadata and the image metadata (then bootable) when there were any, in
+    place of the volume's."""
+    if kept.get("name") and (not volume.name or volume.name.startswith("restore_backup_")):
+        volume.name = kept["name"]
+        volume.description = kept.get("description")
+    if kept.get("metadata"):
+        volume.metadata_ = dict(kept["metadata"])
+    if kept.get("image_metadata"):
+        volume.image_metadata = dict(kept["image_metadata"])
+        volume.bootable = True

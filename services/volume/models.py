@@ -179,6 +179,9 @@ class Backup(Base):
     # The volume being restored into while ``restoring``.
     restore_volume_id: Mapped[str | None] = mapped_column(String(36))
     metadata_: Mapped[dict] = mapped_column("metadata", JSON, default=dict)
+    # What the volume was when backed up, for its restores (Cinder's backup metadata):
+    # name, description, metadata and image metadata. None for backups made before.
+    volume_meta: Mapped[dict | None] = mapped_column(JSON)
     data_timestamp: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, onupdate=utcnow)

@@ -206,3 +206,33 @@ async def test_a_copy_that_cannot_be_removed_does_not_fail_the_backup(manager, b
     backend.switches.fail["delete_snapshot"] = OSError("busy")
     done = await backup(manager, DEMO, made["id"], force=True)
     assert done["status"] == "available" and status(manager, made["id"]) == "in-use"
+
+
+async def test_a_restore_gives_back_the_volumes_name_metadata_and_image_metadata(
+        manager, images, tmp_path):
+    """As Cinder's backup metadata: a volume made for the restore gets the backed-up
+    volume's name and description unless the caller named it, and any volume restored into
+    gets its metadata and image metadata (bootable with it)."""
+    from tests.unit.services.volume.twins import rootfs_tar
+    images.add("img", rootfs_tar(tmp_path), name="cirros")
+    made = await volume(manager, DEMO, name="data", description="mine",
+                        metadata={"k": "v"}, image_id="img")
+    done = await backup(manager, DEMO, made["id"])
+    manager.volumes.update(DEMO, made["id"], metadata={"k": "changed"})  # after the backup
+    auto = manager.backups.restore(DEMO, token=TOKEN, backup_id=done["id"])
+    await manager.drain()
+    restored = manager.volumes.get(DEMO, auto["volume_id"])
+    assert (restored["name"], restored["description"], restored["metadata"]) == (
+        "data", "mine", {"k": "v"})
+    assert restored["bootable"] is True
+    assert restored["image_metadata"]["image_name"] == "cirros"
+    named = manager.backups.restore(DEMO, token=TOKEN, backup_id=done["id"], name="mine2")
+    await manager.drain()
+    assert manager.volumes.get(DEMO, named["volume_id"])["name"] == "mine2"
+    plain = await volume(manager, DEMO, name="target", metadata={"x": "y"})
+    blank = await volume(manager, DEMO)
+    bare = await backup(manager, DEMO, blank["id"])  # no metadata to give
+    manager.backups.restore(DEMO, token=TOKEN, backup_id=bare["id"], volume_id=plain["id"])
+    await manager.drain()
+    kept = manager.volumes.get(DEMO, plain["id"])
+    assert (kept["name"], kept["metadata"], kept["bootable"]) == ("target", {"x": "y"}, False)
