@@ -236,3 +236,20 @@ async def test_a_restore_gives_back_the_volumes_name_metadata_and_image_metadata
     await manager.drain()
     kept = manager.volumes.get(DEMO, plain["id"])
     assert (kept["name"], kept["metadata"], kept["bootable"]) == ("target", {"x": "y"}, False)
+
+
+async def test_an_incremental_backup_goes_into_its_parents_container(manager, store):
+    """Its unchanged chunks are its parent's objects: without a container it takes the
+    parent's (not the default one, where it could not read them); another one is refused
+    before anything is recorded."""
+    made = await volume(manager, DEMO)
+    full = await backup(manager, DEMO, made["id"], container="mine")
+    incremental = await backup(manager, DEMO, made["id"], incremental=True)
+    assert (incremental["status"], incremental["container"], incremental["is_incremental"]) \
+        == ("available", "mine", True)
+    before = counts(manager)["backups"]
+    with pytest.raises(faults.InvalidBackup, match="container of the backup it builds on"):
+        manager.backups.create(DEMO, token=TOKEN, volume_id=made["id"], incremental=True,
+                               container="elsewhere")
+    assert counts(manager)["backups"] == before
+    assert manager.backups.get(DEMO, full["id"])["has_dependent_backups"] is True
