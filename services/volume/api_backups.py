@@ -73,6 +73,21 @@ def build_router(manager: VolumeManager) -> APIRouter:
             availability_zone=body.get("availability_zone"))
         return {"backup": views.backup_summary(record, common.links(request))}
 
+    @router.post("/backups/import_record", status_code=201)
+    async def import_record(request: Request, ctx: Caller, version: Version,
+                            payload: JsonPayload) -> dict:
+        body = check.body_of(payload, "backup-record")
+        if set(body) != {"backup_service", "backup_url"}:
+            raise errors.BadRequest("Invalid input for field/attribute backup-record. It "
+                                    "takes backup_service and backup_url.")
+        record = backups.import_record(ctx, backup_service=body["backup_service"],
+                                       backup_url=body["backup_url"])
+        return {"backup": views.backup_summary(record, common.links(request))}
+
+    @router.get("/backups/{backup_id}/export_record")
+    async def export_record(backup_id: str, ctx: Caller, version: Version) -> dict:
+        return {"backup-record": backups.export_record(ctx, backup_id)}
+
     @router.get("/backups/{backup_id}")
     async def show_backup(request: Request, backup_id: str, ctx: Caller,
                           version: Version) -> dict:

@@ -253,6 +253,14 @@ class SwiftBackupStore:
     async def close(self) -> None:
         await self._client.aclose()
 
+    def check_manifest(self, manifest: object) -> dict:
+        """``manifest`` if this store can restore and delete with it (a backup record
+        imported from elsewhere); ``ValueError`` saying what is wrong otherwise."""
+        try:
+            return _check_manifest(manifest)
+        except BackupError as exc:
+            raise ValueError(str(exc)) from None
+
     # -- HTTP ----------------------------------------------------------------------------
 
     def _url(self, project_id: str, container: str, obj: str | None = None) -> str:

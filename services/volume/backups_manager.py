@@ -11,6 +11,9 @@ volume's latest available backup; a backup with incremental children cannot be d
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -20,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from overcast import errors
-from overcast.clock import utcnow
+from overcast.clock import iso, utcnow
 from overcast.context import RequestContext
 from overcast.errors import excerpt
 from services.volume import access, faults, paging, states
@@ -36,6 +39,8 @@ SORT_KEYS = ("id", "name", "status", "size", "created_at", "updated_at", "volume
              "project_id", "container")
 INTERRUPTED = "interrupted by a restart of the volume service"
 UNSET: Any = object()
+# The backup service a record is exported from and imported into (Cinder's driver name).
+BACKUP_SERVICE = "cinder.backup.drivers.swift.SwiftBackupDriver"
 
 
 class Backups:
@@ -355,6 +360,92 @@ class Backups:
                     volume.launched_at = utcnow()
                 volume.previous_status = None
 
+    # -- export and import of records ------------------------------------------------------
+
+    def export_record(self, ctx: RequestContext, backup_id: str) -> dict[str, str]:
+        """What ``import_record`` needs to bring an ``available`` backup back after its
+        record is lost (Cinder's backup-record): the backup service's name and the record,
+        its manifest included, as base64 JSON. Admins only."""
+        access.require_admin(ctx, "backup:export-import")
+        with self.db.session() as session:
+            backup = access.load_backup(session, ctx, backup_id)
+            if backup.status != states.AVAILABLE:
+                raise faults.InvalidBackup(f"Backup status must be available and not "
+                                           f"{backup.status}.")
+            record = {"id": backup.id, "user_id": backup.user_id,
+                      "project_id": backup.project_id, "volume_id": backup.volume_id,
+                      "snapshot_id": backup.snapshot_id, "display_name": backup.name,
+                      "display_description": backup.description, "size": backup.size,
+                      "container": backup.container, "parent_id": backup.parent_id,
+                      "is_incremental": backup.is_incremental,
+                      "object_count": backup.object_count, "size_bytes": backup.size_bytes,
+                      "availability_zone": backup.availability_zone,
+                      "metadata": dict(backup.metadata_ or {}),
+                      "data_timestamp": iso(backup.data_timestamp),
+                      "service_metadata": backup.id,
+                      "driver_info": {"manifest": backup.manifest,
+                                      "volume_meta": backup.volume_meta}}
+        url = base64.b64encode(json.dumps(record).encode()).decode()
+        return {"backup_service": BACKUP_SERVICE, "backup_url": url}
+
+    def import_record(self, ctx: RequestContext, *, backup_service: object,
+                      backup_url: object) -> dict[str, Any]:
+        """Record again a backup ``export_record`` described, under its id, as Cinder's
+        import: into the caller's project (its objects must be in that project's account
+        for a restore to read them), ``available``, within the project's backup quotas.
+        400 for another backup service, a record that does not decode or lacks what it
+        needs, a manifest this store did not write, or an id that is taken. Admins only."""
+        access.require_admin(ctx, "backup:export-import")
+        project = access.owner(ctx)
+        if backup_service != BACKUP_SERVICE:
+            raise faults.InvalidBackup(f"Import record failed, cannot find backup service "
+                                       f"to perform the import. Request service "
+                                       f"{excerpt(backup_service)}.")
+        record = _decode_record(backup_url)
+        driver_info = record.get("driver_info")
+        if not isinstance(driver_info, dict):
+            raise faults.InvalidBackup("The backup record has no driver_info.")
+        self._require_service()
+        assert self.shared.backups is not None
+        try:
+            manifest = self.shared.backups.check_manifest(driver_info.get("manifest"))
+        except ValueError as exc:
+            raise faults.InvalidBackup(f"The backup record's manifest is invalid: {exc}") \
+                from None
+        backup_id = record["id"]
+        if manifest["container"] != record["container"]:
+            raise faults.InvalidBackup("The backup record's container is not its "
+                                       "manifest's.")
+        name = check.name(record["display_name"])
+        description = check.description(record["display_description"])
+        metadata = check.metadata(record.get("metadata") or {})
+        size = check.size(record["size"])
+        volume_meta = driver_info.get("volume_meta")
+        with self.db.session() as session:
+            self._require_service()
+            if session.get(Backup, backup_id) is not None:
+                raise faults.InvalidBackup("Backup already exists in database.")
+            self.shared.quotas.check(session, project, {"backups": 1,
+                                                        "backup_gigabytes": size},
+                                     kind="backups", size=size)
+            parent = record.get("parent_id")
+            backup = Backup(id=backup_id, project_id=project, user_id=ctx.user_id,
+                            volume_id=str(record.get("volume_id") or manifest["volume_id"]),
+                            snapshot_id=None, name=name, description=description,
+                            status=states.AVAILABLE, size=size,
+                            container=record["container"],
+                            availability_zone=self.shared.settings.zone,
+                            parent_id=parent if isinstance(parent, str) else None,
+                            is_incremental=bool(record.get("is_incremental")),
+                            manifest=manifest, object_count=int(manifest["object_count"]),
+                            size_bytes=manifest["size_bytes"], metadata_=metadata,
+                            volume_meta=volume_meta if isinstance(volume_meta, dict) else None)
+            session.add(backup)
+            session.flush()
+            answer = self._record(session, backup)
+        logger.info("backup %s imported into project %s", backup_id, project)
+        return answer
+
     # -- delete ----------------------------------------------------------------------------
 
     def delete(self, ctx: RequestContext, *, token: str, backup_id: str,
@@ -453,3 +544,23 @@ def _restore_volume_meta(volume: Volume, kept: dict[str, Any]) -> None:
     if kept.get("image_metadata"):
         volume.image_metadata = dict(kept["image_metadata"])
         volume.bootable = True
+
+
+def _decode_record(backup_url: object) -> dict[str, Any]:
+    """An exported record: base64 JSON with at least Cinder's required import fields."""
+    try:
+        if not isinstance(backup_url, str):
+            raise ValueError("not a string")
+        record = json.loads(base64.b64decode(backup_url, validate=True))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise faults.InvalidInput("Can't parse backup record.") from None
+    if not isinstance(record, dict):
+        raise faults.InvalidInput("Can't parse backup record.")
+    missing = {"id", "size", "display_name", "display_description", "container",
+               "object_count", "service_metadata"} - set(record)
+    if missing:
+        raise faults.InvalidBackup(f"Driver successfully decoded imported backup data, but "
+                                   f"there are missing fields ({', '.join(sorted(missing))}).")
+    if not check.is_uuid(record["id"]):
+        raise faults.InvalidInput("Provided backup record has no valid id.")
+    return record

@@ -45,6 +45,10 @@ class BackupStore(Protocol):
 
     async def delete(self, *, token: str, project_id: str, manifest: dict) -> None: ...
 
+    def check_manifest(self, manifest: object) -> dict:
+        """``manifest`` if this store can restore and delete with it (one it wrote, as an
+        imported backup record brings back); ``ValueError`` otherwise."""
+
 
 class ImageSource(Protocol):
     """The image service as the volume service uses it, under the caller's context."""

@@ -98,3 +98,30 @@ async def test_backup_update_needs_3_9(client, manager):
     renamed = await client.put(path, headers=auth(version="3.9"),
                                json={"backup": {"name": "x"}})
     assert renamed.status_code == 200 and renamed.json()["backup"]["name"] == "x"
+
+
+async def test_export_and_import_records_over_rest(client, manager):
+    """As Cinder's backup-record API: admins export a record and import it back (with
+    another id, as tempest does, both then name the same objects); 201 with the summary."""
+    import base64
+    import json
+    made = await volume(manager, DEMO)
+    done = await make_backup(client, manager, made["id"])
+    url = f"{V3}/backups/{done['id']}/export_record"
+    fault(await client.get(url, headers=DEMO_H), 403, "forbidden")
+    exported = (await client.get(url, headers=ADMIN_H)).json()["backup-record"]
+    record = json.loads(base64.b64decode(exported["backup_url"]))
+    record["id"] = "5f0c2a52-7a8c-4b4e-9d55-2b8f3c1d0e9a"
+    body = {"backup-record": {"backup_service": exported["backup_service"],
+                              "backup_url": base64.b64encode(
+                                  json.dumps(record).encode()).decode()}}
+    imported = await client.post(f"{V3}/backups/import_record", headers=ADMIN_H, json=body)
+    assert imported.status_code == 201
+    assert imported.json()["backup"]["id"] == record["id"]
+    shown = (await client.get(f"{V3}/backups/{record['id']}", headers=ADMIN_H)).json()
+    assert shown["backup"]["status"] == "available"
+    fault(await client.post(f"{V3}/backups/import_record", headers=ADMIN_H, json=body), 400,
+          "badRequest")
+    fault(await client.post(f"{V3}/backups/import_record", headers=ADMIN_H,
+                            json={"backup-record": {"backup_service": "x"}}), 400,
+          "badRequest")

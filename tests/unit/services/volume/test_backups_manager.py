@@ -253,3 +253,50 @@ async def test_an_incremental_backup_goes_into_its_parents_container(manager, st
                                container="elsewhere")
     assert counts(manager)["backups"] == before
     assert manager.backups.get(DEMO, full["id"])["has_dependent_backups"] is True
+
+
+async def test_an_exported_record_imports_back_as_a_backup_that_restores(manager, backend):
+    """Cinder's export/import: the record (manifest included) survives the loss of the
+    backup's row; imported into the caller's project under its id, it restores the same
+    data. Refused: a taken id, another service, garbage, a forged manifest; admins only."""
+    import base64
+    import json
+    made = await volume(manager, ADMIN)
+    backend.write(made["id"], 4096, b"exported")
+    done = await backup(manager, ADMIN, made["id"], name="b")
+    with pytest.raises(errors.Forbidden):
+        manager.backups.export_record(DEMO, done["id"])
+    exported = manager.backups.export_record(ADMIN, done["id"])
+    assert exported["backup_service"].startswith("cinder.backup.drivers")
+    service, url = exported["backup_service"], exported["backup_url"]
+    with pytest.raises(faults.InvalidBackup, match="already exists"):
+        manager.backups.import_record(ADMIN, backup_service=service, backup_url=url)
+    with manager.db.session() as session:  # the database loses the backup's row
+        from services.volume.models import Backup
+        session.delete(session.get(Backup, done["id"]))
+    imported = manager.backups.import_record(ADMIN, backup_service=service, backup_url=url)
+    assert (imported["id"], imported["status"], imported["name"]) == (done["id"],
+                                                                      "available", "b")
+    answer = manager.backups.restore(ADMIN, token=TOKEN, backup_id=done["id"])
+    await manager.drain()
+    assert backend.read(answer["volume_id"], 4096, 8) == b"exported"
+    record = json.loads(base64.b64decode(url))
+
+    def encoded(**changes) -> str:
+        return base64.b64encode(json.dumps({**record, **changes}).encode()).decode()
+    new_id = "5f0c2a52-7a8c-4b4e-9d55-2b8f3c1d0e9a"
+    forged = {**record["driver_info"], "manifest": {**record["driver_info"]["manifest"],
+                                                    "chunks": [{"offset": -1}]}}
+    refusals = [{"backup_service": "cinder.backup.drivers.nfs", "backup_url": url},
+                {"backup_service": service, "backup_url": "%%%"},
+                {"backup_service": service, "backup_url": encoded(id="not-an-id")},
+                {"backup_service": service, "backup_url": encoded(id=new_id,
+                                                                driver_info=forged)}]
+    before = counts(manager)["backups"]
+    for refused in refusals:
+        with pytest.raises(errors.BadRequest):
+            manager.backups.import_record(ADMIN, **refused)
+    with pytest.raises(errors.Forbidden):
+        manager.backups.import_record(DEMO, backup_service=service,
+                                      backup_url=encoded(id=new_id))
+    assert counts(manager)["backups"] == before

@@ -15,6 +15,8 @@ from typing import Any
 
 from overcast import errors
 from overcast.context import RequestContext
+from services.volume.backups import BackupError
+from services.volume.backups import _check_manifest as backups_check
 from services.volume.contract import FILE_NAME
 
 GiB = 1 << 30
@@ -239,6 +241,13 @@ class TwinBackupStore:
                 "size_bytes": size, "chunk_size": CHUNK, "container": container,
                 "chunks": chunks, "object_count": count, "bytes_uploaded": uploaded,
                 "parent_id": (parent or {}).get("backup_id")}
+
+    def check_manifest(self, manifest: object) -> dict:
+        """The real store's check (the twin writes the same manifests)."""
+        try:
+            return backups_check(manifest)
+        except BackupError as exc:
+            raise ValueError(str(exc)) from None
 
     async def restore(self, *, token: str, project_id: str, manifest: dict,
                       target: Path) -> None:
