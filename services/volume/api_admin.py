@@ -224,10 +224,18 @@ def build_router(manager: VolumeManager) -> APIRouter:
 
     @router.put("/os-services/{action}")
     async def update_service(action: str, ctx: AdminCaller, version: Version,
-                             payload: JsonPayload) -> dict:
+                             payload: JsonPayload) -> Response | dict:
+        body = payload if isinstance(payload, dict) else {}
+        if action in ("freeze", "thaw"):
+            # Cinder's freeze_host/thaw_host (200, no body); there are no clusters here.
+            if set(body) - {"host", "cluster"} or body.get("cluster") is not None:
+                raise faults.InvalidInput("freeze and thaw take a host (there are no "
+                                          "clusters).")
+            manager.heartbeats.set_frozen(ctx, host=body.get("host"),
+                                          frozen=action == "freeze")
+            return Response(status_code=200)
         if action not in ("enable", "disable", "disable-log-reason"):
             raise errors.NotFound(f"Unknown action {excerpt(action)}")
-        body = payload if isinstance(payload, dict) else {}
         binary = body.get("binary") or body.get("service")
         reason = body.get("disabled_reason") if action == "disable-log-reason" else None
         if action == "disable-log-reason" and "disabled_reason" in body and reason is None:

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from overcast import errors
 from overcast.clock import utcnow
@@ -108,8 +109,31 @@ class Heartbeats:
             return [{"binary": r.binary, "host": r.host, "zone": r.availability_zone,
                      "status": "disabled" if r.disabled else "enabled",
                      "state": "up" if self.is_up(r, now) else "down",
-                     "updated_at": r.updated_at, "disabled_reason": r.disabled_reason}
+                     "updated_at": r.updated_at, "disabled_reason": r.disabled_reason,
+                     "frozen": bool(r.frozen)}
                     for r in session.scalars(query) if not host or host_matches(r.host, host)]
+
+    def set_frozen(self, ctx: RequestContext, *, host: object, frozen: bool) -> None:
+        """Freeze (or thaw) the cinder-volume service(s) ``host`` names (Cinder's
+        freeze_host/thaw_host): 400 when none does, or when it already is (not)
+        frozen."""
+        access.require_admin(ctx, "volume:freeze_host" if frozen else "volume:thaw_host")
+        if not isinstance(host, str) or not 0 < len(host) <= 255:
+            raise faults.InvalidInput(f"Invalid host {excerpt(host)}.")
+        with self.db.session() as session:
+            rows = [r for r in session.scalars(select(ServiceRecord).where(
+                ServiceRecord.binary == VOLUME_BINARY)) if host_matches(r.host, host)]
+            if not rows:
+                raise faults.InvalidInput(f"No service found with host={excerpt(host)}")
+            changed = [r for r in rows if bool(r.frozen) != frozen]
+            if not changed:
+                raise faults.InvalidInput(
+                    f"No service could be changed: frozen in {[r.host for r in rows]} must "
+                    f"be {not frozen} to {'freeze' if frozen else 'thaw'}.")
+            for row in changed:
+                row.frozen = frozen
+        logger.info("volume backend %s %s", host, "frozen" if frozen else "thawed")
+
 
     def set_enabled(self, ctx: RequestContext, *, host: object, binary: object,
                     enabled: bool, reason: object = None) -> dict[str, Any]:
@@ -134,3 +158,13 @@ class Heartbeats:
         logger.info("%s on %s %s", binary, host, "enabled" if enabled else "disabled")
         return {"host": host, "binary": binary, "status": "enabled" if enabled else "disabled",
                 "disabled": not enabled, **({"disabled_reason": reason} if reason else {})}
+
+
+def assert_not_frozen(session: Session, volume_host: str) -> None:
+    """400 while the backend (``volume_host``'s cinder-volume service) is frozen, as
+    Cinder's ``assert_not_frozen`` before a deletion or a snapshot."""
+    frozen = session.scalar(select(ServiceRecord.frozen).where(
+        ServiceRecord.binary == VOLUME_BINARY, ServiceRecord.host == volume_host))
+    if frozen:
+        raise faults.InvalidInput("Modification operations are not allowed on frozen "
+                                  "storage backends.")

@@ -248,6 +248,9 @@ class ServiceRecord(Base):
     availability_zone: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    # An admin froze the backend (Cinder's freeze): no volume or snapshot is deleted and
+    # no snapshot taken on it until it is thawed.
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     # The last heartbeat: the time the service last found what it needs working.
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

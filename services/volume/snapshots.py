@@ -19,6 +19,7 @@ from overcast.context import RequestContext
 from overcast.errors import excerpt
 from services.volume import access, faults, paging, states
 from services.volume import validation as check
+from services.volume.heartbeats import assert_not_frozen
 from services.volume.models import Snapshot
 from services.volume.shared import Shared, type_names
 
@@ -71,6 +72,7 @@ class Snapshots:
             # A null volume_id names no volume: 404, as Cinder answers (its schema allows
             # null; only a missing key is a 400, which the API checks).
             volume = access.load_volume(session, ctx, volume_id)
+            assert_not_frozen(session, self.shared.settings.volume_host)
             valid = (states.AVAILABLE, states.IN_USE) if force or allow_in_use \
                 else (states.AVAILABLE,)
             if volume.status not in valid:
@@ -175,6 +177,7 @@ class Snapshots:
             access.require_admin(ctx, "volume_extension:snapshot_admin_actions:force_delete")
         with self.db.session() as session:
             snapshot = access.load_snapshot(session, ctx, snapshot_id)
+            assert_not_frozen(session, self.shared.settings.volume_host)
             if not force and (snapshot.status == states.DELETING
                               or snapshot.status not in states.SNAPSHOT_DELETABLE):
                 raise faults.InvalidSnapshot(

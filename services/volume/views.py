@@ -240,5 +240,6 @@ def service_view(record: Mapping[str, Any], *, version: tuple[int, int]) -> dict
     if version >= mv.CLUSTER_SUPPORT:
         view["cluster"] = None
     if record["binary"] == "cinder-volume":
-        view.update(replication_status="disabled", active_backend_id=None, frozen=False)
+        view.update(replication_status="disabled", active_backend_id=None,
+                    frozen=bool(record.get("frozen")))
     return view

@@ -25,6 +25,7 @@ from overcast.context import RequestContext
 from overcast.errors import excerpt
 from services.volume import access, faults, images, paging, states
 from services.volume import validation as check
+from services.volume.heartbeats import assert_not_frozen
 from services.volume.models import Snapshot, Volume, VolumeType
 from services.volume.shared import Shared, type_names, volume_record
 from services.volume.volume_types import VolumeTypes
@@ -457,6 +458,7 @@ class Volumes:
             access.require_admin(ctx, "volume_extension:volume_admin_actions:force_delete")
         with self.db.session() as session:
             volume = access.load_volume(session, ctx, volume_id)
+            assert_not_frozen(session, self.shared.settings.volume_host)
             snapshots = session.scalars(select(Snapshot).where(
                 Snapshot.volume_id == volume.id)).all()
             allowed = force or volume.status in states.VOLUME_DELETABLE

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tests.unit.services.volume.api_helpers import ADMIN_H, DEMO_H, OTHER_H, V3, auth, fault
 from tests.unit.services.volume.conftest import DEMO
-from tests.unit.services.volume.helpers import volume
+from tests.unit.services.volume.helpers import counts, volume
 
 
 async def test_volume_types(client):
@@ -236,3 +236,34 @@ async def test_type_access_over_rest(client):
     aliases = {e["alias"] for e in (await client.get(f"{V3}/extensions",
                                                       headers=DEMO_H)).json()["extensions"]}
     assert "os-volume-type-access" in aliases
+
+
+async def test_freeze_and_thaw_a_backend(client, manager):
+    """Cinder's freeze_host/thaw_host: a frozen backend refuses deletions and snapshots
+    (400) until thawed; os-services shows it; an unknown host, or freezing twice, is 400."""
+    await manager.heartbeats.run_once()
+    made = await volume(manager, DEMO)
+    url = f"{V3}/os-services"
+    fault(await client.put(f"{url}/freeze", headers=DEMO_H, json={"host": "volume"}), 403,
+          "forbidden")
+    fault(await client.put(f"{url}/freeze", headers=ADMIN_H, json={"host": "invalid_host"}),
+          400, "badRequest")
+    frozen = await client.put(f"{url}/freeze", headers=ADMIN_H, json={"host": "volume@file"})
+    assert frozen.status_code == 200
+    fault(await client.put(f"{url}/freeze", headers=ADMIN_H, json={"host": "volume"}), 400,
+          "badRequest")  # frozen already
+    listed = (await client.get(url, headers=ADMIN_H, params={"binary": "cinder-volume"})
+              ).json()["services"]
+    assert [s["frozen"] for s in listed] == [True]
+    fault(await client.delete(f"{V3}/volumes/{made['id']}", headers=DEMO_H), 400,
+          "badRequest", "Invalid input received: Modification operations are not allowed "
+                        "on frozen storage backends.")
+    fault(await client.post(f"{V3}/snapshots", headers=DEMO_H, json={"snapshot": {
+        "volume_id": made["id"]}}), 400, "badRequest")
+    assert counts(manager)["snapshots"] == 0
+    fault(await client.put(f"{url}/thaw", headers=ADMIN_H, json={"host": "invalid_host"}),
+          400, "badRequest")
+    assert (await client.put(f"{url}/thaw", headers=ADMIN_H, json={"host": "volume"})
+            ).status_code == 200
+    assert (await client.delete(f"{V3}/volumes/{made['id']}", headers=DEMO_H)
+            ).status_code == 202
