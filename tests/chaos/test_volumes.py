@@ -286,8 +286,10 @@ def test_volume_service_killed_during_attach_detach_storm(cloud, conn, watch, ma
         for worker in workers:
             worker.result()
     logger.info("storm: %s", dict(storm.outcomes))
-    accepted = sum(n for outcome, n in storm.outcomes.items() if "accepted" in outcome)
-    assert accepted >= STORM_REQUESTS // 4, storm.outcomes
+    # Refusals are allowed (a volume busy elsewhere, a host slow to report), but the storm
+    # must have attached and detached something.
+    assert storm.outcomes["attach accepted"] and storm.outcomes["detach accepted"], \
+        storm.outcomes
 
     # Every volume settles (available or in-use), the volume service and Nova agree on what
     # is attached where, nothing is attached twice, and each in-use volume is mounted on its
