@@ -6,13 +6,16 @@ or all zeros is recorded as zero and not uploaded; every other chunk is the obje
 ``volume_<volume_id>/<backup_id>/chunk-<n:08d>`` of the backup's container, its ETag (MD5)
 checked. An incremental backup (given its parent's manifest) uploads only the chunks whose
 SHA-256 differs from the parent's chunk at the same offset; the others point at the
-parent's objects, so restoring it reads objects of several backups, and a backup must not
-be deleted while a later incremental depends on it (the manager's rule).
+parent's objects (in the parent's container, which the entry names when it is not the
+backup's own, as Cinder's incrementals may live in another container than their parent),
+so restoring it reads objects of several backups, and a backup must not be deleted while a
+later incremental depends on it (the manager's rule).
 
 The manifest, returned and also stored as ``volume_<volume_id>/<backup_id>/manifest.json``::
 
     {"version": 1, "backup_id", "volume_id", "size_bytes", "chunk_size", "container",
-     "chunks": [{"offset", "length", "sha256", "object"}],   # object None: zeros
+     "chunks": [{"offset", "length", "sha256", "object"[, "container"]}],
+                                      # object None: zeros; container: not this backup's
      "object_count", "bytes_uploaded",                       # what this backup uploaded
      "parent_id"}
 
@@ -176,6 +179,12 @@ def _check_manifest(manifest: object) -> dict[str, Any]:
         owned = f"volume_{manifest['volume_id']}/"
         for entry in manifest["chunks"]:
             offset, length, obj = entry["offset"], entry["length"], entry["object"]
+            if "container" in entry:
+                try:
+                    _check_container(entry["container"])
+                except BackupError:
+                    raise BackupError(f"the manifest's chunk at {offset!r} names an invalid "
+                                      "container") from None
             if not (isinstance(offset, int) and isinstance(length, int) and offset >= 0
                     and 0 < length <= chunk_size and offset + length <= size
                     and isinstance(entry["sha256"], str) and _HEX64.fullmatch(entry["sha256"])
@@ -302,7 +311,7 @@ class SwiftBackupStore:
                      source: Path, container: str, parent: dict | None = None) -> dict:
         """Back up the volume file ``source`` into ``container`` (made if missing) and
         return the manifest; incremental on top of ``parent`` (a manifest of the same
-        volume in the same container) when given. Raises ``BackupError``; what was
+        volume, in any container) when given. Raises ``BackupError``; what was
         uploaded before a failure is removed (a retry writes the same objects anyway)."""
         _check_id("backup id", backup_id)
         _check_id("volume id", volume_id)
@@ -310,11 +319,12 @@ class SwiftBackupStore:
         chunk_size, previous = self._chunk_size, {}
         if parent is not None:
             _check_manifest(parent)
-            if parent["volume_id"] != volume_id or parent["container"] != container:
-                raise BackupError("an incremental backup's parent must be of the same volume "
-                                  "and in the same container")
+            if parent["volume_id"] != volume_id:
+                raise BackupError("an incremental backup's parent must be of the same volume")
             chunk_size = parent["chunk_size"]  # so that chunks line up with the parent's
-            previous = {(c["offset"], c["length"]): c for c in parent["chunks"]}
+            previous = {(c["offset"], c["length"]): {
+                **c, "container": c.get("container") or parent["container"]}
+                for c in parent["chunks"]}
         await self._request("PUT", self._url(project_id, container), token,
                             what=f"create container {container}", ok=(201, 202, 204))
         prefix = _prefix(volume_id, backup_id)
@@ -369,6 +379,8 @@ class SwiftBackupStore:
                 same = previous.get((offset, length))
                 if same is not None and same["sha256"] == chunk.sha256 and same["object"]:
                     entry["object"] = same["object"]
+                    if same["container"] != container:
+                        entry["container"] = same["container"]
                     continue
                 name = entry["object"] = f"{prefix}chunk-{index:08d}"
                 url = self._url(project_id, container, name)
@@ -416,8 +428,9 @@ class SwiftBackupStore:
 
                     async def fetch(entry: dict = entry) -> None:
                         name = entry["object"]
+                        where = entry.get("container") or container
                         response = await self._request(
-                            "GET", self._url(project_id, container, name), token,
+                            "GET", self._url(project_id, where, name), token,
                             what=f"read {name}", ok=(200,))
                         await asyncio.to_thread(_write_chunk, tmp, entry, response.content)
 
@@ -444,7 +457,8 @@ class SwiftBackupStore:
         _check_manifest(manifest)
         prefix = _prefix(manifest["volume_id"], manifest["backup_id"])
         own = [c["object"] for c in manifest["chunks"]
-               if c["object"] is not None and c["object"].startswith(prefix)]
+               if c["object"] is not None and c["object"].startswith(prefix)
+               and c.get("container", manifest["container"]) == manifest["container"]]
         await self._remove(token, project_id, manifest["container"],
                            [*own, f"{prefix}manifest.json"])
         logger.info("backup %s deleted (%d objects)", manifest["backup_id"], len(own) + 1)

@@ -136,16 +136,6 @@ class Backups:
                 if parent is None:
                     raise faults.InvalidBackup("No backups available to do an incremental "
                                                "backup.")
-                # Its unchanged chunks are its parent's objects, read from its own
-                # container: the chain lives in one container. Without a container asked
-                # for, the incremental goes into its parent's (Cinder would take the
-                # default one and read the parent's objects from theirs).
-                if container is None:
-                    container = parent.container
-                elif container != parent.container:
-                    raise faults.InvalidBackup(
-                        f"An incremental backup must go into the container of the backup "
-                        f"it builds on ({parent.container}), not {container}.")
             backup = Backup(id=str(uuid.uuid4()), project_id=project, user_id=ctx.user_id,
                             volume_id=volume.id, snapshot_id=snapshot.id if snapshot else None,
                             name=name, description=description, status=states.CREATING,

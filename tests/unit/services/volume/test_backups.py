@@ -354,9 +354,39 @@ async def test_an_incremental_needs_a_parent_of_the_same_volume(store, tmp_path:
         await store.backup(token=TOKEN, project_id=PROJECT, backup_id=str(uuid.uuid4()),
                            volume_id=str(uuid.uuid4()), source=source,
                            container="volumebackups", parent=full)
-    with pytest.raises(BackupError, match="same volume"):
-        await store.backup(token=TOKEN, project_id=PROJECT, backup_id=str(uuid.uuid4()),
-                           volume_id=VOLUME, source=source, container="other", parent=full)
+
+
+async def test_an_incremental_in_another_container_reads_and_keeps_its_parents_objects(
+        swift, store, tmp_path: Path) -> None:
+    """As Cinder's: an incremental may live in another container than its parent; its
+    unchanged chunks name the parent's container, a restore reads them there (also through
+    a further incremental), and deleting it removes only its own objects."""
+    twin, _ = swift
+    source = sparse_volume(tmp_path / "volume", SIZE, WRITES)
+    full = await backup(store, source, str(uuid.uuid4()))  # in volumebackups
+    overwrite(source, {4 * MIB + 10: b"changed"})
+    changed = sha256_of(source)
+    incr_id = str(uuid.uuid4())
+    incremental = await store.backup(token=TOKEN, project_id=PROJECT, backup_id=incr_id,
+                                     volume_id=VOLUME, source=source, container="other",
+                                     parent=full)
+    kept = [c for c in incremental["chunks"] if c["object"] and "container" in c]
+    assert kept and {c["container"] for c in kept} == {"volumebackups"}
+    own = [c for c in incremental["chunks"] if c["object"] and "container" not in c]
+    assert [c["object"] for c in own] == [f"volume_{VOLUME}/{incr_id}/chunk-00000004"]
+    await restore(store, incremental, tmp_path / "restored")
+    assert sha256_of(tmp_path / "restored") == changed
+    third = await store.backup(token=TOKEN, project_id=PROJECT, backup_id=str(uuid.uuid4()),
+                               volume_id=VOLUME, source=source, container="third",
+                               parent=incremental)
+    assert {c.get("container") for c in third["chunks"] if c["object"]} == {"volumebackups",
+                                                                           "other"}
+    await restore(store, third, tmp_path / "from-third")
+    assert sha256_of(tmp_path / "from-third") == changed
+    parents = {name for name in twin.objects() if name.startswith("volumebackups/")}
+    await store.delete(token=TOKEN, project_id=PROJECT, manifest=incremental)
+    assert {name for name in twin.objects() if name.startswith("volumebackups/")} == parents
+    assert not [name for name in twin.objects() if name.startswith("other/")]
 
 
 async def test_an_incremental_keeps_its_parents_chunk_size(swift, tmp_path: Path) -> None:
@@ -395,6 +425,8 @@ async def test_names_that_would_change_the_path_are_refused(
                  "object": "../../AUTH_other/c/o"}]},
     {"chunks": [{"offset": 9 * MIB, "length": 2 * MIB, "sha256": "0" * 64, "object": None}]},
     {"chunks": [{"offset": 0}]},
+    {"chunks": [{"offset": 0, "length": MIB, "sha256": "0" * 64,
+                 "object": f"volume_{VOLUME}/b/chunk-00000000", "container": "../AUTH_x"}]},
 ])
 async def test_a_manifest_that_is_not_sound_is_refused(swift, store, tmp_path: Path,
                                                        change: dict) -> None:

@@ -238,21 +238,35 @@ async def test_a_restore_gives_back_the_volumes_name_metadata_and_image_metadata
     assert (kept["name"], kept["metadata"], kept["bootable"]) == ("target", {"x": "y"}, False)
 
 
-async def test_an_incremental_backup_goes_into_its_parents_container(manager, store):
-    """Its unchanged chunks are its parent's objects: without a container it takes the
-    parent's (not the default one, where it could not read them); another one is refused
-    before anything is recorded."""
+async def test_an_incremental_backup_in_another_container_restores_across_them(
+        manager, backend, store):
+    """As Cinder's: an incremental backup may go into another container than its parent
+    (the default one when none is asked for); its unchanged chunks stay its parent's
+    objects, read from the parent's container, and deleting it leaves them there."""
     made = await volume(manager, DEMO)
+    backend.write(made["id"], 0, b"first")
+    backend.write(made["id"], 3 * (1 << 20), b"unchanged")
     full = await backup(manager, DEMO, made["id"], container="mine")
+    backend.write(made["id"], 0, b"second")
     incremental = await backup(manager, DEMO, made["id"], incremental=True)
     assert (incremental["status"], incremental["container"], incremental["is_incremental"]) \
-        == ("available", "mine", True)
-    before = counts(manager)["backups"]
-    with pytest.raises(faults.InvalidBackup, match="container of the backup it builds on"):
-        manager.backups.create(DEMO, token=TOKEN, volume_id=made["id"], incremental=True,
-                               container="elsewhere")
-    assert counts(manager)["backups"] == before
+        == ("available", "volumebackups", True)
+    other = await backup(manager, DEMO, made["id"], incremental=True, container="theirs")
+    assert other["status"] == "available"
+    with manager.db.session() as session:
+        from services.volume.models import Backup
+        chunks = session.get(Backup, other["id"]).manifest["chunks"]
+    assert {c.get("container") for c in chunks if c["object"]} == {"mine", "volumebackups"}
+    for done in (incremental, other):
+        answer = manager.backups.restore(DEMO, token=TOKEN, backup_id=done["id"])
+        await manager.drain()
+        assert backend.read(answer["volume_id"], 0, 6) == b"second"
+        assert backend.read(answer["volume_id"], 3 * (1 << 20), 9) == b"unchanged"
     assert manager.backups.get(DEMO, full["id"])["has_dependent_backups"] is True
+    in_mine = {k for k in store.objects if k[1] == "mine"}
+    manager.backups.delete(DEMO, token=TOKEN, backup_id=other["id"])
+    await manager.drain()
+    assert {k for k in store.objects if k[1] == "mine"} == in_mine  # the parent's stay
 
 
 async def test_an_exported_record_imports_back_as_a_backup_that_restores(manager, backend):

@@ -219,7 +219,8 @@ class TwinBackupStore:
                      source: Path, container: str, parent: dict | None = None) -> dict:
         await self._enter("backup", token)
         account = f"AUTH_{project_id}"
-        previous = {c["offset"]: c for c in (parent or {}).get("chunks", [])}
+        previous = {c["offset"]: {**c, "container": c.get("container") or parent["container"]}
+                    for c in (parent or {}).get("chunks", [])}
         chunks, uploaded, count = [], 0, 0
         pieces = await asyncio.to_thread(lambda: list(data_chunks(source)))
         size = await asyncio.to_thread(lambda: source.stat().st_size)
@@ -229,7 +230,10 @@ class TwinBackupStore:
             digest = hashlib.sha256(piece).hexdigest()
             old = previous.get(offset)
             if old is not None and old["sha256"] == digest:
-                chunks.append(old)
+                kept = {k: v for k, v in old.items() if k != "container"}
+                if old["container"] != container:  # the parent's, in its own container
+                    kept["container"] = old["container"]
+                chunks.append(kept)
                 continue
             name = f"volume_{volume_id}/{backup_id}/chunk-{offset // CHUNK:08d}"
             self.objects[(account, container, name)] = piece
@@ -262,8 +266,8 @@ class TwinBackupStore:
                 for chunk in manifest["chunks"]:
                     if chunk["object"] is not None:
                         fh.seek(chunk["offset"])
-                        fh.write(self.objects[(account, manifest["container"],
-                                               chunk["object"])])
+                        fh.write(self.objects[(account, chunk.get("container")
+                                               or manifest["container"], chunk["object"])])
             tmp.rename(target)
 
         await asyncio.to_thread(write)
