@@ -460,3 +460,19 @@ async def test_an_unreachable_object_store_is_a_backup_error(tmp_path: Path) -> 
 async def test_a_missing_source_is_a_backup_error(store, tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="cannot be read"):
         await backup(store, tmp_path / "absent", str(uuid.uuid4()))
+
+
+async def test_the_default_chunks_keep_a_sparse_volume_small(swift, tmp_path: Path) -> None:
+    """ext4 keeps a few KiB in every 128 MiB block group, and a chunk with any data is
+    stored whole: with the default 4 MiB chunks, 8 KiB in each of 8 groups of a 1 GiB
+    volume store 8 chunks (32 MiB), not 8 of 32 MiB."""
+    store = SwiftBackupStore(swift[1])
+    try:
+        source = sparse_volume(tmp_path / "ext4-like", 1 << 30, {
+            group * 128 * MIB: os.urandom(8192) for group in range(8)})
+        manifest = await backup(store, source, str(uuid.uuid4()))
+    finally:
+        await store.close()
+    stored = [chunk for chunk in manifest["chunks"] if chunk["object"]]
+    assert len(stored) == 8
+    assert sum(chunk["length"] for chunk in stored) <= 8 * 4 * MIB
