@@ -51,6 +51,11 @@ class Cloud:
     def __repr__(self) -> str:  # falsifying examples print it: no tokens there
         return f"Cloud({self.api_url}, {self.object_url}, {self.volume_url})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How Hypothesis prints a falsifying example (else it lists every field, the
+        tokens too)."""
+        printer.text(repr(self))
+
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` (``/v1/...`` and ``/info`` go to the Swift proxy,
         ``/volume...`` to the volume service)."""
