@@ -2,12 +2,17 @@
 attachments (another project's are "not found", as in Cinder); an admin sees all."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy.orm import Session
 
 from overcast import errors
 from overcast.context import RequestContext
 from services.volume import faults
 from services.volume.models import Attachment, Backup, Snapshot, Volume
+
+T = TypeVar("T")
 
 
 def visible(ctx: RequestContext, project_id: str | None) -> bool:
@@ -31,34 +36,33 @@ def _key(value: object) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 255 else None
 
 
+def _load(session: Session, ctx: RequestContext, model: type[T], ident: object,
+          not_found: Callable[[object], errors.OvercastError],
+          project_of: Callable[[T], str | None]) -> T:
+    """The row ``ident`` of ``model`` if ``ctx`` may see it, else ``not_found(ident)``."""
+    key = _key(ident)
+    row = session.get(model, key) if key else None
+    if row is None or not visible(ctx, project_of(row)):
+        raise not_found(ident)
+    return row
+
+
 def load_volume(session: Session, ctx: RequestContext, volume_id: object) -> Volume:
-    key = _key(volume_id)
-    volume = session.get(Volume, key) if key else None
-    if volume is None or not visible(ctx, volume.project_id):
-        raise faults.volume_not_found(volume_id)
-    return volume
+    return _load(session, ctx, Volume, volume_id, faults.volume_not_found,
+                 lambda row: row.project_id)
 
 
 def load_snapshot(session: Session, ctx: RequestContext, snapshot_id: object) -> Snapshot:
-    key = _key(snapshot_id)
-    snapshot = session.get(Snapshot, key) if key else None
-    if snapshot is None or not visible(ctx, snapshot.project_id):
-        raise faults.snapshot_not_found(snapshot_id)
-    return snapshot
+    return _load(session, ctx, Snapshot, snapshot_id, faults.snapshot_not_found,
+                 lambda row: row.project_id)
 
 
 def load_backup(session: Session, ctx: RequestContext, backup_id: object) -> Backup:
-    key = _key(backup_id)
-    backup = session.get(Backup, key) if key else None
-    if backup is None or not visible(ctx, backup.project_id):
-        raise faults.backup_not_found(backup_id)
-    return backup
+    return _load(session, ctx, Backup, backup_id, faults.backup_not_found,
+                 lambda row: row.project_id)
 
 
 def load_attachment(session: Session, ctx: RequestContext, attachment_id: object
                     ) -> Attachment:
-    key = _key(attachment_id)
-    attachment = session.get(Attachment, key) if key else None
-    if attachment is None or not visible(ctx, attachment.volume.project_id):
-        raise faults.attachment_not_found(attachment_id)
-    return attachment
+    return _load(session, ctx, Attachment, attachment_id, faults.attachment_not_found,
+                 lambda row: row.volume.project_id)
